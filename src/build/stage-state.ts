@@ -1,0 +1,76 @@
+// The state of one stage while it builds: the image so far (config + layers), the cache key chain,
+// and the ARG scope. Variable lookup follows the Dockerfile reference: ENV wins over ARG.
+import type { LayerRef } from '../image/image.js';
+import { hostPlatform, type ImageConfig } from '../oci/types.js';
+
+export interface StageState {
+  config: ImageConfig;
+  layers: LayerRef[];
+  /** Cache key of the state so far; every step derives its key from it. */
+  key: string;
+  /** ARGs declared in this stage, with their values (undefined: declared without value). */
+  args: Map<string, string | undefined>;
+  /** Time of the newest layer, used for metadata-only history entries so cached rebuilds are identical. */
+  created: string;
+}
+
+export const DEFAULT_SHELL = ['/bin/sh', '-c'];
+
+/** Values of the automatic platform ARGs (usable once declared with ARG, as in BuildKit). */
+export function platformArgs(): Map<string, string> {
+  const p = hostPlatform();
+  const platform = `${p.os}/${p.architecture}`;
+  return new Map([
+    ['TARGETPLATFORM', platform],
+    ['TARGETOS', p.os],
+    ['TARGETARCH', p.architecture],
+    ['TARGETVARIANT', ''],
+    ['BUILDPLATFORM', platform],
+    ['BUILDOS', p.os],
+    ['BUILDARCH', p.architecture],
+    ['BUILDVARIANT', ''],
+  ]);
+}
+
+export function envMap(config: ImageConfig): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const entry of config.config.Env ?? []) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
+    else env.set(entry, '');
+  }
+  return env;
+}
+
+export function setEnv(config: ImageConfig, key: string, value: string): void {
+  const env = (config.config.Env ?? []).filter((e) => e !== key && !e.startsWith(`${key}=`));
+  env.push(`${key}=${value}`);
+  config.config.Env = env;
+}
+
+/** Looks a variable up for expansion: ENV first, then the ARGs in scope. */
+export function variableLookup(state: StageState): (name: string) => string | undefined {
+  const env = envMap(state.config);
+  return (name) => env.get(name) ?? state.args.get(name);
+}
+
+/** The environment a RUN step sees: ARG values (as docker/buildah pass them), overridden by ENV. */
+export function runEnvironment(state: StageState): string[] {
+  const env = envMap(state.config);
+  const out: string[] = [];
+  for (const [name, value] of state.args) {
+    if (value !== undefined && !env.has(name)) out.push(`${name}=${value}`);
+  }
+  for (const [name, value] of env) out.push(`${name}=${value}`);
+  if (!env.has('PATH')) out.push('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  return out;
+}
+
+export function cloneConfig(config: ImageConfig): ImageConfig {
+  return structuredClone(config);
+}
+
+export function emptyConfig(): ImageConfig {
+  const p = hostPlatform();
+  return { architecture: p.architecture, os: p.os, config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+}

@@ -1,0 +1,140 @@
+// COPY and ADD: sources are selected and checksummed *before* anything is copied, so a cache hit
+// copies nothing. On a miss the files go straight into a fresh layer directory (no container), with
+// the destination resolved against the image's own symlinks and existing parent directories keeping
+// their metadata, as if the copy had happened inside the image.
+import { chmod, lchown, lstat, lutimes } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  checksumSelection,
+  copySelection,
+  selectSources,
+  type FileDigestMemo,
+  type IgnoreRules,
+  type SourceRoot,
+} from '../context/index.js';
+import { TsbuildError } from '../../errors.js';
+import { appendLayer, type LayerRef } from '../../image/image.js';
+import { withView } from '../../image/view.js';
+import { sha256Digest } from '../../oci/types.js';
+import { resolveUser } from '../../runtime/index.js';
+import type { Stores } from '../../store/root.js';
+import { resolveInRoot } from '../../util/resolve-in-root.js';
+import type { BuildCache } from '../cache.js';
+import { commitLayerDir } from '../layer-commit.js';
+
+export interface CopySource {
+  /** The build context, or the layers of a stage or image (COPY --from). */
+  kind: 'context' | 'layers';
+  layers?: readonly LayerRef[];
+  /** Identity of a --from source for the cache key (stage key or image ID). */
+  identity?: string;
+}
+
+export interface CopyRequest {
+  instruction: 'COPY' | 'ADD';
+  sources: string[];
+  /** Destination after variable expansion; relative ones are relative to WORKDIR. */
+  dest: string;
+  workdir: string;
+  chown?: string;
+  chmod?: string;
+  from: CopySource;
+  where: string;
+}
+
+export interface CopyStepContext {
+  stores: Stores;
+  cache: BuildCache | undefined;
+  contextDir: string;
+  ignore: IgnoreRules;
+  memo: FileDigestMemo;
+}
+
+export interface CopyResult {
+  layers: LayerRef[];
+  key: string;
+  cached: boolean;
+  created: string;
+}
+
+const GLOB = /[*?[]/;
+
+export async function copyStep(ctx: CopyStepContext, parentKey: string, parentLayers: readonly LayerRef[], request: CopyRequest): Promise<CopyResult> {
+  const mode = parseChmod(request.chmod, request.where);
+  const dest = path.posix.isAbsolute(request.dest) ? request.dest : path.posix.join(request.workdir || '/', request.dest);
+  const destIsDir = request.dest.endsWith('/') || request.sources.length > 1 || request.sources.some((s) => GLOB.test(s));
+  const withSourceRoot = async <T>(fn: (root: SourceRoot) => Promise<T>): Promise<T> =>
+    request.from.kind === 'context'
+      ? fn({ dir: ctx.contextDir, kind: 'context', ignore: ctx.ignore })
+      : withView(ctx.stores, request.from.layers ?? [], (dir) => fn({ dir, kind: 'rootfs' }));
+
+  return withSourceRoot(async (root) => {
+    const entries = await selectSources(root, request.sources, request.where);
+    const checksum = await checksumSelection(entries, root, root.kind === 'context' ? ctx.memo : undefined);
+    const key = sha256Digest(
+      JSON.stringify([parentKey, request.instruction, checksum, request.from.identity ?? 'context', dest, destIsDir, request.chown ?? '', mode ?? '']),
+    );
+    const hit = ctx.cache ? await ctx.cache.lookup(key) : undefined;
+    if (hit?.layer) return { layers: appendLayer(parentLayers, hit.layer.diffId, hit.layer.size), key, cached: true, created: hit.created };
+
+    const layerDir = await ctx.stores.snapshots.prepare();
+    let committed = false;
+    try {
+      const layers = await withView(ctx.stores, parentLayers, async (image) => {
+        const owner = request.chown ? await resolveOwner(image, request.chown, request.where) : undefined;
+        const resolved = await resolveInRoot(image, dest);
+        const resolvedDest = `/${path.relative(image, resolved)}`;
+        const existingDir = (await lstat(resolved).catch(() => undefined))?.isDirectory() ?? false;
+        await copySelection(entries, root, layerDir, resolvedDest, destIsDir || existingDir, {
+          chown: owner,
+          chmod: mode,
+          extractArchives: request.instruction === 'ADD',
+          what: request.where,
+        });
+        await copyParentMetadata(image, layerDir, resolvedDest);
+        return commitLayerDir(ctx.stores, layerDir, parentLayers, 'plain');
+      });
+      committed = true;
+      const created = new Date().toISOString();
+      const top = layers[layers.length - 1]!;
+      await ctx.cache?.store(key, { layer: { diffId: top.diffId, size: top.size }, created });
+      return { layers, key, cached: false, created };
+    } finally {
+      if (!committed) await ctx.stores.snapshots.discard(layerDir);
+    }
+  });
+}
+
+function parseChmod(value: string | undefined, where: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-7]{3,4}$/.test(value)) {
+    throw new TsbuildError('INVALID_ARGUMENT', `${where}: invalid --chmod "${value}": expected an octal mode such as 755`);
+  }
+  return Number.parseInt(value, 8);
+}
+
+async function resolveOwner(image: string, spec: string, where: string): Promise<{ uid: number; gid: number }> {
+  try {
+    const user = await resolveUser(image, spec);
+    return { uid: user.uid, gid: user.gid };
+  } catch (err) {
+    throw new TsbuildError('INVALID_ARGUMENT', `${where}: --chown=${spec}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Directories the copy created above the destination exist in the image already: give them the
+ * image's mode, owner and mtime, so the new layer does not change them.
+ */
+async function copyParentMetadata(image: string, layerDir: string, dest: string): Promise<void> {
+  const parts = dest.split('/').filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const rel = parts.slice(0, i).join('/');
+    const inLayer = path.join(layerDir, rel);
+    const [original, created] = await Promise.all([lstat(path.join(image, rel)).catch(() => undefined), lstat(inLayer).catch(() => undefined)]);
+    if (!original?.isDirectory() || !created?.isDirectory()) continue;
+    await lchown(inLayer, original.uid, original.gid);
+    await chmod(inLayer, original.mode & 0o7777);
+    await lutimes(inLayer, original.atime, original.mtime);
+  }
+}

@@ -1,0 +1,125 @@
+// RUN: a fresh runc container on an overlay of the stage's snapshots with a new, empty upper dir.
+// Afterwards the upper dir is the new layer. Mount points that runc had to create (because the image
+// lacks /proc, /dev, /etc/hosts, ...) are removed first so they never end up in the layer.
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readFile, readdir, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { TsbuildError, errnoCode } from '../../errors.js';
+import { ensureSnapshots, lowerDirs } from '../../image/image.js';
+import type { CommandForm } from '../../containerfile/index.js';
+import { checkExecutable, generateSpec, resolveUser, type ContainerRuntime, type SpecMount } from '../../runtime/index.js';
+import { mountOverlay } from '../../snapshot/mount.js';
+import type { Stores } from '../../store/root.js';
+import { DEFAULT_SHELL, runEnvironment, type StageState } from '../stage-state.js';
+import { commitLayerDir } from '../layer-commit.js';
+import { tempName } from '../../util/fs.js';
+import { resolveInRoot } from '../../util/resolve-in-root.js';
+
+export interface RunStepContext {
+  stores: Stores;
+  runtime: ContainerRuntime;
+  network: 'host' | 'none';
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  signal?: AbortSignal;
+  /** "Containerfile:7", for messages. */
+  where: string;
+  text: string;
+}
+
+/** Argv of a RUN/CMD/ENTRYPOINT command form under the stage's SHELL. */
+export function commandArgs(command: CommandForm, shell: readonly string[] | undefined): string[] {
+  return command.form === 'exec' ? command.args : [...(shell ?? DEFAULT_SHELL), command.command];
+}
+
+// Paths runc mounts over in every RUN container; created in the rootfs when absent.
+const MOUNT_POINTS = ['proc', 'dev', 'sys', 'etc', 'etc/hosts', 'etc/resolv.conf'];
+
+export async function runStep(ctx: RunStepContext, state: StageState, command: CommandForm): Promise<StageState['layers']> {
+  const { stores } = ctx;
+  await ensureSnapshots(stores, state.layers);
+  const upper = await stores.snapshots.prepare();
+  let committed = false;
+  const scratch = tempName(stores.layout.tmp, 'run');
+  await mkdir(scratch);
+  try {
+    const mount = await mountOverlay({ lowers: lowerDirs(stores, state.layers), upper, mountsDir: stores.layout.mounts });
+    let exitCode: number;
+    const absent: string[] = [];
+    try {
+      for (const p of MOUNT_POINTS) if (!(await exists(path.join(mount.target, p)))) absent.push(p);
+      const config = state.config.config;
+      const env = runEnvironment(state);
+      const args = commandArgs(command, config.Shell);
+      const cwd = config.WorkingDir || '/';
+      const user = await resolveUser(mount.target, config.User).catch((err: unknown) => {
+        throw new TsbuildError('STEP_FAILED', `${ctx.where}: ${(err as Error).message}`, { cause: err });
+      });
+      // runc would create a missing cwd itself; creating it here keeps the symlink handling ours.
+      await mkdir(await resolveInRoot(mount.target, cwd), { recursive: true });
+      const hostname = randomBytes(6).toString('hex');
+      const spec = generateSpec({
+        rootfs: mount.target,
+        args,
+        env,
+        cwd,
+        user,
+        hostname,
+        terminal: false,
+        network: ctx.network,
+        mounts: await hostFiles(scratch, hostname),
+      });
+      const missing = await checkExecutable(mount.target, args[0] ?? '', env, cwd);
+      if (missing) {
+        throw new TsbuildError('STEP_FAILED', `${ctx.where}: ${ctx.text}: ${missing}`, { exitCode: 127 });
+      }
+      const id = `tsbuild-${process.pid}-${hostname}`;
+      exitCode = await ctx.runtime.run(id, path.join(scratch, 'bundle'), spec, { stdin: 'ignore', stdout: ctx.stdout, stderr: ctx.stderr }, ctx.signal);
+    } finally {
+      await mount.unmount();
+    }
+    if (exitCode !== 0) {
+      throw new TsbuildError('STEP_FAILED', `${ctx.where}: "${ctx.text}" exited with status ${exitCode}`, { exitCode });
+    }
+    await removeCreatedMountPoints(upper, absent);
+    const layers = await commitLayerDir(stores, upper, state.layers, 'overlay-upper');
+    committed = true;
+    return layers;
+  } finally {
+    if (!committed) await stores.snapshots.discard(upper);
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function hostFiles(dir: string, hostname: string): Promise<SpecMount[]> {
+  const hosts = path.join(dir, 'hosts');
+  const resolv = path.join(dir, 'resolv.conf');
+  await writeFile(hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
+  await writeFile(resolv, await readFile('/etc/resolv.conf').catch(() => Buffer.from('')));
+  await mkdir(path.join(dir, 'bundle'));
+  return [
+    { destination: '/etc/hosts', type: 'bind', source: hosts, options: ['rbind', 'rprivate'] },
+    { destination: '/etc/resolv.conf', type: 'bind', source: resolv, options: ['rbind', 'rprivate'] },
+  ];
+}
+
+/** Removes what runc created as mount points (empty files and dirs absent before the RUN), deepest first. */
+async function removeCreatedMountPoints(upper: string, absent: readonly string[]): Promise<void> {
+  const deepestFirst = [...absent].sort((a, b) => b.split('/').length - a.split('/').length);
+  for (const rel of deepestFirst) {
+    const target = path.join(upper, rel);
+    const st = await lstat(target).catch(() => undefined);
+    if (st?.isDirectory() && (await readdir(target)).length === 0) await rmdir(target);
+    else if (st?.isFile() && st.size === 0) await unlink(target);
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return false;
+    throw err;
+  }
+}

@@ -1,0 +1,43 @@
+// WORKDIR creates its directory when the image lacks it, as a small layer of its own (buildah and
+// BuildKit both make the directory exist for later steps and in the final image).
+import { lstat, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { LayerRef } from '../../image/image.js';
+import { withView } from '../../image/view.js';
+import { sha256Digest } from '../../oci/types.js';
+import type { Stores } from '../../store/root.js';
+import { resolveInRoot } from '../../util/resolve-in-root.js';
+import type { BuildCache } from '../cache.js';
+import { commitLayerDir } from '../layer-commit.js';
+import type { StageState } from '../stage-state.js';
+import { appendLayer } from '../../image/image.js';
+
+export interface WorkdirResult {
+  key: string;
+  layers: LayerRef[];
+  created: string;
+}
+
+export async function workdirStep(ctx: { stores: Stores; cache: BuildCache | undefined }, state: StageState, dir: string): Promise<WorkdirResult> {
+  const key = sha256Digest(JSON.stringify([state.key, 'WORKDIR', dir]));
+  const hit = ctx.cache ? await ctx.cache.lookup(key) : undefined;
+  if (hit) {
+    return { key, created: hit.created, layers: hit.layer ? appendLayer(state.layers, hit.layer.diffId, hit.layer.size) : state.layers };
+  }
+  const layers = await withView(ctx.stores, state.layers, async (image) => {
+    const resolved = await resolveInRoot(image, dir);
+    if (await lstat(resolved).catch(() => undefined)) return state.layers;
+    const layerDir = await ctx.stores.snapshots.prepare();
+    try {
+      await mkdir(path.join(layerDir, path.relative(image, resolved)), { recursive: true, mode: 0o755 });
+      return await commitLayerDir(ctx.stores, layerDir, state.layers, 'plain');
+    } catch (err) {
+      await ctx.stores.snapshots.discard(layerDir);
+      throw err;
+    }
+  });
+  const created = new Date().toISOString();
+  const top = layers.length !== state.layers.length ? layers[layers.length - 1] : undefined;
+  await ctx.cache?.store(key, { layer: top && { diffId: top.diffId, size: top.size }, created });
+  return { key, layers, created };
+}

@@ -1,0 +1,87 @@
+// Overlay mounts over snapshot stacks. Mount points live under <root>/mounts/<pid>-<n> so that a
+// crashed process's mounts can be found and removed by the next start (see store/recovery.ts).
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, rmdir } from 'node:fs/promises';
+import path from 'node:path';
+import { TsbuildError } from '../errors.js';
+import { execFile } from '../util/exec.js';
+
+export interface OverlayMount {
+  /** The merged root filesystem. */
+  readonly target: string;
+  unmount(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface MountRequest {
+  /** Snapshot directories, topmost first (overlay lowerdir order). */
+  lowers: string[];
+  /** Writable upper dir; omitted for a read-only view. Its work dir is created beside it. */
+  upper?: string;
+  mountsDir: string;
+}
+
+// The kernel limits mount options to one page; relative lowerdir paths (resolved against the cwd of
+// the mount process) keep long stacks within it.
+const MAX_OPTIONS_LENGTH = 4000;
+
+export async function mountOverlay(request: MountRequest): Promise<OverlayMount> {
+  await mkdir(request.mountsDir, { recursive: true });
+  // Named <pid>-<random> so recovery can tell which process owns it.
+  const target = path.join(request.mountsDir, `${process.pid}-${randomBytes(6).toString('hex')}`);
+  await mkdir(target);
+  let workDir: string | undefined;
+  let lowers = request.lowers;
+  try {
+    if (lowers.length === 0 || (lowers.length === 1 && !request.upper)) {
+      // overlay needs two layers without an upper dir, or one lower with an upper: add an empty lower.
+      const empty = path.join(request.mountsDir, '.empty');
+      await mkdir(empty, { recursive: true, mode: 0o755 });
+      lowers = [...lowers, empty];
+    }
+    const common = commonDir(lowers);
+    const relLowers = lowers.map((l) => path.relative(common, l));
+    const opts = [`lowerdir=${relLowers.join(':')}`];
+    if (request.upper) {
+      workDir = `${request.upper}.work`;
+      await mkdir(workDir, { recursive: true });
+      opts.push(`upperdir=${request.upper}`, `workdir=${workDir}`);
+    }
+    opts.push('index=off', 'metacopy=off');
+    const optionString = opts.join(',');
+    if (optionString.length > MAX_OPTIONS_LENGTH) {
+      throw new TsbuildError('RUNTIME', `too many layers (${lowers.length}) to mount in one overlay`);
+    }
+    await execFile(['mount', '-t', 'overlay', 'overlay', '-o', optionString, target], { cwd: common });
+  } catch (err) {
+    await rmdir(target).catch(() => undefined);
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+    throw err;
+  }
+  let mounted = true;
+  const unmount = async (): Promise<void> => {
+    if (!mounted) return;
+    mounted = false;
+    await execFile(['umount', target]).catch(async () => {
+      // Busy (a process still holds it): detach lazily so nothing stays visible.
+      await execFile(['umount', '-l', target]);
+    });
+    await rmdir(target).catch(() => undefined);
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  };
+  return { target, unmount, [Symbol.asyncDispose]: unmount };
+}
+
+function commonDir(paths: readonly string[]): string {
+  const split = paths.map((p) => path.resolve(p).split(path.sep));
+  const first = split[0] ?? [];
+  let n = first.length;
+  for (const parts of split) {
+    let i = 0;
+    while (i < n && parts[i] === first[i]) i++;
+    n = i;
+  }
+  // Never use a lower dir itself as the cwd: its relative path would be "" which overlay rejects.
+  const common = first.slice(0, n).join(path.sep) || path.sep;
+  return paths.includes(common) ? path.dirname(common) : common;
+}

@@ -1,0 +1,37 @@
+// Start-up recovery: everything a crashed tsbuild process can leave behind is named with its pid
+// (temp files and dirs `.<kind>-<pid>-<rand>`, mount points `<pid>-<rand>`). Whatever belongs to a
+// process that no longer runs is removed, so a crash at any point leaves nothing visible for long.
+import { readFile, readdir, rm, rmdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import { execFile } from '../util/exec.js';
+import { processAlive } from './lock.js';
+
+const TEMP_OWNER = /^\.[a-z]+-(\d+)-/;
+const MOUNT_OWNER = /^(\d+)-/;
+
+export async function recoverRoot(dirs: { tmp: string; mounts: string }, logger: Logger): Promise<void> {
+  const mounted = await mountedTargets();
+  for (const name of await readdir(dirs.mounts).catch(() => [] as string[])) {
+    const owner = MOUNT_OWNER.exec(name)?.[1];
+    if (!owner || processAlive(Number(owner))) continue;
+    const target = path.join(dirs.mounts, name);
+    if (mounted.has(target)) {
+      logger.info({ target }, 'unmounting leftover mount of a dead process');
+      await execFile(['umount', '-l', target]).catch((err: unknown) => logger.warn({ err, target }, 'cannot unmount leftover'));
+    }
+    await rmdir(target).catch(() => undefined);
+  }
+  for (const name of await readdir(dirs.tmp).catch(() => [] as string[])) {
+    const owner = TEMP_OWNER.exec(name)?.[1];
+    if (!owner || processAlive(Number(owner))) continue;
+    logger.info({ name }, 'removing leftover temp file of a dead process');
+    await rm(path.join(dirs.tmp, name), { recursive: true, force: true });
+  }
+}
+
+async function mountedTargets(): Promise<Set<string>> {
+  const text = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
+  // Mount points are octal-escaped in /proc/mounts (space = \040).
+  return new Set(text.split('\n').map((l) => (l.split(' ')[1] ?? '').replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))));
+}
