@@ -291,7 +291,7 @@ async function runInstruction(
     case 'FROM':
       throw new TsbuildError('INTERNAL', `${where}: unexpected FROM inside a stage`);
     default:
-      throw new TsbuildError('PARSE', `${where}: instruction ${instruction.kind} is not supported`);
+      throw new TsbuildError('PARSE', `${where}: instruction ${(instruction as Instruction).kind} is not supported`);
   }
 }
 

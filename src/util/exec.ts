@@ -28,8 +28,8 @@ const STDERR_TAIL = 4096;
 export async function execFile(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   const [command, ...args] = argv;
   if (!command) throw new TsbuildError('INTERNAL', 'execFile called with an empty argv');
-  const stdio: StdioOptions =
-    options.stdio === 'inherit' ? [options.input === undefined ? 'ignore' : 'pipe', 'inherit', 'inherit'] : ['pipe', 'pipe', 'pipe'];
+  const stdin = options.input === undefined ? 'ignore' : 'pipe';
+  const stdio: StdioOptions = options.stdio === 'inherit' ? [stdin, 'inherit', 'inherit'] : [stdin, 'pipe', 'pipe'];
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: options.env ?? { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
@@ -42,7 +42,11 @@ export async function execFile(argv: readonly string[], options: ExecOptions = {
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL);
   });
-  if (child.stdin) child.stdin.end(options.input ?? '');
+  if (child.stdin) {
+    // A child may exit without reading its input; its exit status tells what went wrong, not EPIPE.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input);
+  }
   const exitCode = await new Promise<number>((resolve, reject) => {
     child.once('error', (err) =>
       reject(new TsbuildError('RUNTIME', `cannot run ${command}: ${err.message}`, { cause: err })),

@@ -2,12 +2,13 @@
 // Afterwards the upper dir is the new layer. Mount points that runc had to create (because the image
 // lacks /proc, /dev, /etc/hosts, ...) are removed first so they never end up in the layer.
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile, readdir, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError, errnoCode } from '../../errors.js';
 import { ensureSnapshots, lowerDirs } from '../../image/image.js';
 import type { CommandForm } from '../../containerfile/index.js';
-import { checkExecutable, generateSpec, resolveUser, type ContainerRuntime, type SpecMount } from '../../runtime/index.js';
+import { checkExecutable, generateSpec, resolveUser, type ContainerRuntime } from '../../runtime/index.js';
+import { writeHostFiles } from '../../container/host-files.js';
 import { mountOverlay } from '../../snapshot/mount.js';
 import type { Stores } from '../../store/root.js';
 import { DEFAULT_SHELL, runEnvironment, type StageState } from '../stage-state.js';
@@ -33,7 +34,7 @@ export function commandArgs(command: CommandForm, shell: readonly string[] | und
 }
 
 // Paths runc mounts over in every RUN container; created in the rootfs when absent.
-const MOUNT_POINTS = ['proc', 'dev', 'sys', 'etc', 'etc/hosts', 'etc/resolv.conf'];
+const MOUNT_POINTS = ['proc', 'dev', 'sys', 'etc', 'etc/hosts', 'etc/resolv.conf', 'etc/hostname'];
 
 export async function runStep(ctx: RunStepContext, state: StageState, command: CommandForm): Promise<StageState['layers']> {
   const { stores } = ctx;
@@ -67,19 +68,20 @@ export async function runStep(ctx: RunStepContext, state: StageState, command: C
         hostname,
         terminal: false,
         network: ctx.network,
-        mounts: await hostFiles(scratch, hostname),
+        mounts: await writeHostFiles(scratch, hostname),
       });
       const missing = await checkExecutable(mount.target, args[0] ?? '', env, cwd);
       if (missing) {
         throw new TsbuildError('STEP_FAILED', `${ctx.where}: ${ctx.text}: ${missing}`, { exitCode: 127 });
       }
       const id = `tsbuild-${process.pid}-${hostname}`;
+      await mkdir(path.join(scratch, 'bundle'));
       exitCode = await ctx.runtime.run(id, path.join(scratch, 'bundle'), spec, { stdin: 'ignore', stdout: ctx.stdout, stderr: ctx.stderr }, ctx.signal);
     } finally {
       await mount.unmount();
     }
     if (exitCode !== 0) {
-      throw new TsbuildError('STEP_FAILED', `${ctx.where}: "${ctx.text}" exited with status ${exitCode}`, { exitCode });
+      throw new TsbuildError('STEP_FAILED', `${ctx.where}: RUN exited with status ${exitCode}: ${ctx.text}`, { exitCode });
     }
     await removeCreatedMountPoints(upper, absent);
     const layers = await commitLayerDir(stores, upper, state.layers, 'overlay-upper');
@@ -89,18 +91,6 @@ export async function runStep(ctx: RunStepContext, state: StageState, command: C
     if (!committed) await stores.snapshots.discard(upper);
     await rm(scratch, { recursive: true, force: true });
   }
-}
-
-async function hostFiles(dir: string, hostname: string): Promise<SpecMount[]> {
-  const hosts = path.join(dir, 'hosts');
-  const resolv = path.join(dir, 'resolv.conf');
-  await writeFile(hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
-  await writeFile(resolv, await readFile('/etc/resolv.conf').catch(() => Buffer.from('')));
-  await mkdir(path.join(dir, 'bundle'));
-  return [
-    { destination: '/etc/hosts', type: 'bind', source: hosts, options: ['rbind', 'rprivate'] },
-    { destination: '/etc/resolv.conf', type: 'bind', source: resolv, options: ['rbind', 'rprivate'] },
-  ];
 }
 
 /** Removes what runc created as mount points (empty files and dirs absent before the RUN), deepest first. */

@@ -1,0 +1,126 @@
+// tsbuild bud / build: flags and names as buildah and podman build have them.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import { TsbuildError, errnoCode } from '../../errors.js';
+import { storesFor, loggerFor, type GlobalArgs } from '../global.js';
+import { withAbortOnSignals } from '../signals.js';
+
+interface BuildArgs extends GlobalArgs {
+  context: string;
+  file?: string;
+  tag: string[];
+  'build-arg': string[];
+  target?: string;
+  format: 'oci' | 'docker';
+  layers: boolean;
+  'no-cache': boolean;
+  iidfile?: string;
+  quiet: boolean;
+  network: 'host' | 'none';
+  label: string[];
+  ignorefile?: string;
+}
+
+export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
+  command: 'bud [context]',
+  aliases: ['build', 'build-using-dockerfile'],
+  describe: 'Build an image from a Containerfile',
+  builder: (y) =>
+    y
+      .positional('context', { type: 'string', default: '.', describe: 'build context directory' })
+      .option('file', { alias: 'f', type: 'string', describe: 'Containerfile to use ("-" reads stdin); default: Containerfile or Dockerfile in the context' })
+      .option('tag', { alias: 't', type: 'string', array: true, nargs: 1, default: [], describe: 'name the image (repeatable)' })
+      .option('build-arg', { type: 'string', array: true, nargs: 1, default: [], describe: 'set a build argument, KEY=VALUE (KEY alone takes it from the environment)' })
+      .option('target', { type: 'string', describe: 'build the stage of this name and what it needs, nothing else' })
+      .option('format', { choices: ['oci', 'docker'] as const, default: (process.env.BUILDAH_FORMAT as 'oci' | 'docker' | undefined) ?? 'oci', describe: 'image manifest and config format' })
+      .option('layers', { type: 'boolean', default: true, describe: 'cache intermediate layers (--layers=false to turn off)' })
+      .option('no-cache', { type: 'boolean', default: false, describe: 'do not use or fill the build cache' })
+      .option('iidfile', { type: 'string', describe: 'write the image ID to this file' })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the image ID (RUN output goes to stderr)' })
+      .option('network', { choices: ['host', 'none'] as const, default: 'host' as const, describe: 'network for RUN steps' })
+      .option('label', { type: 'string', array: true, nargs: 1, default: [], describe: 'add a label to the image, KEY=VALUE (repeatable)' })
+      .option('ignorefile', { type: 'string', describe: 'ignore file to use instead of .containerignore/.dockerignore' })
+      .example('$0 bud -t hello .', 'build ./Containerfile as localhost/hello:latest')
+      .example('$0 bud -f build/Dockerfile --build-arg VERSION=1.2 --target runtime -t app:1.2 .', 'build one stage with a build argument')
+      .example('cat Containerfile | $0 bud -f - -t app ctx/', 'read the Containerfile from stdin') as never,
+  handler: async (args) => {
+    const contextDir = path.resolve(args.context);
+    const containerfile = await readContainerfile(args.context, args.file);
+    const stores = await storesFor(args);
+    const { createRuncRuntime } = await import('../../runtime/index.js');
+    const { build } = await import('../../build/builder.js');
+    const runtime = createRuncRuntime({ stateRoot: stores.layout.runcState, logger: loggerFor(args) });
+    const result = await withAbortOnSignals((signal) =>
+      build(stores, runtime, {
+        containerfile,
+        contextDir,
+        tags: args.tag,
+        buildArgs: parseBuildArgs(args['build-arg']),
+        target: args.target,
+        format: args.format,
+        layers: args.layers && !args['no-cache'],
+        network: args.network,
+        labels: parseKeyValues(args.label, '--label'),
+        ignorefile: args.ignorefile,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        quiet: args.quiet,
+        signal,
+      }),
+    );
+    if (args.iidfile) {
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(args.iidfile, result.image.id);
+    }
+  },
+};
+
+async function readContainerfile(contextArg: string, file: string | undefined): Promise<{ text: string; file: string }> {
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return { text: Buffer.concat(chunks).toString('utf8'), file: '<stdin>' };
+  }
+  // Messages name the file as the user would: as given with -f, or inside the context they named.
+  const candidates = file ? [file] : ['Containerfile', 'Dockerfile'].map((f) => path.join(contextArg, f));
+  for (const candidate of candidates) {
+    try {
+      return { text: await readFile(candidate, 'utf8'), file: candidate };
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') continue;
+      if (errnoCode(err) === 'EISDIR') throw new TsbuildError('INVALID_ARGUMENT', `${candidate} is a directory, not a Containerfile`);
+      throw err;
+    }
+  }
+  throw new TsbuildError(
+    'NOT_FOUND',
+    file ? `Containerfile "${file}" not found` : `no Containerfile or Dockerfile found in ${contextArg}`,
+    { hint: 'name one with -f' },
+  );
+}
+
+export function parseKeyValues(values: readonly string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) throw new TsbuildError('INVALID_ARGUMENT', `${flag} "${v}": expected KEY=VALUE`);
+    out[v.slice(0, eq)] = v.slice(eq + 1);
+  }
+  return out;
+}
+
+function parseBuildArgs(values: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    if (eq === 0) throw new TsbuildError('INVALID_ARGUMENT', `--build-arg "${v}": expected KEY=VALUE`);
+    if (eq < 0) {
+      const fromEnv = process.env[v];
+      if (fromEnv !== undefined) out.set(v, fromEnv);
+    } else {
+      out.set(v.slice(0, eq), v.slice(eq + 1));
+    }
+  }
+  return out;
+}

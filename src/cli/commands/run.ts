@@ -1,0 +1,55 @@
+import type { CommandModule } from 'yargs';
+import { loggerFor, storesFor, type GlobalArgs } from '../global.js';
+import { withAbortOnSignals } from '../signals.js';
+
+interface RunArgs extends GlobalArgs {
+  image: string;
+  command: string[];
+  rm: boolean;
+  name?: string;
+  env: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string;
+  network: 'host' | 'none';
+}
+
+export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
+  command: 'run <image> [command..]',
+  describe: 'Run a command in a new container, in the foreground',
+  builder: (y) =>
+    y
+      .parserConfiguration({ 'populate--': true })
+      .positional('image', { type: 'string', demandOption: true, describe: 'image name or ID' })
+      .positional('command', { type: 'string', array: true, nargs: 1, default: [], describe: 'command and arguments (default: the image CMD)' })
+      .option('rm', { type: 'boolean', default: false, describe: 'remove the container when it exits' })
+      .option('name', { type: 'string', describe: 'name the container' })
+      .option('env', { alias: 'e', type: 'string', array: true, nargs: 1, default: [], describe: 'set an environment variable, KEY=VALUE (KEY alone passes ours)' })
+      .option('workdir', { alias: 'w', type: 'string', describe: 'working directory inside the container' })
+      .option('user', { alias: 'u', type: 'string', describe: 'user[:group] to run as (name or ID)' })
+      .option('entrypoint', { type: 'string', describe: 'override the image ENTRYPOINT (a string or a JSON array)' })
+      .option('network', { alias: 'net', choices: ['host', 'none'] as const, default: 'host' as const, describe: 'network mode' })
+      .example('$0 run --rm hello', 'run the image CMD and remove the container afterwards')
+      .example('$0 run --rm -e NAME=world -w /tmp hello sh -c \'echo hello $NAME from $(pwd)\'', 'run a command with an env var and workdir') as never,
+  handler: async (args) => {
+    const stores = await storesFor(args);
+    const { createRuncRuntime } = await import('../../runtime/index.js');
+    const { runContainer } = await import('../../container/run.js');
+    const runtime = createRuncRuntime({ stateRoot: stores.layout.runcState, logger: loggerFor(args) });
+    const exitCode = await withAbortOnSignals((signal) =>
+      runContainer(stores, runtime, {
+        image: args.image,
+        command: [...args.command, ...((args as { '--'?: unknown[] })['--'] ?? [])].map(String),
+        name: args.name,
+        env: args.env,
+        workdir: args.workdir,
+        user: args.user,
+        entrypoint: args.entrypoint,
+        network: args.network,
+        remove: args.rm,
+        signal,
+      }),
+    );
+    process.exitCode = exitCode;
+  },
+};

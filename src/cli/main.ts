@@ -1,0 +1,78 @@
+// The tsbuild command line: yargs wiring only. Each command lives in commands/ and imports its
+// implementation lazily, so `tsbuild --version` and `--help` start fast.
+import yargs from 'yargs';
+import { reportError } from './exit.js';
+import { globalOptions, wantsStack } from './global.js';
+import { VERSION } from './version.js';
+import { buildCommand } from './commands/build.js';
+import { imagesCommand } from './commands/images.js';
+import { infoCommand } from './commands/info.js';
+import { inspectCommand } from './commands/inspect.js';
+import { loadCommand } from './commands/load.js';
+import { rmCommand } from './commands/rm.js';
+import { rmiCommand } from './commands/rmi.js';
+import { runCommand } from './commands/run.js';
+import { saveCommand } from './commands/save.js';
+import { tagCommand } from './commands/tag.js';
+import { versionCommand } from './commands/version.js';
+
+// Options of `run` (and global ones) that take a separate value, so the image can be found.
+const RUN_VALUE_OPTIONS = new Set(['--name', '-e', '--env', '-w', '--workdir', '-u', '--user', '--entrypoint', '--network', '--net', '--root', '--log-level']);
+
+/**
+ * Everything after the image in `run IMAGE CMD...` belongs to the container, so `--` goes after the
+ * image: `run img ls -l` must not read -l as ours (docker and podman behave this way).
+ */
+export function separateContainerCommand(argv: readonly string[]): string[] {
+  const run = argv.indexOf('run');
+  if (run < 0 || argv.includes('--')) return [...argv];
+  for (let i = run + 1; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg.startsWith('-')) {
+      if (RUN_VALUE_OPTIONS.has(arg)) i++;
+      continue;
+    }
+    return [...argv.slice(0, i + 1), '--', ...argv.slice(i + 1)];
+  }
+  return [...argv];
+}
+
+export async function main(rawArgv: string[]): Promise<void> {
+  const argv = separateContainerCommand(rawArgv);
+  // `run` speaks podman's convention: 125 when tsbuild itself fails, the container's code otherwise.
+  const defaultExit = argv.includes('run') ? 125 : 1;
+  try {
+    await globalOptions(yargs(argv))
+      .scriptName('tsbuild')
+      .usage('$0 <command> [options]\n\nA daemonless OCI image builder and container runner.')
+      .command(buildCommand)
+      .command(imagesCommand)
+      .command(inspectCommand)
+      .command(tagCommand)
+      .command(rmiCommand)
+      .command(runCommand)
+      .command(rmCommand)
+      .command(saveCommand)
+      .command(loadCommand)
+      .command(versionCommand)
+      .command(infoCommand)
+      .example('$0 bud -t hello .', 'build the Containerfile in . as localhost/hello:latest')
+      .example('$0 run --rm hello', 'run it')
+      .demandCommand(1, 'Error: a command is required (see --help)')
+      .recommendCommands()
+      .strict()
+      .version(VERSION)
+      .help()
+      .alias('h', 'help')
+      .wrap(Math.min(110, process.stdout.columns || 100))
+      .fail((message, err) => {
+        if (err) throw err;
+        process.stderr.write(`Error: ${message.replace(/^Error: /, '')}\n`);
+        process.stderr.write('See "tsbuild --help" or "tsbuild <command> --help".\n');
+        process.exit(defaultExit);
+      })
+      .parseAsync();
+  } catch (err) {
+    process.exitCode = reportError(err, wantsStack(argv), defaultExit);
+  }
+}
