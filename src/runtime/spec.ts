@@ -1,0 +1,232 @@
+// OCI runtime-spec generation: turns what a RUN step or a container asks for (argv, env, user,
+// network mode, extra bind mounts) into the config.json runc reads. Owns the security defaults every
+// container gets: the default capability set, masked and read-only /proc and /sys paths,
+// no-new-privileges, and rlimits that never exceed the caller's own hard limits.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { TsbuildError } from '../errors.js';
+
+export interface ProcessUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+}
+
+export interface SpecMount {
+  destination: string;
+  type: string;
+  source: string;
+  options: string[];
+}
+
+export interface SpecOptions {
+  /** Absolute path of the (already mounted) root filesystem. */
+  rootfs: string;
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: ProcessUser;
+  hostname: string;
+  terminal: boolean;
+  /** 'none' = a new network namespace with only loopback; 'host' = no network namespace. */
+  network: 'host' | 'none';
+  /** Extra mounts after the standard ones, e.g. the /etc/hosts and /etc/resolv.conf generated for the container. */
+  mounts?: SpecMount[];
+  readonlyRootfs?: boolean;
+  /** Capability names (with or without the CAP_ prefix); default DEFAULT_CAPABILITIES. */
+  capabilities?: string[];
+  /** Default true. */
+  noNewPrivileges?: boolean;
+}
+
+export interface SpecRlimit {
+  type: string;
+  hard: number;
+  soft: number;
+}
+
+export interface SpecCapabilities {
+  bounding: string[];
+  effective: string[];
+  permitted: string[];
+  inheritable: string[];
+  ambient: string[];
+}
+
+export interface SpecNamespace {
+  type: 'pid' | 'network' | 'ipc' | 'uts' | 'mount' | 'cgroup' | 'user';
+  path?: string;
+}
+
+export interface SpecDeviceRule {
+  allow: boolean;
+  type?: 'a' | 'b' | 'c';
+  major?: number;
+  minor?: number;
+  access?: string;
+}
+
+/** The subset of the OCI runtime-spec config.json (v1.0.2) that tsbuild writes. */
+export interface RuntimeSpec {
+  ociVersion: string;
+  process: {
+    terminal: boolean;
+    user: ProcessUser;
+    args: string[];
+    env: string[];
+    cwd: string;
+    capabilities: SpecCapabilities;
+    rlimits: SpecRlimit[];
+    noNewPrivileges: boolean;
+  };
+  root: { path: string; readonly: boolean };
+  hostname: string;
+  mounts: SpecMount[];
+  linux: {
+    namespaces: SpecNamespace[];
+    resources?: { devices?: SpecDeviceRule[] };
+    cgroupsPath?: string;
+    maskedPaths: string[];
+    readonlyPaths: string[];
+  };
+}
+
+/** buildah's default capability set (also Docker's, minus CAP_AUDIT_WRITE, CAP_MKNOD, CAP_NET_RAW). */
+export const DEFAULT_CAPABILITIES: readonly string[] = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_KILL',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SETFCAP',
+  'CAP_SETGID',
+  'CAP_SETPCAP',
+  'CAP_SETUID',
+  'CAP_SYS_CHROOT',
+];
+
+const MASKED_PATHS: readonly string[] = [
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/fs/selinux',
+  '/sys/dev/block',
+];
+
+const READONLY_PATHS: readonly string[] = [
+  '/proc/asound',
+  '/proc/bus',
+  '/proc/fs',
+  '/proc/irq',
+  '/proc/sys',
+  '/proc/sysrq-trigger',
+];
+
+export function generateSpec(options: SpecOptions): RuntimeSpec {
+  if (options.args.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'a container needs a command to run');
+  if (!path.isAbsolute(options.rootfs)) {
+    throw new TsbuildError('INVALID_ARGUMENT', `root filesystem path "${options.rootfs}" is not absolute`);
+  }
+  if (!path.posix.isAbsolute(options.cwd)) {
+    throw new TsbuildError('INVALID_ARGUMENT', `working directory "${options.cwd}" is not an absolute path`);
+  }
+  const caps = (options.capabilities ?? DEFAULT_CAPABILITIES).map(normalizeCapability);
+  const ownNetns = options.network === 'none';
+  const namespaces: SpecNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  // runc brings up loopback by itself in a network namespace it creates, so 'none' needs nothing more.
+  if (ownNetns) namespaces.push({ type: 'network' });
+
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: options.terminal,
+      user: { uid: options.user.uid, gid: options.user.gid, additionalGids: [...options.user.additionalGids] },
+      args: [...options.args],
+      env: [...options.env],
+      cwd: options.cwd,
+      // Effective/permitted are given regardless of the uid: the kernel clears them at execve for a
+      // non-root user anyway (ambient is empty), which is what Docker users expect.
+      capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] },
+      rlimits: defaultRlimits(),
+      noNewPrivileges: options.noNewPrivileges ?? true,
+    },
+    root: { path: options.rootfs, readonly: options.readonlyRootfs ?? false },
+    hostname: options.hostname,
+    mounts: [...standardMounts(ownNetns), ...(options.mounts ?? []).map((m) => ({ ...m, options: [...m.options] }))],
+    linux: {
+      namespaces,
+      // Deny every device node by default; runc appends its own allow-list (null, zero, full,
+      // random, urandom, tty, pts, ptmx) and creates those nodes in /dev.
+      resources: { devices: [{ allow: false, access: 'rwm' }] },
+      // No cgroupsPath on purpose: runc then nests the container's cgroups under the caller's own
+      // (cgroup v1 here), so limits placed on tsbuild also bind its containers. An absolute path like
+      // /tsbuild/<id> would escape them and leave a parent directory behind in every controller.
+      maskedPaths: [...MASKED_PATHS],
+      readonlyPaths: [...READONLY_PATHS],
+    },
+  };
+}
+
+function standardMounts(ownNetns: boolean): SpecMount[] {
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    // sysfs is tied to the network namespace: without a new one (network 'host') mounting it fails
+    // wherever we do not own the host's netns (e.g. in a user namespace), so the host's /sys is
+    // bind-mounted read-only instead, as buildah does. (As real root here both would work.)
+    ownNetns
+      ? { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] }
+      : { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] },
+  ];
+}
+
+function normalizeCapability(name: string): string {
+  const upper = name.trim().toUpperCase();
+  if (!/^(CAP_)?[A-Z_]+$/.test(upper)) throw new TsbuildError('INVALID_ARGUMENT', `invalid capability "${name}"`);
+  return upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
+}
+
+/**
+ * RLIMIT_NOFILE for the container: soft raised to our hard limit (builds like `npm install` run out
+ * of 1024 descriptors; buildah raises it too), never above it, because without CAP_SYS_RESOURCE
+ * runc fails with "error setting rlimits for ready process". When the limit cannot be read the
+ * container simply inherits runc's.
+ */
+function defaultRlimits(): SpecRlimit[] {
+  const nofile = currentLimit('Max open files');
+  return nofile === undefined ? [] : [{ type: 'RLIMIT_NOFILE', soft: nofile.hard, hard: nofile.hard }];
+}
+
+let cachedLimits: string | undefined;
+
+/** This process's soft/hard limit from /proc/self/limits; undefined when unreadable or unlimited. */
+export function currentLimit(name: string): { soft: number; hard: number } | undefined {
+  try {
+    cachedLimits ??= readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of cachedLimits.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const [soft, hard] = line.slice(name.length).trim().split(/\s+/);
+    // "unlimited" (2^64-1) has no exact JSON number in JS; leaving the rlimit out inherits it.
+    if (!soft || !hard || !/^\d+$/.test(soft) || !/^\d+$/.test(hard)) return undefined;
+    return { soft: Number(soft), hard: Number(hard) };
+  }
+  return undefined;
+}
