@@ -1,0 +1,3 @@
+// Image archives: save local images as oci-archive or docker-archive tars, and load them back.
+export { saveImages, SAVE_GZIP_LEVEL, type ArchiveFormat, type SaveOptions } from './save.js';
+export { loadArchive } from './load.js';
