@@ -1,0 +1,298 @@
+// Writes COPY/ADD sources into a new layer directory with Docker's semantics: directory sources
+// copy their contents, modes and mtimes are preserved, owners become 0:0 (context) or stay as they
+// were (COPY --from) unless --chown, symlinks stay symlinks, hardlinks become copies, and ADD
+// unpacks local tar archives. The layer dir is fresh, so the copy is planned first (later sources
+// win over earlier ones at the same path) and then executed with file data moved by copyFile
+// (copy_file_range / reflinks) in parallel.
+import type { Stats } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
+import { chmod, copyFile, lchown, lstat, lutimes, mkdir, symlink, unlink, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { TsbuildError, errnoCode } from '../../errors.js';
+import { resolveInRoot } from '../../util/resolve-in-root.js';
+import { detectArchive, extractArchive, type ArchiveFormat } from './add-archive.js';
+import { mapLimit } from './limit.js';
+import { hasWildcard } from './patterns.js';
+import type { SelectedEntry, SourceRoot } from './select.js';
+import { walkEntry } from './walk.js';
+
+export interface DirMetadata {
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Seconds since the epoch (fractional); when absent the directory keeps the time of the copy. */
+  mtime?: number;
+}
+
+export interface CopyOptions {
+  chown?: { uid: number; gid: number };
+  chmod?: number;
+  /** ADD: auto-extract local tar archives (plain, gzip, bzip2, xz; detected by content, not name) */
+  extractArchives?: boolean;
+  what: string /* "Containerfile:7" */;
+  /**
+   * Metadata of a directory that already exists in the image below (lower layers), by image path.
+   * The layer dir cannot see lower layers, and a directory written into the layer replaces the
+   * lower one's metadata when layers are stacked; with this hook, dest parents that already exist
+   * keep their mode and owner instead of becoming 0755 root:root.
+   */
+  existingDir?: (imagePath: string) => Promise<DirMetadata | undefined>;
+}
+
+const S_ISGID = 0o2000;
+
+/** Files copied at once. copyFile runs in libuv's thread pool; more in flight only queues there. */
+const COPY_CONCURRENCY = 16;
+
+/**
+ * Docker's rule for whether the destination is a directory: it ends with `/`, there are several
+ * sources, a source is a directory (its contents go into dest) or a wildcard was used. The caller
+ * should also treat dest as a directory when it already is one in the image.
+ */
+export function destIsDirectory(dest: string, patterns: readonly string[], entries: readonly SelectedEntry[]): boolean {
+  return (
+    dest.endsWith('/') ||
+    dest.endsWith('/.') ||
+    entries.length > 1 ||
+    entries.some((e) => e.isDirSource) ||
+    patterns.some((p) => hasWildcard(p))
+  );
+}
+
+type PlanNode =
+  /** `keepExisting`: the destination itself, which keeps the metadata it has in the image below. */
+  | { kind: 'dir'; meta: DirMetadata | 'implicit'; keepExisting?: boolean }
+  | { kind: 'file'; abs: string; st: Stats }
+  | { kind: 'symlink'; target: string; st: Stats };
+
+/** Copies the selected entries into layerDir at `dest` (absolute path inside the image, already resolved against WORKDIR by the caller). */
+export async function copySelection(
+  entries: readonly SelectedEntry[],
+  root: SourceRoot,
+  layerDir: string,
+  dest: string,
+  destIsDir: boolean,
+  options: CopyOptions,
+): Promise<void> {
+  const layerRoot = path.resolve(layerDir);
+  // The layer is fresh, but clamping keeps `COPY x ../../y` inside it whatever the caller passed.
+  const destHost = await resolveInRoot(layerRoot, dest, { followFinal: false, onEscape: 'clamp', what: 'the layer' });
+  const destParent = destIsDir ? destHost : path.dirname(destHost);
+  // A setgid layer dir would hand its group to everything created below it; then chown always.
+  const inheritsGroup = ((await lstat(layerRoot)).mode & S_ISGID) !== 0;
+  const owners = new Owners(options, root, inheritsGroup);
+  const plan = new Map<string, PlanNode>();
+  const archives: Array<{ abs: string; format: ArchiveFormat }> = [];
+
+  const place = (target: string, node: PlanNode, shown: string): void => {
+    const existing = plan.get(target);
+    if (existing?.kind === 'dir') {
+      if (node.kind === 'dir') {
+        plan.set(target, node);
+        return;
+      }
+      throw new TsbuildError('INVALID_ARGUMENT', `${options.what}: cannot copy "${shown}" over the directory ${imagePath(layerRoot, target)}`);
+    }
+    // A later source replaces an earlier non-directory; deleting first keeps creation order parent-first.
+    plan.delete(target);
+    plan.set(target, node);
+  };
+
+  if (destIsDir && destHost !== layerRoot) plan.set(destHost, { kind: 'dir', meta: 'implicit', keepExisting: true });
+  for (const entry of entries) {
+    if (options.extractArchives && !entry.isDirSource && entry.stat.isFile()) {
+      const format = await detectArchive(entry.abs);
+      if (format !== undefined) {
+        // Archives unpack into the destination, which is a directory even without a trailing `/`.
+        if (destHost !== layerRoot && plan.get(destHost)?.kind !== 'dir') {
+          place(destHost, { kind: 'dir', meta: 'implicit', keepExisting: true }, entry.rel);
+        }
+        archives.push({ abs: entry.abs, format });
+        continue;
+      }
+    }
+    for (const item of await walkEntry(entry, root, destIsDir)) {
+      const target = item.destRel === '' ? destHost : path.join(destHost, ...item.destRel.split('/'));
+      const shown = item.destRel === '' ? entry.rel : `${entry.rel}/${item.destRel}`;
+      if (item.type === 'dir') {
+        // The image root keeps its own metadata: `COPY dir /` must not chmod `/`.
+        if (target === layerRoot) continue;
+        place(target, { kind: 'dir', meta: owners.dirMeta(item.st), keepExisting: item.destRel === '' }, shown);
+      } else if (item.type === 'symlink') {
+        place(target, { kind: 'symlink', target: item.linkTarget!, st: item.st }, shown);
+      } else {
+        place(target, { kind: 'file', abs: item.abs, st: item.st }, shown);
+      }
+    }
+  }
+
+  await createParents(layerRoot, destParent, options, owners);
+  const dirs: Array<Extract<PlanNode, { kind: 'dir' }> & { target: string }> = [];
+  for (const [target, node] of plan) {
+    if (node.kind !== 'dir') continue;
+    await makeDir(target, options.what);
+    dirs.push({ ...node, target });
+  }
+  const leaves = [...plan].filter((pair): pair is [string, Exclude<PlanNode, { kind: 'dir' }>] => pair[1].kind !== 'dir');
+  await mapLimit(leaves, COPY_CONCURRENCY, async ([target, node]) => {
+    if (node.kind === 'file') await copyOne(node.abs, target, node.st, owners, options.what);
+    else await linkOne(node.target, target, node.st, owners, options.what);
+  });
+  for (const archive of archives) {
+    await extractArchive(archive.abs, archive.format, destHost, {
+      what: options.what,
+      ...(options.chown === undefined ? {} : { owner: options.chown }),
+    });
+  }
+  // Directory metadata last: creating entries inside a directory would move its mtime again.
+  await mapLimit(dirs, COPY_CONCURRENCY, async ({ target, meta, keepExisting }) => {
+    const existing = keepExisting ? await options.existingDir?.(imagePath(layerRoot, target)) : undefined;
+    const resolved = existing ?? (meta === 'implicit' ? owners.implicitDestDir() : meta);
+    await applyMeta(target, resolved, owners, options.what);
+  });
+}
+
+/** Decides owners and modes, and skips chown calls that would not change anything. */
+class Owners {
+  private readonly processUid = process.geteuid?.() ?? -1;
+  private readonly processGid = process.getegid?.() ?? -1;
+
+  constructor(
+    private readonly options: CopyOptions,
+    private readonly root: SourceRoot,
+    private readonly inheritsGroup: boolean,
+  ) {}
+
+  owner(st: Stats): { uid: number; gid: number } {
+    if (this.options.chown !== undefined) return this.options.chown;
+    // Build-context files belong to whoever checked them out; in the image they belong to root.
+    if (this.root.kind === 'context') return { uid: 0, gid: 0 };
+    return { uid: st.uid, gid: st.gid };
+  }
+
+  mode(st: Stats): number {
+    return this.options.chmod ?? (st.mode & 0o7777);
+  }
+
+  dirMeta(st: Stats): DirMetadata {
+    return { mode: this.mode(st), ...this.owner(st), mtime: seconds(st.mtimeMs) };
+  }
+
+  /**
+   * A new file is owned by the process, so chown is skipped when that is already right (most
+   * copies as root). Directories we create get their setgid bit only in the final chmod, so nothing
+   * inherits a group from them meanwhile.
+   */
+  needsChown(uid: number, gid: number): boolean {
+    return this.inheritsGroup || uid !== this.processUid || gid !== this.processGid;
+  }
+
+  /** A new destination directory no directory source supplies: Docker makes it 0755, owned by --chown. */
+  implicitDestDir(): DirMetadata {
+    return { mode: 0o755, ...(this.options.chown ?? { uid: 0, gid: 0 }) };
+  }
+}
+
+/** Creates the missing ancestors of `dir` inside the layer: 0755 root:root, or as they are below. */
+async function createParents(layerRoot: string, dir: string, options: CopyOptions, owners: Owners): Promise<void> {
+  const rel = path.relative(layerRoot, dir);
+  if (rel === '') return;
+  let current = layerRoot;
+  for (const component of rel.split(path.sep)) {
+    current = path.join(current, component);
+    const created = await makeDir(current, options.what);
+    if (!created) continue;
+    const meta = (await options.existingDir?.(imagePath(layerRoot, current))) ?? { mode: 0o755, uid: 0, gid: 0 };
+    await applyMeta(current, meta, owners, options.what);
+  }
+}
+
+/** mkdir that accepts an existing real directory and replaces anything else; true when created. */
+async function makeDir(target: string, what: string): Promise<boolean> {
+  try {
+    await mkdir(target, { mode: 0o755 });
+    return true;
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw writeError(err, target, what);
+  }
+  const st = await lstat(target);
+  if (st.isDirectory()) return false;
+  // Never write through a symlink (or into a file) that sits where a directory belongs.
+  await unlink(target);
+  await mkdir(target, { mode: 0o755 });
+  return true;
+}
+
+async function applyMeta(target: string, meta: DirMetadata, owners: Owners, what: string): Promise<void> {
+  try {
+    if (owners.needsChown(meta.uid, meta.gid)) await lchown(target, meta.uid, meta.gid);
+    await chmod(target, meta.mode);
+    if (meta.mtime !== undefined) await utimes(target, meta.mtime, meta.mtime);
+  } catch (err) {
+    throw writeError(err, target, what);
+  }
+}
+
+async function copyOne(source: string, target: string, st: Stats, owners: Owners, what: string): Promise<void> {
+  // EXCL: never follow or overwrite something already at the target (a symlink could point anywhere).
+  const flags = fsConstants.COPYFILE_FICLONE | fsConstants.COPYFILE_EXCL;
+  try {
+    try {
+      await copyFile(source, target, flags);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+      await removeNonDir(target, what);
+      await copyFile(source, target, flags);
+    }
+    const { uid, gid } = owners.owner(st);
+    const mode = owners.mode(st);
+    if (owners.needsChown(uid, gid)) await lchown(target, uid, gid);
+    // copyFile already gave the source's mode; chmod only for --chmod or bits chown clears (setuid/setgid).
+    if (mode !== (st.mode & 0o7777) || (mode & 0o6000) !== 0) await chmod(target, mode);
+    const mtime = seconds(st.mtimeMs);
+    await utimes(target, seconds(st.atimeMs), mtime);
+  } catch (err) {
+    if (err instanceof TsbuildError) throw err;
+    throw writeError(err, target, what, source);
+  }
+}
+
+async function linkOne(linkTarget: string, target: string, st: Stats, owners: Owners, what: string): Promise<void> {
+  try {
+    try {
+      await symlink(linkTarget, target);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+      await removeNonDir(target, what);
+      await symlink(linkTarget, target);
+    }
+    const { uid, gid } = owners.owner(st);
+    if (owners.needsChown(uid, gid)) await lchown(target, uid, gid);
+    const mtime = seconds(st.mtimeMs);
+    await lutimes(target, mtime, mtime);
+  } catch (err) {
+    if (err instanceof TsbuildError) throw err;
+    throw writeError(err, target, what);
+  }
+}
+
+async function removeNonDir(target: string, what: string): Promise<void> {
+  const st = await lstat(target);
+  if (st.isDirectory()) throw new TsbuildError('INVALID_ARGUMENT', `${what}: cannot replace the directory ${target} with a file`);
+  await unlink(target);
+}
+
+/** The fractional seconds utimes takes; *Ms keeps sub-millisecond precision (a Date would not). */
+function seconds(ms: number): number {
+  return ms / 1000;
+}
+
+function imagePath(layerRoot: string, host: string): string {
+  const rel = path.relative(layerRoot, host);
+  return rel === '' ? '/' : `/${rel.split(path.sep).join('/')}`;
+}
+
+function writeError(err: unknown, target: string, what: string, source?: string): TsbuildError {
+  const detail = source === undefined ? '' : ` from ${source}`;
+  return new TsbuildError('IO', `${what}: cannot write ${target}${detail}: ${(err as Error).message}`, { cause: err });
+}
