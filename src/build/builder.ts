@@ -15,9 +15,10 @@ import {
 } from '../containerfile/index.js';
 import { TsbuildError } from '../errors.js';
 import { appendLayer, commitImage, loadImage } from '../image/image.js';
+import { normalizeImageName } from '../image/names.js';
 import type { ImageRecord } from '../image/store.js';
 import type { HistoryEntry, ImageFormat } from '../oci/types.js';
-import { sha256Digest, shortId } from '../oci/types.js';
+import { hostPlatform, sha256Digest, shortId } from '../oci/types.js';
 import type { ContainerRuntime } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
 import { createBuildCache, type BuildCache } from './cache.js';
@@ -70,8 +71,11 @@ interface BuildSession {
 }
 
 export async function build(stores: Stores, runtime: ContainerRuntime, options: BuildOptions): Promise<BuildResult> {
+  // A bad -t is the user's typo: say so before building anything, not after the last step.
+  for (const tag of options.tags) normalizeImageName(tag);
   const parsed = parseContainerfile(options.containerfile.text, options.containerfile.file);
-  const plan = planBuild(parsed, { target: options.target, buildArgs: options.buildArgs });
+  // The automatic platform ARGs are usable in FROM lines without a declaration (BuildKit, buildah).
+  const plan = planBuild(parsed, { target: options.target, buildArgs: options.buildArgs, builtinArgs: platformArgs() });
   const memo = await openFileDigestMemo(path.join(stores.layout.cache, 'file-digests.json'));
   const session: BuildSession = {
     stores,
@@ -117,6 +121,7 @@ async function buildStage(session: BuildSession, plan: StagePlan): Promise<Stage
   const { stage } = plan;
   const where = (loc: SourceLocation): string => `${loc.file}:${loc.line}`;
   stepLine(session, plan, stage.from.text);
+  checkPlatform(plan);
   let state = await baseState(session, plan);
   const flags: StageFlags = { cmdSet: false };
 
@@ -134,6 +139,22 @@ async function buildStage(session: BuildSession, plan: StagePlan): Promise<Stage
     state = await runInstruction(session, state, instruction, where(instruction.loc), flags);
   }
   return state;
+}
+
+/**
+ * FROM --platform may only name the host's platform: there is no emulation and no pull of another
+ * platform's image, and building the host's image under another platform's name would be a lie.
+ */
+function checkPlatform(plan: StagePlan): void {
+  if (plan.platform === undefined) return;
+  const host = hostPlatform();
+  const [os, arch, variant] = plan.platform.toLowerCase().split('/');
+  const archAliases: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64' };
+  const matches = os === host.os && (arch === undefined || (archAliases[arch] ?? arch) === host.architecture) && (variant === undefined || variant === '');
+  if (!matches) {
+    const loc = plan.stage.from.loc;
+    throw new TsbuildError('INVALID_ARGUMENT', `${loc.file}:${loc.line}: FROM --platform=${plan.platform}: only the host platform (${host.os}/${host.architecture}) can be built`);
+  }
 }
 
 async function baseState(session: BuildSession, plan: StagePlan): Promise<StageState> {
@@ -207,7 +228,8 @@ async function runInstruction(
       const c = next.config.config;
       const env = runEnvironment(state);
       const args = commandArgs(instruction.command, c.Shell);
-      next.key = sha256Digest(JSON.stringify([state.key, 'RUN', args, env, c.User ?? '', c.WorkingDir ?? '', options.network]));
+      const network = runNetwork(instruction, options.network, expand, where);
+      next.key = sha256Digest(JSON.stringify([state.key, 'RUN', args, env, c.User ?? '', c.WorkingDir ?? '', network]));
       const hit = session.cache ? await session.cache.lookup(next.key) : undefined;
       if (hit) {
         session.log(`--> Using cache ${shortId(next.key)}`);
@@ -218,7 +240,7 @@ async function runInstruction(
           {
             stores,
             runtime: session.runtime,
-            network: options.network,
+            network,
             stdout: options.quiet ? options.stderr : options.stdout,
             stderr: options.stderr,
             signal: options.signal,
@@ -277,7 +299,7 @@ async function runInstruction(
       const previous = state.config.config.WorkingDir || '/';
       const dir = path.posix.resolve(previous, expand.word(instruction.path));
       next.config.config.WorkingDir = dir;
-      const result = await workdirStep({ stores, cache: session.cache }, state, dir);
+      const result = await workdirStep({ stores, cache: session.cache }, state, dir, where);
       next.key = result.key;
       next.layers = result.layers;
       if (result.layers.length !== state.layers.length) {
@@ -293,6 +315,28 @@ async function runInstruction(
     default:
       throw new TsbuildError('PARSE', `${where}: instruction ${(instruction as Instruction).kind} is not supported`);
   }
+}
+
+/**
+ * The network of one RUN: its --network flag, else the build's. Flags this version cannot honour
+ * are refused: silently running without a requested mount or sandbox would build something else.
+ */
+function runNetwork(instruction: Extract<Instruction, { kind: 'RUN' }>, buildNetwork: 'host' | 'none', expand: Expander, where: string): 'host' | 'none' {
+  let network = buildNetwork;
+  for (const flag of instruction.flags) {
+    const value = flag.value === undefined ? undefined : expand.word(flag.value);
+    if (flag.name === 'network') {
+      if (value === 'none' || value === 'host') network = value;
+      else if (value !== 'default') {
+        throw new TsbuildError('INVALID_ARGUMENT', `${where}: RUN --network=${value ?? ''}: expected none, host or default`);
+      }
+    } else if (flag.name === 'security' && value === 'sandbox') {
+      // The default: nothing to do.
+    } else {
+      throw new TsbuildError('INVALID_ARGUMENT', `${where}: RUN --${flag.name} is not supported by this version of tsbuild`);
+    }
+  }
+  return network;
 }
 
 /** COPY --from: an earlier stage (by name or index, resolved by the planner) or a local image. */

@@ -24,8 +24,8 @@ const RUN_VALUE_OPTIONS = new Set(['--name', '-e', '--env', '-w', '--workdir', '
  * image: `run img ls -l` must not read -l as ours (docker and podman behave this way).
  */
 export function separateContainerCommand(argv: readonly string[]): string[] {
-  const run = argv.indexOf('run');
-  if (run < 0 || argv.includes('--')) return [...argv];
+  const run = commandIndex(argv);
+  if (run < 0 || argv[run] !== 'run' || argv.includes('--')) return [...argv];
   for (let i = run + 1; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg.startsWith('-')) {
@@ -37,10 +37,25 @@ export function separateContainerCommand(argv: readonly string[]): string[] {
   return [...argv];
 }
 
+/** Index of the command word: the first argument that is neither a global option nor its value. */
+function commandIndex(argv: readonly string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return -1;
+    if (!arg.startsWith('-')) return i;
+    if (GLOBAL_VALUE_OPTIONS.has(arg)) i++;
+  }
+  return -1;
+}
+
+const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--log-level']);
+
 export async function main(rawArgv: string[]): Promise<void> {
   const argv = separateContainerCommand(rawArgv);
   // `run` speaks podman's convention: 125 when tsbuild itself fails, the container's code otherwise.
-  const defaultExit = argv.includes('run') ? 125 : 1;
+  // (The command word only: `bud -t run .` is a build.)
+  const command = commandIndex(argv);
+  const defaultExit = command >= 0 && argv[command] === 'run' ? 125 : 1;
   try {
     await globalOptions(yargs(argv))
       .scriptName('tsbuild')

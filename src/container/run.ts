@@ -9,8 +9,8 @@ import type { ContainerRuntime } from '../runtime/index.js';
 import { checkExecutable, generateSpec, resolveUser } from '../runtime/index.js';
 import { mountOverlay } from '../snapshot/mount.js';
 import type { Stores } from '../store/root.js';
-import { resolveInRoot } from '../util/resolve-in-root.js';
 import { writeHostFiles } from './host-files.js';
+import { prepareWorkingDir } from './working-dir.js';
 import { containerDir, createContainerRecord, removeContainerDir, updateContainerRecord } from './records.js';
 
 export interface RunOptions {
@@ -47,7 +47,9 @@ export async function runContainer(stores: Stores, runtime: ContainerRuntime, op
       const user = await resolveUser(mount.target, options.user ?? config.User).catch((err: unknown) => {
         throw new TsbuildError('INVALID_ARGUMENT', (err as Error).message, { exitCode: 125, cause: err });
       });
-      await mkdir(await resolveInRoot(mount.target, cwd), { recursive: true });
+      await prepareWorkingDir(mount.target, cwd).catch((err: unknown) => {
+        throw new TsbuildError('INVALID_ARGUMENT', (err as Error).message, { exitCode: 125, cause: err });
+      });
       const missing = await checkExecutable(mount.target, args[0]!, env, cwd);
       if (missing) throw new TsbuildError('RUNTIME', `${missing}`, { exitCode: 127 });
       const terminal = Boolean(process.stdin.isTTY && process.stdout.isTTY);
@@ -64,9 +66,17 @@ export async function runContainer(stores: Stores, runtime: ContainerRuntime, op
       });
       await updateContainerRecord(stores, { ...container, state: 'running', startedAt: new Date().toISOString() });
       await mkdir(path.join(dir, 'bundle'), { recursive: true });
-      const exitCode = await runtime.run(container.id, path.join(dir, 'bundle'), spec, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' }, options.signal);
-      await updateContainerRecord(stores, { ...container, state: 'exited', exitCode, finishedAt: new Date().toISOString() });
-      return exitCode;
+      let exitCode: number | undefined;
+      try {
+        exitCode = await runtime.run(container.id, path.join(dir, 'bundle'), spec, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' }, options.signal);
+        return exitCode;
+      } finally {
+        // However the run ended (an interrupt kills the container), it is not running any more: a
+        // record left "running" could never be removed. Killed on abort means SIGKILL's status;
+        // any other failure is ours, podman's 125.
+        exitCode ??= options.signal?.aborted ? 128 + 9 : 125;
+        await updateContainerRecord(stores, { ...container, state: 'exited', exitCode, finishedAt: new Date().toISOString() });
+      }
     } finally {
       await mount.unmount();
     }

@@ -78,7 +78,10 @@ export interface CommitOptions {
 
 export async function commitImage(stores: Stores, image: Image, options: CommitOptions): Promise<ImageRecord> {
   const docker = options.format === 'docker';
-  const configBytes = JSON.stringify(image.config);
+  // The image ID is the config digest, and a record has one manifest: were the two formats' configs
+  // identical, building one format would silently turn the other's image into it. Docker-format
+  // configs carry container_config, a copy of config, as buildah writes them; that keeps them apart.
+  const configBytes = JSON.stringify(docker ? { ...image.config, container_config: image.config.config } : image.config);
   const configDesc = await stores.content.put(configBytes, docker ? MediaType.DockerConfig : MediaType.OciConfig);
   const layerType = docker ? MediaType.DockerLayer : MediaType.OciLayer;
   const manifest: Manifest = {

@@ -10,6 +10,7 @@ import {
   selectSources,
   type FileDigestMemo,
   type IgnoreRules,
+  type SelectedEntry,
   type SourceRoot,
 } from '../context/index.js';
 import { TsbuildError } from '../../errors.js';
@@ -21,6 +22,7 @@ import type { Stores } from '../../store/root.js';
 import { resolveInRoot } from '../../util/resolve-in-root.js';
 import type { BuildCache } from '../cache.js';
 import { commitLayerDir } from '../layer-commit.js';
+import { nonDirectoryOnPath } from './dest-path.js';
 
 export interface CopySource {
   /** The build context, or the layers of a stage or image (COPY --from). */
@@ -85,13 +87,21 @@ export async function copyStep(ctx: CopyStepContext, parentKey: string, parentLa
         const resolved = await resolveInRoot(image, dest);
         const resolvedDest = `/${path.relative(image, resolved)}`;
         const existingDir = (await lstat(resolved).catch(() => undefined))?.isDirectory() ?? false;
+        // A directory source makes the destination a directory too, so a file there is in the way.
+        const blocking = await nonDirectoryOnPath(image, resolved, destIsDir || entries.some((e) => e.isDirSource));
+        if (blocking !== undefined) {
+          throw new TsbuildError('INVALID_ARGUMENT', `${request.where}: cannot copy to ${dest}: ${blocking} is not a directory in the image`);
+        }
         await copySelection(entries, root, layerDir, resolvedDest, destIsDir || existingDir, {
           chown: owner,
           chmod: mode,
           extractArchives: request.instruction === 'ADD',
           what: request.where,
         });
-        await copyParentMetadata(image, layerDir, resolvedDest);
+        await settleCreatedDirs(image, layerDir, resolvedDest, {
+          destFromSource: entries.some((e) => e.isDirSource),
+          mtime: newestMtime(entries),
+        });
         return commitLayerDir(ctx.stores, layerDir, parentLayers, 'plain');
       });
       committed = true;
@@ -123,18 +133,34 @@ async function resolveOwner(image: string, spec: string, where: string): Promise
 }
 
 /**
- * Directories the copy created above the destination exist in the image already: give them the
- * image's mode, owner and mtime, so the new layer does not change them.
+ * Directories the copy created on the way to the destination: those the image already has keep the
+ * image's mode, owner and mtime, so the new layer does not change them. Those it lacks get the time
+ * of the newest source instead of the time of the copy, so that copying the same sources again gives
+ * the same layer (a destination directory that came from a directory source keeps that one's time).
  */
-async function copyParentMetadata(image: string, layerDir: string, dest: string): Promise<void> {
+async function settleCreatedDirs(
+  image: string,
+  layerDir: string,
+  dest: string,
+  options: { destFromSource: boolean; mtime: number },
+): Promise<void> {
   const parts = dest.split('/').filter(Boolean);
   for (let i = 1; i <= parts.length; i++) {
     const rel = parts.slice(0, i).join('/');
     const inLayer = path.join(layerDir, rel);
     const [original, created] = await Promise.all([lstat(path.join(image, rel)).catch(() => undefined), lstat(inLayer).catch(() => undefined)]);
-    if (!original?.isDirectory() || !created?.isDirectory()) continue;
-    await lchown(inLayer, original.uid, original.gid);
-    await chmod(inLayer, original.mode & 0o7777);
-    await lutimes(inLayer, original.atime, original.mtime);
+    if (!created?.isDirectory()) continue;
+    if (original?.isDirectory()) {
+      await lchown(inLayer, original.uid, original.gid);
+      await chmod(inLayer, original.mode & 0o7777);
+      await lutimes(inLayer, original.atime, original.mtime);
+    } else if (i < parts.length || !options.destFromSource) {
+      await lutimes(inLayer, options.mtime, options.mtime);
+    }
   }
+}
+
+/** Seconds since the epoch of the newest selected source (0 when there is none). */
+function newestMtime(entries: readonly SelectedEntry[]): number {
+  return entries.reduce((newest, e) => Math.max(newest, e.stat.mtimeMs), 0) / 1000;
 }

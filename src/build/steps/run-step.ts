@@ -9,12 +9,12 @@ import { ensureSnapshots, lowerDirs } from '../../image/image.js';
 import type { CommandForm } from '../../containerfile/index.js';
 import { checkExecutable, generateSpec, resolveUser, type ContainerRuntime } from '../../runtime/index.js';
 import { writeHostFiles } from '../../container/host-files.js';
+import { prepareWorkingDir } from '../../container/working-dir.js';
 import { mountOverlay } from '../../snapshot/mount.js';
 import type { Stores } from '../../store/root.js';
 import { DEFAULT_SHELL, runEnvironment, type StageState } from '../stage-state.js';
 import { commitLayerDir } from '../layer-commit.js';
 import { tempName } from '../../util/fs.js';
-import { resolveInRoot } from '../../util/resolve-in-root.js';
 
 export interface RunStepContext {
   stores: Stores;
@@ -57,7 +57,9 @@ export async function runStep(ctx: RunStepContext, state: StageState, command: C
         throw new TsbuildError('STEP_FAILED', `${ctx.where}: ${(err as Error).message}`, { cause: err });
       });
       // runc would create a missing cwd itself; creating it here keeps the symlink handling ours.
-      await mkdir(await resolveInRoot(mount.target, cwd), { recursive: true });
+      await prepareWorkingDir(mount.target, cwd).catch((err: unknown) => {
+        throw new TsbuildError('STEP_FAILED', `${ctx.where}: ${(err as Error).message}`, { cause: err });
+      });
       const hostname = randomBytes(6).toString('hex');
       const spec = generateSpec({
         rootfs: mount.target,

@@ -11,6 +11,8 @@ import type { BuildCache } from '../cache.js';
 import { commitLayerDir } from '../layer-commit.js';
 import type { StageState } from '../stage-state.js';
 import { appendLayer } from '../../image/image.js';
+import { TsbuildError } from '../../errors.js';
+import { nonDirectoryOnPath } from './dest-path.js';
 
 export interface WorkdirResult {
   key: string;
@@ -18,7 +20,12 @@ export interface WorkdirResult {
   created: string;
 }
 
-export async function workdirStep(ctx: { stores: Stores; cache: BuildCache | undefined }, state: StageState, dir: string): Promise<WorkdirResult> {
+export async function workdirStep(
+  ctx: { stores: Stores; cache: BuildCache | undefined },
+  state: StageState,
+  dir: string,
+  where: string,
+): Promise<WorkdirResult> {
   const key = sha256Digest(JSON.stringify([state.key, 'WORKDIR', dir]));
   const hit = ctx.cache ? await ctx.cache.lookup(key) : undefined;
   if (hit) {
@@ -26,6 +33,10 @@ export async function workdirStep(ctx: { stores: Stores; cache: BuildCache | und
   }
   const layers = await withView(ctx.stores, state.layers, async (image) => {
     const resolved = await resolveInRoot(image, dir);
+    const blocking = await nonDirectoryOnPath(image, resolved, true);
+    if (blocking !== undefined) {
+      throw new TsbuildError('INVALID_ARGUMENT', `${where}: WORKDIR ${dir}: ${blocking} is not a directory in the image`);
+    }
     if (await lstat(resolved).catch(() => undefined)) return state.layers;
     const layerDir = await ctx.stores.snapshots.prepare();
     try {

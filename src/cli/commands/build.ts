@@ -1,5 +1,5 @@
 // tsbuild bud / build: flags and names as buildah and podman build have them.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { TsbuildError, errnoCode } from '../../errors.js';
@@ -14,7 +14,7 @@ interface BuildArgs extends GlobalArgs {
   target?: string;
   format: 'oci' | 'docker';
   layers: boolean;
-  'no-cache': boolean;
+  cache: boolean;
   iidfile?: string;
   quiet: boolean;
   network: 'host' | 'none';
@@ -35,7 +35,9 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('target', { type: 'string', describe: 'build the stage of this name and what it needs, nothing else' })
       .option('format', { choices: ['oci', 'docker'] as const, default: (process.env.BUILDAH_FORMAT as 'oci' | 'docker' | undefined) ?? 'oci', describe: 'image manifest and config format' })
       .option('layers', { type: 'boolean', default: true, describe: 'cache intermediate layers (--layers=false to turn off)' })
-      .option('no-cache', { type: 'boolean', default: false, describe: 'do not use or fill the build cache' })
+      // Declared as "cache": yargs reads --no-cache as the negation of an option named cache, and
+      // strict mode rejects it when only "no-cache" exists.
+      .option('cache', { type: 'boolean', default: true, describe: 'use and fill the build cache (--no-cache: neither)' })
       .option('iidfile', { type: 'string', describe: 'write the image ID to this file' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the image ID (RUN output goes to stderr)' })
       .option('network', { choices: ['host', 'none'] as const, default: 'host' as const, describe: 'network for RUN steps' })
@@ -46,6 +48,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .example('cat Containerfile | $0 bud -f - -t app ctx/', 'read the Containerfile from stdin') as never,
   handler: async (args) => {
     const contextDir = path.resolve(args.context);
+    await checkContextDir(args.context);
     const containerfile = await readContainerfile(args.context, args.file);
     const stores = await storesFor(args);
     const { createRuncRuntime } = await import('../../runtime/index.js');
@@ -59,7 +62,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         buildArgs: parseBuildArgs(args['build-arg']),
         target: args.target,
         format: args.format,
-        layers: args.layers && !args['no-cache'],
+        layers: args.layers && args.cache,
         network: args.network,
         labels: parseKeyValues(args.label, '--label'),
         ignorefile: args.ignorefile,
@@ -75,6 +78,20 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     }
   },
 };
+
+/** A missing context is a typo worth reporting before the build, not when the first COPY needs it. */
+async function checkContextDir(context: string): Promise<void> {
+  let isDir: boolean;
+  try {
+    isDir = (await stat(context)).isDirectory();
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
+      throw new TsbuildError('NOT_FOUND', `build context ${context} does not exist`);
+    }
+    throw err;
+  }
+  if (!isDir) throw new TsbuildError('INVALID_ARGUMENT', `build context ${context} is not a directory`);
+}
 
 async function readContainerfile(contextArg: string, file: string | undefined): Promise<{ text: string; file: string }> {
   if (file === '-') {

@@ -5,7 +5,7 @@ import { humanAge, humanSize, table } from '../render.js';
 interface ImagesArgs extends GlobalArgs {
   quiet: boolean;
   json: boolean;
-  'no-trunc': boolean;
+  trunc: boolean;
 }
 
 export const imagesCommand: CommandModule<GlobalArgs, ImagesArgs> = {
@@ -15,14 +15,15 @@ export const imagesCommand: CommandModule<GlobalArgs, ImagesArgs> = {
     y
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print image IDs only' })
       .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
-      .option('no-trunc', { type: 'boolean', default: false, describe: 'print full image IDs' })
+      // "trunc", so that yargs accepts --no-trunc as its negation (strict mode rejects it otherwise).
+      .option('trunc', { type: 'boolean', default: true, describe: 'shorten image IDs (--no-trunc: print them in full)' })
       .example('$0 images', 'list local images')
       .example('$0 images -q', 'print just their IDs') as never,
   handler: async (args) => {
     const stores = await storesFor(args);
     const { loadImage } = await import('../../image/image.js');
     const images = await stores.images.list();
-    const id = (full: string): string => (args['no-trunc'] ? full : full.slice(7, 19));
+    const id = (full: string): string => (args.trunc ? full.slice(7, 19) : full);
     if (args.quiet) {
       process.stdout.write(images.map((i) => `${id(i.id)}\n`).join(''));
       return;
