@@ -60,6 +60,8 @@ interface BuildSession {
   ignore: IgnoreRules;
   memo: FileDigestMemo;
   stageResults: Map<number, StageState>;
+  /** The Containerfile's escape character (`# escape=`), for variable expansion. */
+  escapeChar: string;
   /** Stage names (lower-case) to indexes, for COPY --from. */
   stageNames: Map<string, number>;
   consumedArgs: Set<string>;
@@ -85,6 +87,7 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
     ignore: await loadIgnoreRules(options.contextDir, { ignorefile: options.ignorefile }),
     memo,
     stageResults: new Map(),
+    escapeChar: parsed.escapeChar,
     stageNames: new Map(parsed.stages.flatMap((s) => (s.name ? [[s.name, s.index] as const] : []))),
     consumedArgs: new Set(),
     globalArgs: plan.globalArgs,
@@ -188,7 +191,7 @@ async function runInstruction(
   flags: StageFlags,
 ): Promise<StageState> {
   const { options, stores } = session;
-  const escapeChar = '\\';
+  const { escapeChar } = session;
   const vars = variableLookup(state);
   const expand: Expander = {
     word: (raw) => expandWord(raw, vars, { escapeChar, loc: instruction.loc }),

@@ -1,7 +1,7 @@
 // What every command shares: the global flags, the logger, and opening the store root lazily (so
 // `--help` and `version` never touch the disk).
 import type { Argv } from 'yargs';
-import { LOG_LEVELS, createLogger, type LogLevel, type Logger } from '../log.js';
+import { LOG_LEVELS, type LogLevel } from '../log-levels.js';
 import { DEFAULT_ROOT, openStores, type Stores } from '../store/root.js';
 
 export interface GlobalArgs {
@@ -26,14 +26,11 @@ export function globalOptions<T>(yargs: Argv<T>): Argv<T & GlobalArgs> {
     }) as Argv<T & GlobalArgs>;
 }
 
-let logger: Logger | undefined;
-export function loggerFor(args: GlobalArgs): Logger {
-  logger ??= createLogger(args['log-level']);
-  return logger;
-}
-
+/** Opens the storage root (creating it and recovering leftovers of crashed processes). */
 export async function storesFor(args: GlobalArgs): Promise<Stores> {
-  return openStores({ root: args.root, logger: loggerFor(args) });
+  // pino loads only when a command opens the store, which keeps --help and --version fast.
+  const { createLogger } = await import('../log.js');
+  return openStores({ root: args.root, logger: createLogger(args['log-level']) });
 }
 
 /** Whether a failure should print a stack trace (only when debugging). */

@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { TsbuildError, errnoCode } from '../../errors.js';
-import { storesFor, loggerFor, type GlobalArgs } from '../global.js';
+import { storesFor, type GlobalArgs } from '../global.js';
 import { withAbortOnSignals } from '../signals.js';
 
 interface BuildArgs extends GlobalArgs {
@@ -53,7 +53,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const stores = await storesFor(args);
     const { createRuncRuntime } = await import('../../runtime/index.js');
     const { build } = await import('../../build/builder.js');
-    const runtime = createRuncRuntime({ stateRoot: stores.layout.runcState, logger: loggerFor(args) });
+    const runtime = createRuncRuntime({ stateRoot: stores.layout.runcState, logger: stores.logger });
     const result = await withAbortOnSignals((signal) =>
       build(stores, runtime, {
         containerfile,

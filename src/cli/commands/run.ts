@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { loggerFor, storesFor, type GlobalArgs } from '../global.js';
+import { storesFor, type GlobalArgs } from '../global.js';
 import { withAbortOnSignals } from '../signals.js';
 
 interface RunArgs extends GlobalArgs {
@@ -35,7 +35,7 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
     const stores = await storesFor(args);
     const { createRuncRuntime } = await import('../../runtime/index.js');
     const { runContainer } = await import('../../container/run.js');
-    const runtime = createRuncRuntime({ stateRoot: stores.layout.runcState, logger: loggerFor(args) });
+    const runtime = createRuncRuntime({ stateRoot: stores.layout.runcState, logger: stores.logger });
     const exitCode = await withAbortOnSignals((signal) =>
       runContainer(stores, runtime, {
         image: args.image,
