@@ -111,6 +111,9 @@ function record(item: WalkItem, digest: string | undefined): string {
       return `f\t${common}\t${st.size}\t${digest}`;
     case 'symlink':
       return `l\t${common}\t${JSON.stringify(item.linkTarget)}`;
+    case 'special':
+      // The file type bits tell a FIFO from a device; rdev names the device.
+      return `s\t${common}\t${st.mode & 0o170000}\t${st.rdev}`;
     case 'dir':
       // A directory's size is a file-system detail (it differs between ext4 and tmpfs), not content.
       return `d\t${common}`;

@@ -8,6 +8,7 @@ import type { Stats } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, lutimes, mkdir, symlink, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
+import { execFile } from '../../util/exec.js';
 import { TsbuildError, errnoCode } from '../../errors.js';
 import { resolveInRoot } from '../../util/resolve-in-root.js';
 import { detectArchive, extractArchive, type ArchiveFormat } from './add-archive.js';
@@ -63,7 +64,8 @@ type PlanNode =
   /** `keepExisting`: the destination itself, which keeps the metadata it has in the image below. */
   | { kind: 'dir'; meta: DirMetadata | 'implicit'; keepExisting?: boolean }
   | { kind: 'file'; abs: string; st: Stats }
-  | { kind: 'symlink'; target: string; st: Stats };
+  | { kind: 'symlink'; target: string; st: Stats }
+  | { kind: 'special'; st: Stats };
 
 /** Copies the selected entries into layerDir at `dest` (absolute path inside the image, already resolved against WORKDIR by the caller). */
 export async function copySelection(
@@ -120,6 +122,8 @@ export async function copySelection(
         place(target, { kind: 'dir', meta: owners.dirMeta(item.st), keepExisting: item.destRel === '' }, shown);
       } else if (item.type === 'symlink') {
         place(target, { kind: 'symlink', target: item.linkTarget!, st: item.st }, shown);
+      } else if (item.type === 'special') {
+        place(target, { kind: 'special', st: item.st }, shown);
       } else {
         place(target, { kind: 'file', abs: item.abs, st: item.st }, shown);
       }
@@ -136,7 +140,8 @@ export async function copySelection(
   const leaves = [...plan].filter((pair): pair is [string, Exclude<PlanNode, { kind: 'dir' }>] => pair[1].kind !== 'dir');
   await mapLimit(leaves, COPY_CONCURRENCY, async ([target, node]) => {
     if (node.kind === 'file') await copyOne(node.abs, target, node.st, owners, options.what);
-    else await linkOne(node.target, target, node.st, owners, options.what);
+    else if (node.kind === 'symlink') await linkOne(node.target, target, node.st, owners, options.what);
+    else await makeSpecial(target, node.st, owners, options.what);
   });
   for (const archive of archives) {
     await extractArchive(archive.abs, archive.format, destHost, {
@@ -274,6 +279,33 @@ async function linkOne(linkTarget: string, target: string, st: Stats, owners: Ow
     if (err instanceof TsbuildError) throw err;
     throw writeError(err, target, what);
   }
+}
+
+/** FIFOs and device nodes: Node cannot mknod, so coreutils' mknod makes them (they are rare). */
+async function makeSpecial(target: string, st: Stats, owners: Owners, what: string): Promise<void> {
+  try {
+    await removeNonDir(target, what).catch((err: unknown) => {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    });
+    const type = st.isFIFO() ? ['p'] : [st.isCharacterDevice() ? 'c' : 'b', String(major(st.rdev)), String(minor(st.rdev))];
+    await execFile(['mknod', target, ...type]);
+    const { uid, gid } = owners.owner(st);
+    if (owners.needsChown(uid, gid)) await lchown(target, uid, gid);
+    await chmod(target, owners.mode(st));
+    await utimes(target, seconds(st.atimeMs), seconds(st.mtimeMs));
+  } catch (err) {
+    if (err instanceof TsbuildError && err.code !== 'RUNTIME') throw err;
+    throw writeError(err, target, what);
+  }
+}
+
+// Linux's dev_t encoding (glibc's gnu_dev_major/minor).
+function major(dev: number): number {
+  return ((dev >>> 8) & 0xfff) | (Math.floor(dev / 2 ** 32) & ~0xfff);
+}
+
+function minor(dev: number): number {
+  return (dev & 0xff) | ((dev >>> 12) & ~0xff);
 }
 
 async function removeNonDir(target: string, what: string): Promise<void> {

@@ -9,7 +9,8 @@ import { TsbuildError, errnoCode } from '../../errors.js';
 import type { IgnoreRules } from './ignore-rules.js';
 import type { SelectedEntry, SourceRoot } from './select.js';
 
-export type WalkItemType = 'file' | 'dir' | 'symlink';
+/** 'special': a FIFO or a character or block device (copied as such, as BuildKit does). */
+export type WalkItemType = 'file' | 'dir' | 'symlink' | 'special';
 
 export interface WalkItem {
   type: WalkItemType;
@@ -29,14 +30,14 @@ export interface WalkItem {
 /**
  * Lists the items of one selected entry. A file source lands at `basename(rel)` under a directory
  * destination, or at the destination itself; a directory source contributes itself (as the
- * destination directory) and its contents. Sockets, FIFOs and devices are skipped: they cannot be
- * created without mknod and Docker's context never carries them.
+ * destination directory) and its contents. Sockets are skipped, as Docker skips them: a socket is
+ * only meaningful to the process that listens on it.
  */
 export async function walkEntry(entry: SelectedEntry, root: SourceRoot, destIsDir: boolean): Promise<WalkItem[]> {
   const st = await lstatOrThrow(entry.abs, entry.rel);
   if (!st.isDirectory()) {
-    if (!st.isFile()) return [];
-    return [{ type: 'file', destRel: destIsDir ? path.posix.basename(entry.rel) : '', abs: entry.abs, st }];
+    const type = leafType(st);
+    return type === undefined ? [] : [{ type, destRel: destIsDir ? path.posix.basename(entry.rel) : '', abs: entry.abs, st }];
   }
   const rules = activeRules(root);
   const ctxRel = contextRelative(root, entry.abs);
@@ -124,8 +125,8 @@ async function walkInto(
       if (ignored && added === 0) out.length = at;
     } else if (ignored) {
       continue;
-    } else if (st.isFile()) {
-      out.push({ type: 'file', destRel: childDest, abs, st });
+    } else if (st.isFile() || isSpecial(st)) {
+      out.push({ type: st.isFile() ? 'file' : 'special', destRel: childDest, abs, st });
     } else if (st.isSymbolicLink()) {
       let linkTarget: string;
       try {
@@ -137,6 +138,16 @@ async function walkInto(
     }
   }
   return out.length - start;
+}
+
+function isSpecial(st: Stats): boolean {
+  return st.isFIFO() || st.isCharacterDevice() || st.isBlockDevice();
+}
+
+/** The item type of a non-directory source named directly; undefined for sockets. */
+function leafType(st: Stats): Exclude<WalkItemType, 'dir' | 'symlink'> | undefined {
+  if (st.isFile()) return 'file';
+  return isSpecial(st) ? 'special' : undefined;
 }
 
 function lstatSyncOrThrow(abs: string, shown: string): Stats {

@@ -3,7 +3,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Contexts, bud, budOk, imageNames, setupRoot, sh, steps, teardownRoot, type CliResult, type TestRoot } from './helpers.js';
+import { Contexts, bud, budOk, host, imageNames, setupRoot, sh, steps, teardownRoot, type CliResult, type TestRoot } from './helpers.js';
 
 const STAGES = [
   'FROM busybox-base AS builder',
@@ -49,10 +49,26 @@ describe('multi-stage builds', () => {
     );
   });
 
-  // Reported to the owner of src/build/context: walkEntry skips FIFOs, sockets and device nodes, so
-  // `COPY --from=stage /dir-with-a-fifo /x` drops them and `COPY --from=stage /fifo /x` copies nothing
-  // without an error (BuildKit copies them).
-  it.todo('keeps FIFOs and device nodes that COPY --from copies out of a stage');
+  it('keeps FIFOs and device nodes that COPY --from copies out of a stage, inside a directory or named alone', async () => {
+    const staging = await contexts.make({});
+    host(['mknod', path.join(staging, 'chardev'), 'c', '1', '3']);
+    const ctx = await contexts.make({
+      Containerfile: [
+        'FROM busybox-base AS specials',
+        // RUN cannot mknod (no CAP_MKNOD, as in buildah): the device comes from a tar the host made.
+        'ADD dev.tar /sp/',
+        'RUN mkfifo /sp/fifo /lonefifo && chown 7:8 /sp/fifo && chmod 640 /sp/fifo',
+        'FROM busybox-base',
+        'COPY --from=specials /sp /copied/',
+        'COPY --from=specials /lonefifo /alone',
+      ].join('\n'),
+    });
+    host(['tar', '-cf', path.join(ctx, 'dev.tar'), '-C', staging, 'chardev']);
+    await budOk(t, ctx, ['-t', 'specials-copied']);
+    expect(await sh(t, 'specials-copied', "stat -c '%n %F %u:%g %a %t:%T' /copied/chardev /copied/fifo /alone")).toBe(
+      '/copied/chardev character special file 0:0 644 1:3\n/copied/fifo fifo 7:8 640 0:0\n/alone fifo 0:0 644 0:0\n',
+    );
+  });
 
   it('never runs a stage the final stage does not need', () => {
     expect(finalBuild.stdout).not.toContain('broken-stage-ran');
