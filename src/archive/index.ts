@@ -2,3 +2,4 @@
 // into directories (applyTar), with whiteouts, owners, modes and xattrs.
 export { writeLayerTar, type LayerDigest, type WriteLayerOptions } from './write-layer.js';
 export { applyTar, type ApplyOptions, type ApplyResult } from './apply-layer.js';
+export { headerChecksumMatches } from './tar-format.js';

@@ -48,6 +48,22 @@ export function padding(size: number): Buffer {
 export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
 
 /**
+ * Whether `stored` is the checksum of a header block: the byte sum of the block with the checksum
+ * field (bytes 148-155) counted as spaces. Some old tars summed signed chars; both sums are
+ * accepted, as GNU tar does.
+ */
+export function headerChecksumMatches(block: Buffer, stored: number): boolean {
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const byte = i >= 148 && i < 156 ? 0x20 : block[i]!;
+    unsigned += byte;
+    signed += byte > 127 ? byte - 256 : byte;
+  }
+  return stored === unsigned || stored === signed;
+}
+
+/**
  * The header blocks of one entry: a PAX header (only when some field does not fit ustar) and the
  * ustar header. Data and padding follow separately.
  */

@@ -3,7 +3,7 @@
 // more, so a slow disk write slows the download instead of filling memory.
 import type { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
-import { BLOCK, type EntryType } from './tar-format.js';
+import { BLOCK, headerChecksumMatches, type EntryType } from './tar-format.js';
 
 export interface TarEntry {
   /** The name as stored (after PAX/GNU long names), not yet cleaned. */
@@ -191,15 +191,7 @@ export class TarReader {
   }
 
   private parseBlock(b: Buffer) {
-    const stored = parseNumber(b, 148, 8);
-    let unsigned = 0;
-    let signed = 0;
-    for (let i = 0; i < BLOCK; i++) {
-      const v = i >= 148 && i < 156 ? 0x20 : b[i]!;
-      unsigned += v;
-      signed += v > 127 ? v - 256 : v;
-    }
-    if (stored !== unsigned && stored !== signed) this.fail('is not a valid tar archive (bad header checksum)');
+    if (!headerChecksumMatches(b, parseNumber(b, 148, 8))) this.fail('is not a valid tar archive (bad header checksum)');
     const isUstar = b.toString('latin1', 257, 263) === 'ustar\u0000';
     let name = cString(b.subarray(0, 100));
     // Only POSIX ustar has a name prefix; GNU headers keep other data at that offset.

@@ -79,7 +79,7 @@ export async function main(rawArgv: string[]): Promise<void> {
       .version(VERSION)
       .help()
       .alias('h', 'help')
-      .wrap(Math.min(110, process.stdout.columns || 100))
+      .wrap(Math.min(120, process.stdout.columns || 120))
       .fail((message, err) => {
         if (err) throw err;
         process.stderr.write(`Error: ${message.replace(/^Error: /, '')}\n`);

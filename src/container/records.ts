@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
-import { withLock } from '../store/lock.js';
+import { processAlive, withLock } from '../store/lock.js';
 import type { Stores } from '../store/root.js';
 import { readJson, writeJsonAtomic } from '../util/fs.js';
 
@@ -19,6 +19,8 @@ export interface ContainerRecord {
   exitCode?: number;
   startedAt?: string;
   finishedAt?: string;
+  /** The tsbuild process that runs the container in the foreground, while it runs. */
+  ownerPid?: number;
 }
 
 export function containerDir(stores: Stores, id: string): string {
@@ -30,7 +32,17 @@ const recordFile = (stores: Stores, id: string): string => path.join(containerDi
 export async function listContainers(stores: Stores): Promise<ContainerRecord[]> {
   const ids = await readdir(stores.layout.containers).catch(() => [] as string[]);
   const records = await Promise.all(ids.filter((id) => /^[a-f0-9]{64}$/.test(id)).map((id) => readJson<ContainerRecord>(recordFile(stores, id))));
-  return records.filter((r): r is ContainerRecord => r !== undefined);
+  return records.filter((r): r is ContainerRecord => r !== undefined).map(settleOrphan);
+}
+
+/**
+ * A foreground container dies with the tsbuild process that runs it (runc is its child). If that
+ * process was killed (SIGKILL, a crash), the record still says running: it has exited, status
+ * unknown, which podman reports as 137 for a killed container.
+ */
+function settleOrphan(record: ContainerRecord): ContainerRecord {
+  if (record.state !== 'running' || record.ownerPid === undefined || processAlive(record.ownerPid)) return record;
+  return { ...record, state: 'exited', exitCode: record.exitCode ?? 137 };
 }
 
 export async function findContainer(stores: Stores, ref: string): Promise<ContainerRecord | undefined> {

@@ -64,7 +64,7 @@ export async function runContainer(stores: Stores, runtime: ContainerRuntime, op
         network: options.network,
         mounts: await writeHostFiles(dir, container.id.slice(0, 12)),
       });
-      await updateContainerRecord(stores, { ...container, state: 'running', startedAt: new Date().toISOString() });
+      await updateContainerRecord(stores, { ...container, state: 'running', ownerPid: process.pid, startedAt: new Date().toISOString() });
       await mkdir(path.join(dir, 'bundle'), { recursive: true });
       let exitCode: number | undefined;
       try {

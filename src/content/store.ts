@@ -1,16 +1,15 @@
 // The content-addressed blob store: blobs/sha256/<hex>. Every commit is verified (or produced by a
 // trusted in-process writer that hashed the bytes itself) and atomic: bytes land in tmp/ first and
 // are renamed into place, so a blob path either holds the whole verified blob or does not exist.
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TsbuildError, errnoCode } from '../errors.js';
 import { digestHex, sha256Digest, type Descriptor } from '../oci/types.js';
-import { tempName } from '../util/fs.js';
+import { pathExists, tempName } from '../util/fs.js';
+import { hashingStream } from '../util/hashing-stream.js';
 
 export interface ContentStore {
   blobPath(digest: string): string;
@@ -40,15 +39,7 @@ export function createContentStore(options: { root: string; tmpDir: string }): C
     await rename(tempFile, blobPath(digest));
   }
 
-  async function has(digest: string): Promise<boolean> {
-    try {
-      await stat(blobPath(digest));
-      return true;
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return false;
-      throw err;
-    }
-  }
+  const has = (digest: string): Promise<boolean> => pathExists(blobPath(digest));
 
   return {
     blobPath,
@@ -94,18 +85,11 @@ export function createContentStore(options: { root: string; tmpDir: string }): C
     async ingest(input, expected) {
       await mkdir(options.tmpDir, { recursive: true });
       const tmp = tempName(options.tmpDir, 'blob');
-      const hash = createHash('sha256');
-      let size = 0;
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          hash.update(chunk);
-          size += chunk.length;
-          done(null, chunk);
-        },
-      });
+      const hashing = hashingStream();
       try {
-        await pipeline(input, counter, createWriteStream(tmp, { mode: 0o644 }));
-        const digest = `sha256:${hash.digest('hex')}`;
+        await pipeline(input, hashing.stream, createWriteStream(tmp, { mode: 0o644 }));
+        const digest = hashing.digest();
+        const size = hashing.size();
         if (expected && (expected.digest !== digest || (expected.size !== undefined && expected.size !== size))) {
           throw new TsbuildError(
             'DIGEST_MISMATCH',

@@ -2,11 +2,11 @@
 // overlayfs "upper dir" form (whiteouts as 0/0 character devices, opaque dirs by xattr) so a stack of
 // snapshots is directly usable as overlay lower dirs. Committed snapshots are immutable; new ones are
 // built in a temp dir and renamed into place, so a crash never leaves a partial snapshot visible.
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import { digestHex } from '../oci/types.js';
-import { tempName } from '../util/fs.js';
+import { pathExists, tempName } from '../util/fs.js';
 
 export interface SnapshotStore {
   /** Directory of a committed snapshot's files. */
@@ -29,15 +29,7 @@ export function createSnapshotStore(options: { root: string; tmpDir: string }): 
   return {
     dir,
     fsPath,
-    async has(chainId) {
-      try {
-        await stat(fsPath(chainId));
-        return true;
-      } catch (err) {
-        if (errnoCode(err) === 'ENOENT') return false;
-        throw err;
-      }
-    },
+    has: (chainId) => pathExists(fsPath(chainId)),
     async prepare() {
       await mkdir(options.tmpDir, { recursive: true });
       const prepared = tempName(options.tmpDir, 'snap');

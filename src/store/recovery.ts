@@ -5,12 +5,15 @@ import { readFile, readdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { execFile } from '../util/exec.js';
+import { readJson } from '../util/fs.js';
 import { processAlive } from './lock.js';
 
 const TEMP_OWNER = /^\.[a-z]+-(\d+)-/;
 const MOUNT_OWNER = /^(\d+)-/;
 
-export async function recoverRoot(dirs: { tmp: string; mounts: string }, logger: Logger): Promise<void> {
+export async function recoverRoot(dirs: { tmp: string; mounts: string; runcState: string; containers: string }, logger: Logger): Promise<void> {
+  // Containers first: their root filesystems are among the mounts removed below.
+  await deleteOrphanContainers(dirs, logger);
   const mounted = await mountedTargets();
   for (const name of await readdir(dirs.mounts).catch(() => [] as string[])) {
     const owner = MOUNT_OWNER.exec(name)?.[1];
@@ -28,6 +31,30 @@ export async function recoverRoot(dirs: { tmp: string; mounts: string }, logger:
     logger.info({ name }, 'removing leftover temp file of a dead process');
     await rm(path.join(dirs.tmp, name), { recursive: true, force: true });
   }
+}
+
+const BUILD_CONTAINER = /^tsbuild-(\d+)-/;
+
+/**
+ * runc does not die with the tsbuild process that started it, so after a crash or SIGKILL its
+ * container may still run. Build containers carry the owner's pid in their name; `run` containers
+ * record it (ownerPid) in their container record.
+ */
+async function deleteOrphanContainers(dirs: { runcState: string; containers: string }, logger: Logger): Promise<void> {
+  for (const id of await readdir(dirs.runcState).catch(() => [] as string[])) {
+    const owner = BUILD_CONTAINER.exec(id)?.[1] ?? (await recordOwner(dirs.containers, id));
+    if (owner === undefined || processAlive(Number(owner))) continue;
+    logger.info({ container: id }, 'deleting a container left by a dead process');
+    await execFile(['runc', '--root', dirs.runcState, 'delete', '--force', id]).catch((err: unknown) =>
+      logger.warn({ err, container: id }, 'cannot delete leftover container'),
+    );
+  }
+}
+
+async function recordOwner(containersDir: string, id: string): Promise<string | undefined> {
+  if (!/^[a-f0-9]{64}$/.test(id)) return undefined;
+  const record = await readJson<{ ownerPid?: number }>(path.join(containersDir, id, 'container.json')).catch(() => undefined);
+  return record?.ownerPid === undefined ? undefined : String(record.ownerPid);
 }
 
 async function mountedTargets(): Promise<Set<string>> {

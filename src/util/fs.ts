@@ -1,12 +1,13 @@
 // Small file-system helpers shared by the stores: atomic writes, JSON records, existence checks.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
 
-export async function pathExists(p: string): Promise<boolean> {
+/** Whether `p` exists; `follow: false` asks about the entry itself (a dangling symlink exists). */
+export async function pathExists(p: string, options: { follow?: boolean } = {}): Promise<boolean> {
   try {
-    await stat(p);
+    await (options.follow === false ? lstat(p) : stat(p));
     return true;
   } catch (err) {
     if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return false;

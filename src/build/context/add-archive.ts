@@ -8,6 +8,7 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { headerChecksumMatches } from '../../archive/index.js';
 import { TsbuildError, errnoCode } from '../../errors.js';
 
 export type ArchiveFormat = 'tar' | 'gzip' | 'bzip2' | 'xz';
@@ -80,16 +81,7 @@ export function isTarHeader(block: Buffer): boolean {
   if (block.length < TAR_BLOCK || block[0] === 0) return false;
   const field = block.toString('latin1', 148, 156).replace(/[\0 ]+$/, '').trim();
   if (!/^[0-7]{1,7}$/.test(field)) return false;
-  const stored = parseInt(field, 8);
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < TAR_BLOCK; i++) {
-    const byte = i >= 148 && i < 156 ? 0x20 : block[i]!;
-    unsigned += byte;
-    signed += byte > 127 ? byte - 256 : byte;
-  }
-  // Some old tars summed signed chars; accept both, as GNU tar does.
-  return stored === unsigned || stored === signed;
+  return headerChecksumMatches(block, parseInt(field, 8));
 }
 
 async function readHead(abs: string, length: number): Promise<Buffer> {

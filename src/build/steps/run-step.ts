@@ -14,7 +14,7 @@ import { mountOverlay } from '../../snapshot/mount.js';
 import type { Stores } from '../../store/root.js';
 import { DEFAULT_SHELL, runEnvironment, type StageState } from '../stage-state.js';
 import { commitLayerDir } from '../layer-commit.js';
-import { tempName } from '../../util/fs.js';
+import { pathExists, tempName } from '../../util/fs.js';
 
 export interface RunStepContext {
   stores: Stores;
@@ -48,7 +48,7 @@ export async function runStep(ctx: RunStepContext, state: StageState, command: C
     let exitCode: number;
     const absent: string[] = [];
     try {
-      for (const p of MOUNT_POINTS) if (!(await exists(path.join(mount.target, p)))) absent.push(p);
+      for (const p of MOUNT_POINTS) if (!(await pathExists(path.join(mount.target, p), { follow: false }))) absent.push(p);
       const config = state.config.config;
       const env = runEnvironment(state);
       const args = commandArgs(command, config.Shell);
@@ -103,15 +103,5 @@ async function removeCreatedMountPoints(upper: string, absent: readonly string[]
     const st = await lstat(target).catch(() => undefined);
     if (st?.isDirectory() && (await readdir(target)).length === 0) await rmdir(target);
     else if (st?.isFile() && st.size === 0) await unlink(target);
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await lstat(p);
-    return true;
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return false;
-    throw err;
   }
 }

@@ -70,21 +70,4 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   return results;
 }
 
-/** A pass-through that hashes and counts what flows by; `digest()` is valid once the stream ended. */
-export function hashingStream(): { stream: Transform; digest: () => string; size: () => number } {
-  const hash = createHash('sha256');
-  let size = 0;
-  let digest: string | undefined;
-  const stream = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
-  return {
-    stream,
-    digest: () => (digest ??= `sha256:${hash.digest('hex')}`),
-    size: () => size,
-  };
-}
+export { hashingStream } from '../../util/hashing-stream.js';
