@@ -38,6 +38,12 @@ export interface CopyOptions {
    * keep their mode and owner instead of becoming 0755 root:root.
    */
   existingDir?: (imagePath: string) => Promise<DirMetadata | undefined>;
+  /**
+   * mtime (seconds) of directories the copy creates that no source supplies (parents of the
+   * destination, an implied destination directory). The caller passes something derived from the
+   * sources, so copying the same sources again gives the same layer; without it they get "now".
+   */
+  createdDirMtime?: number;
 }
 
 const S_ISGID = 0o2000;
@@ -130,7 +136,7 @@ export async function copySelection(
     }
   }
 
-  await createParents(layerRoot, destParent, options, owners);
+  const parents = await createParents(layerRoot, destParent, options);
   const dirs: Array<Extract<PlanNode, { kind: 'dir' }> & { target: string }> = [];
   for (const [target, node] of plan) {
     if (node.kind !== 'dir') continue;
@@ -150,6 +156,7 @@ export async function copySelection(
     });
   }
   // Directory metadata last: creating entries inside a directory would move its mtime again.
+  for (const { target, meta } of parents) await applyMeta(target, meta, owners, options.what);
   await mapLimit(dirs, COPY_CONCURRENCY, async ({ target, meta, keepExisting }) => {
     const existing = keepExisting ? await options.existingDir?.(imagePath(layerRoot, target)) : undefined;
     const resolved = existing ?? (meta === 'implicit' ? owners.implicitDestDir() : meta);
@@ -194,22 +201,26 @@ class Owners {
 
   /** A new destination directory no directory source supplies: Docker makes it 0755, owned by --chown. */
   implicitDestDir(): DirMetadata {
-    return { mode: 0o755, ...(this.options.chown ?? { uid: 0, gid: 0 }) };
+    return { mode: 0o755, ...(this.options.chown ?? { uid: 0, gid: 0 }), mtime: this.options.createdDirMtime };
   }
 }
 
-/** Creates the missing ancestors of `dir` inside the layer: 0755 root:root, or as they are below. */
-async function createParents(layerRoot: string, dir: string, options: CopyOptions, owners: Owners): Promise<void> {
+/**
+ * Creates the missing ancestors of `dir` inside the layer and returns the metadata each should get
+ * (as it is in the image below, else 0755 root:root), applied once everything inside is written.
+ */
+async function createParents(layerRoot: string, dir: string, options: CopyOptions): Promise<Array<{ target: string; meta: DirMetadata }>> {
   const rel = path.relative(layerRoot, dir);
-  if (rel === '') return;
+  if (rel === '') return [];
+  const created: Array<{ target: string; meta: DirMetadata }> = [];
   let current = layerRoot;
   for (const component of rel.split(path.sep)) {
     current = path.join(current, component);
-    const created = await makeDir(current, options.what);
-    if (!created) continue;
-    const meta = (await options.existingDir?.(imagePath(layerRoot, current))) ?? { mode: 0o755, uid: 0, gid: 0 };
-    await applyMeta(current, meta, owners, options.what);
+    if (!(await makeDir(current, options.what))) continue;
+    const meta = (await options.existingDir?.(imagePath(layerRoot, current))) ?? { mode: 0o755, uid: 0, gid: 0, mtime: options.createdDirMtime };
+    created.push({ target: current, meta });
   }
+  return created;
 }
 
 /** mkdir that accepts an existing real directory and replaces anything else; true when created. */

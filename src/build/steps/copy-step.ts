@@ -2,12 +2,13 @@
 // copies nothing. On a miss the files go straight into a fresh layer directory (no container), with
 // the destination resolved against the image's own symlinks and existing parent directories keeping
 // their metadata, as if the copy had happened inside the image.
-import { chmod, lchown, lstat, lutimes } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   checksumSelection,
   copySelection,
   selectSources,
+  type DirMetadata,
   type FileDigestMemo,
   type IgnoreRules,
   type SelectedEntry,
@@ -97,10 +98,9 @@ export async function copyStep(ctx: CopyStepContext, parentKey: string, parentLa
           chmod: mode,
           extractArchives: request.instruction === 'ADD',
           what: request.where,
-        });
-        await settleCreatedDirs(image, layerDir, resolvedDest, {
-          destFromSource: entries.some((e) => e.isDirSource),
-          mtime: newestMtime(entries),
+          // Directories the image already has keep their metadata, so the layer does not change them.
+          existingDir: (inImage) => imageDirMetadata(image, inImage),
+          createdDirMtime: newestMtime(entries),
         });
         return commitLayerDir(ctx.stores, layerDir, parentLayers, 'plain');
       });
@@ -132,32 +132,10 @@ async function resolveOwner(image: string, spec: string, where: string): Promise
   }
 }
 
-/**
- * Directories the copy created on the way to the destination: those the image already has keep the
- * image's mode, owner and mtime, so the new layer does not change them. Those it lacks get the time
- * of the newest source instead of the time of the copy, so that copying the same sources again gives
- * the same layer (a destination directory that came from a directory source keeps that one's time).
- */
-async function settleCreatedDirs(
-  image: string,
-  layerDir: string,
-  dest: string,
-  options: { destFromSource: boolean; mtime: number },
-): Promise<void> {
-  const parts = dest.split('/').filter(Boolean);
-  for (let i = 1; i <= parts.length; i++) {
-    const rel = parts.slice(0, i).join('/');
-    const inLayer = path.join(layerDir, rel);
-    const [original, created] = await Promise.all([lstat(path.join(image, rel)).catch(() => undefined), lstat(inLayer).catch(() => undefined)]);
-    if (!created?.isDirectory()) continue;
-    if (original?.isDirectory()) {
-      await lchown(inLayer, original.uid, original.gid);
-      await chmod(inLayer, original.mode & 0o7777);
-      await lutimes(inLayer, original.atime, original.mtime);
-    } else if (i < parts.length || !options.destFromSource) {
-      await lutimes(inLayer, options.mtime, options.mtime);
-    }
-  }
+/** Mode, owner and mtime of a directory of the image (path already resolved), if it is one. */
+async function imageDirMetadata(image: string, inImage: string): Promise<DirMetadata | undefined> {
+  const st = await lstat(path.join(image, inImage)).catch(() => undefined);
+  return st?.isDirectory() ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 } : undefined;
 }
 
 /** Seconds since the epoch of the newest selected source (0 when there is none). */
