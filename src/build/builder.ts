@@ -2,75 +2,21 @@
 // derives a cache key from its parent's; RUN and COPY/ADD consult the cache before doing any work.
 // Only the final image gets names; a failure leaves earlier layers as cache and tags nothing.
 import path from 'node:path';
-import { loadIgnoreRules, openFileDigestMemo, type FileDigestMemo, type IgnoreRules } from './context/index.js';
-import {
-  expandWord,
-  expandWords,
-  parseContainerfile,
-  parseInstructionLine,
-  planBuild,
-  type Instruction,
-  type SourceLocation,
-  type StagePlan,
-} from '../containerfile/index.js';
+import { loadIgnoreRules, openFileDigestMemo } from './context/index.js';
+import { parseContainerfile, parseInstructionLine, planBuild, type Instruction, type SourceLocation, type StagePlan } from '../containerfile/index.js';
 import { TsbuildError } from '../errors.js';
-import { appendLayer, commitImage, loadImage } from '../image/image.js';
+import { commitImage, loadImage } from '../image/image.js';
 import { normalizeImageName } from '../image/names.js';
-import type { ImageRecord } from '../image/store.js';
-import type { HistoryEntry, ImageFormat } from '../oci/types.js';
 import { hostPlatform, sha256Digest, shortId } from '../oci/types.js';
 import type { ContainerRuntime } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
-import { createBuildCache, type BuildCache } from './cache.js';
-import { copyStep } from './steps/copy-step.js';
-import { applyMetadata, isMetadataInstruction, type Expander, type StageFlags } from './steps/metadata.js';
-import { commandArgs, runStep } from './steps/run-step.js';
-import { workdirStep } from './steps/workdir-step.js';
-import { cloneConfig, emptyConfig, platformArgs, runEnvironment, variableLookup, type StageState } from './stage-state.js';
+import { createBuildCache } from './cache.js';
+import { runInstruction } from './instructions.js';
+import type { BuildOptions, BuildResult, BuildSession } from './session.js';
+import type { StageFlags } from './steps/metadata.js';
+import { cloneConfig, emptyConfig, platformArgs, type StageState } from './stage-state.js';
 
-export interface BuildOptions {
-  /** Containerfile text and the name used in messages. */
-  containerfile: { text: string; file: string };
-  contextDir: string;
-  tags: string[];
-  buildArgs: ReadonlyMap<string, string>;
-  target?: string;
-  format: ImageFormat;
-  /** Use and fill the build cache (podman's --layers; --no-cache turns it off). */
-  layers: boolean;
-  network: 'host' | 'none';
-  labels: Record<string, string>;
-  ignorefile?: string;
-  /** Step lines and RUN output; RUN's stderr goes to `stderr`. */
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-  quiet: boolean;
-  signal?: AbortSignal;
-}
-
-export interface BuildResult {
-  image: ImageRecord;
-}
-
-interface BuildSession {
-  stores: Stores;
-  runtime: ContainerRuntime;
-  options: BuildOptions;
-  cache: BuildCache | undefined;
-  ignore: IgnoreRules;
-  memo: FileDigestMemo;
-  stageResults: Map<number, StageState>;
-  /** The Containerfile's escape character (`# escape=`), for variable expansion. */
-  escapeChar: string;
-  /** Stage names (lower-case) to indexes, for COPY --from. */
-  stageNames: Map<string, number>;
-  consumedArgs: Set<string>;
-  globalArgs: Map<string, string | undefined>;
-  step: number;
-  totalSteps: number;
-  stageCount: number;
-  log(line: string): void;
-}
+export type { BuildOptions, BuildResult } from './session.js';
 
 export async function build(stores: Stores, runtime: ContainerRuntime, options: BuildOptions): Promise<BuildResult> {
   // A bad -t is the user's typo: say so before building anything, not after the last step.
@@ -183,185 +129,6 @@ async function baseState(session: BuildSession, plan: StagePlan): Promise<StageS
   return { config, layers: image.layers, key: sha256Digest(`image:${record.id}`), args: new Map(), created: image.config.created ?? new Date(0).toISOString() };
 }
 
-async function runInstruction(
-  session: BuildSession,
-  state: StageState,
-  instruction: Instruction,
-  where: string,
-  flags: StageFlags,
-): Promise<StageState> {
-  const { options, stores } = session;
-  const { escapeChar } = session;
-  const vars = variableLookup(state);
-  const expand: Expander = {
-    word: (raw) => expandWord(raw, vars, { escapeChar, loc: instruction.loc }),
-    words: (raw) => expandWords(raw, vars, { escapeChar, loc: instruction.loc }),
-  };
-  const next: StageState = { ...state, config: cloneConfig(state.config), args: new Map(state.args) };
-  const history = (createdBy: string, emptyLayer: boolean, created: string): void => {
-    const entry: HistoryEntry = { created, created_by: createdBy };
-    if (emptyLayer) entry.empty_layer = true;
-    next.config.history = [...(next.config.history ?? []), entry];
-  };
-
-  if (instruction.kind === 'ARG') {
-    for (const arg of instruction.args) {
-      session.consumedArgs.add(arg.name);
-      const fromCli = options.buildArgs.get(arg.name);
-      const value =
-        fromCli ??
-        (arg.defaultValue !== undefined ? expand.word(arg.defaultValue) : undefined) ??
-        session.globalArgs.get(arg.name) ??
-        platformArgs().get(arg.name);
-      next.args.set(arg.name, value);
-    }
-    next.key = sha256Digest(JSON.stringify([state.key, 'ARG', [...next.args]]));
-    return next;
-  }
-
-  if (isMetadataInstruction(instruction)) {
-    applyMetadata(next.config, instruction, expand, where, flags);
-    next.key = sha256Digest(JSON.stringify([state.key, instruction.kind, next.config.config, next.config.author ?? '']));
-    history(`/bin/sh -c #(nop) ${instruction.text}`, true, state.created);
-    return next;
-  }
-
-  switch (instruction.kind) {
-    case 'RUN': {
-      const c = next.config.config;
-      const env = runEnvironment(state);
-      const args = commandArgs(instruction.command, c.Shell);
-      const network = runNetwork(instruction, options.network, expand, where);
-      next.key = sha256Digest(JSON.stringify([state.key, 'RUN', args, env, c.User ?? '', c.WorkingDir ?? '', network]));
-      const hit = session.cache ? await session.cache.lookup(next.key) : undefined;
-      if (hit) {
-        session.log(`--> Using cache ${shortId(next.key)}`);
-        next.layers = hit.layer ? appendLayer(state.layers, hit.layer.diffId, hit.layer.size) : state.layers;
-        next.created = hit.created;
-      } else {
-        next.layers = await runStep(
-          {
-            stores,
-            runtime: session.runtime,
-            network,
-            stdout: options.quiet ? options.stderr : options.stdout,
-            stderr: options.stderr,
-            signal: options.signal,
-            where,
-            text: instruction.text,
-          },
-          state,
-          instruction.command,
-        );
-        next.created = new Date().toISOString();
-        const top = next.layers[next.layers.length - 1]!;
-        await session.cache?.store(next.key, { layer: { diffId: top.diffId, size: top.size }, created: next.created });
-      }
-      const shown = instruction.command.form === 'exec' ? JSON.stringify(args) : args.join(' ');
-      history(shown, false, next.created);
-      return next;
-    }
-    case 'COPY':
-    case 'ADD': {
-      const flagValue = (name: string): string | undefined => instruction.flags.find((f) => f.name === name)?.value;
-      for (const flag of instruction.flags) {
-        if (!['from', 'chown', 'chmod'].includes(flag.name)) {
-          throw new TsbuildError('INVALID_ARGUMENT', `${where}: ${instruction.kind} --${flag.name} is not supported by this version of tsbuild`);
-        }
-      }
-      const sources = instruction.sources.map((s) => expand.word(s));
-      for (const s of sources) {
-        if (/^(https?|git):\/\//.test(s) || s.startsWith('git@')) {
-          throw new TsbuildError('INVALID_ARGUMENT', `${where}: ${instruction.kind} from a URL ("${s}") is not supported by this version of tsbuild`);
-        }
-      }
-      const fromRef = flagValue('from');
-      const result = await copyStep(
-        { stores, cache: session.cache, contextDir: options.contextDir, ignore: session.ignore, memo: session.memo },
-        state.key,
-        state.layers,
-        {
-          instruction: instruction.kind,
-          sources,
-          dest: expand.word(instruction.dest),
-          workdir: state.config.config.WorkingDir ?? '/',
-          chown: mapDefined(flagValue('chown'), expand.word),
-          chmod: mapDefined(flagValue('chmod'), expand.word),
-          from: fromRef === undefined ? { kind: 'context' } : await copyFromSource(session, expand.word(fromRef), where),
-          where,
-        },
-      );
-      if (result.cached) session.log(`--> Using cache ${shortId(result.key)}`);
-      next.key = result.key;
-      next.layers = result.layers;
-      next.created = result.created;
-      history(`/bin/sh -c #(nop) ${instruction.text}`, false, next.created);
-      return next;
-    }
-    case 'WORKDIR': {
-      const previous = state.config.config.WorkingDir || '/';
-      const dir = path.posix.resolve(previous, expand.word(instruction.path));
-      next.config.config.WorkingDir = dir;
-      const result = await workdirStep({ stores, cache: session.cache }, state, dir, where);
-      next.key = result.key;
-      next.layers = result.layers;
-      if (result.layers.length !== state.layers.length) {
-        next.created = result.created;
-        history(`/bin/sh -c #(nop) ${instruction.text}`, false, next.created);
-      } else {
-        history(`/bin/sh -c #(nop) ${instruction.text}`, true, state.created);
-      }
-      return next;
-    }
-    case 'FROM':
-      throw new TsbuildError('INTERNAL', `${where}: unexpected FROM inside a stage`);
-    default:
-      throw new TsbuildError('PARSE', `${where}: instruction ${(instruction as Instruction).kind} is not supported`);
-  }
-}
-
-/**
- * The network of one RUN: its --network flag, else the build's. Flags this version cannot honour
- * are refused: silently running without a requested mount or sandbox would build something else.
- */
-function runNetwork(instruction: Extract<Instruction, { kind: 'RUN' }>, buildNetwork: 'host' | 'none', expand: Expander, where: string): 'host' | 'none' {
-  let network = buildNetwork;
-  for (const flag of instruction.flags) {
-    const value = flag.value === undefined ? undefined : expand.word(flag.value);
-    if (flag.name === 'network') {
-      if (value === 'none' || value === 'host') network = value;
-      else if (value !== 'default') {
-        throw new TsbuildError('INVALID_ARGUMENT', `${where}: RUN --network=${value ?? ''}: expected none, host or default`);
-      }
-    } else if (flag.name === 'security' && value === 'sandbox') {
-      // The default: nothing to do.
-    } else {
-      throw new TsbuildError('INVALID_ARGUMENT', `${where}: RUN --${flag.name} is not supported by this version of tsbuild`);
-    }
-  }
-  return network;
-}
-
-/** COPY --from: an earlier stage (by name or index, resolved by the planner) or a local image. */
-async function copyFromSource(session: BuildSession, ref: string, where: string) {
-  const stageIndex = findStage(session, ref);
-  if (stageIndex !== undefined) {
-    const stage = session.stageResults.get(stageIndex)!;
-    return { kind: 'layers' as const, layers: stage.layers, identity: stage.key };
-  }
-  const record = await session.stores.images.find(ref);
-  if (!record) {
-    throw new TsbuildError('NOT_FOUND', `${where}: COPY --from="${ref}": no stage or local image of that name`);
-  }
-  const image = await loadImage(session.stores, record);
-  return { kind: 'layers' as const, layers: image.layers, identity: record.id };
-}
-
-function findStage(session: BuildSession, ref: string): number | undefined {
-  const index = /^\d+$/.test(ref) ? Number(ref) : session.stageNames.get(ref.toLowerCase());
-  return index !== undefined && session.stageResults.has(index) ? index : undefined;
-}
-
 function stepLine(session: BuildSession, plan: StagePlan, text: string): void {
   session.step += 1;
   const prefix = session.stageCount > 1 ? `[${plan.stage.name ?? plan.stage.index}] ` : '';
@@ -373,8 +140,4 @@ function warnUnusedArgs(session: BuildSession): void {
   if (unused.length > 0) {
     session.options.stderr.write(`[Warning] one or more build args were not consumed: [${unused.join(' ')}]\n`);
   }
-}
-
-function mapDefined<T, U>(value: T | undefined, fn: (v: T) => U): U | undefined {
-  return value === undefined ? undefined : fn(value);
 }

@@ -9,7 +9,7 @@ import { close as fsClose, constants as fsConstants, open as fsOpen, read as fsR
 import { readFile } from 'node:fs/promises';
 import { TsbuildError, errnoCode } from '../../errors.js';
 import { writeFileAtomic } from '../../util/fs.js';
-import { mapLimit } from './limit.js';
+import { mapLimit } from '../../util/limit.js';
 import type { SelectedEntry, SourceRoot } from './select.js';
 import { walkEntry, type WalkItem } from './walk.js';
 

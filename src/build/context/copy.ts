@@ -12,7 +12,7 @@ import { execFile } from '../../util/exec.js';
 import { TsbuildError, errnoCode } from '../../errors.js';
 import { resolveInRoot } from '../../util/resolve-in-root.js';
 import { detectArchive, extractArchive, type ArchiveFormat } from './add-archive.js';
-import { mapLimit } from './limit.js';
+import { mapLimit } from '../../util/limit.js';
 import { hasWildcard } from './patterns.js';
 import type { SelectedEntry, SourceRoot } from './select.js';
 import { walkEntry } from './walk.js';

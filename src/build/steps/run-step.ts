@@ -4,8 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { TsbuildError, errnoCode } from '../../errors.js';
-import { ensureSnapshots, lowerDirs } from '../../image/image.js';
+import { TsbuildError } from '../../errors.js';
+import { appendLayer, ensureSnapshots, lowerDirs, type LayerRef } from '../../image/image.js';
+import { sha256Digest } from '../../oci/types.js';
+import type { BuildCache } from '../cache.js';
 import type { CommandForm } from '../../containerfile/index.js';
 import { checkExecutable, generateSpec, resolveUser, type ContainerRuntime } from '../../runtime/index.js';
 import { writeHostFiles } from '../../container/host-files.js';
@@ -17,6 +19,8 @@ import { commitLayerDir } from '../layer-commit.js';
 import { pathExists, tempName } from '../../util/fs.js';
 
 export interface RunStepContext {
+  /** Undefined when the build does not use the cache (--no-cache, --layers=false). */
+  cache: BuildCache | undefined;
   stores: Stores;
   runtime: ContainerRuntime;
   network: 'host' | 'none';
@@ -33,10 +37,35 @@ export function commandArgs(command: CommandForm, shell: readonly string[] | und
   return command.form === 'exec' ? command.args : [...(shell ?? DEFAULT_SHELL), command.command];
 }
 
+export interface RunStepResult {
+  layers: LayerRef[];
+  key: string;
+  cached: boolean;
+  created: string;
+}
+
+/**
+ * RUN through the cache: the key covers the command under the stage's SHELL, the environment the
+ * command sees (ENV and ARGs), the user, the working directory and the network.
+ */
+export async function cachedRunStep(ctx: RunStepContext, state: StageState, command: CommandForm): Promise<RunStepResult> {
+  const c = state.config.config;
+  const key = sha256Digest(
+    JSON.stringify([state.key, 'RUN', commandArgs(command, c.Shell), runEnvironment(state), c.User ?? '', c.WorkingDir ?? '', ctx.network]),
+  );
+  const hit = ctx.cache ? await ctx.cache.lookup(key) : undefined;
+  if (hit?.layer) return { layers: appendLayer(state.layers, hit.layer.diffId, hit.layer.size), key, cached: true, created: hit.created };
+  const layers = await runStep(ctx, state, command);
+  const created = new Date().toISOString();
+  const top = layers[layers.length - 1]!;
+  await ctx.cache?.store(key, { layer: { diffId: top.diffId, size: top.size }, created });
+  return { layers, key, cached: false, created };
+}
+
 // Paths runc mounts over in every RUN container; created in the rootfs when absent.
 const MOUNT_POINTS = ['proc', 'dev', 'sys', 'etc', 'etc/hosts', 'etc/resolv.conf', 'etc/hostname'];
 
-export async function runStep(ctx: RunStepContext, state: StageState, command: CommandForm): Promise<StageState['layers']> {
+async function runStep(ctx: RunStepContext, state: StageState, command: CommandForm): Promise<LayerRef[]> {
   const { stores } = ctx;
   await ensureSnapshots(stores, state.layers);
   const upper = await stores.snapshots.prepare();

@@ -1,8 +1,6 @@
 // Helpers shared by image save and load: media-type conversion between Docker and OCI, gzip
-// detection, a small concurrency limiter, and the fixed metadata of archive entries.
-import { createHash } from 'node:crypto';
+// detection, and the fixed metadata of archive entries.
 import { open } from 'node:fs/promises';
-import { Transform } from 'node:stream';
 import { MediaType } from '../../oci/types.js';
 
 /** Archive entries get a fixed mtime so saving one image twice gives byte-identical archives. */
@@ -44,30 +42,4 @@ export async function hasGzipMagic(file: string): Promise<boolean> {
   }
 }
 
-/**
- * Runs `fn` over `items` with at most `limit` in flight; results keep the input order. After a failure
- * no new item starts, and the first error is thrown only once every running task has settled, so a
- * caller's cleanup never races a task that is still creating temp files.
- */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i]!, i);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  const settled = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (rejected) throw rejected.reason;
-  return results;
-}
 
-export { hashingStream } from '../../util/hashing-stream.js';

@@ -26,7 +26,8 @@ import type { Stores } from '../../store/root.js';
 import { tempName } from '../../util/fs.js';
 import { hasExplicitDomain, normalizeImageName } from '../names.js';
 import type { ImageRecord } from '../store.js';
-import { DOCKER_MANIFEST, OCI_INDEX, OCI_LAYOUT, blobEntryName, hasGzipMagic, isGzipType, isIndexType, mapLimit } from './common.js';
+import { DOCKER_MANIFEST, OCI_INDEX, OCI_LAYOUT, blobEntryName, hasGzipMagic, isGzipType, isIndexType } from './common.js';
+import { mapLimit } from '../../util/limit.js';
 import { extractArchive, notAnImageArchive, type ExtractedArchive } from './extract.js';
 
 /** Manifests, indexes and configs are read into memory; nothing legitimate comes close to this. */

@@ -24,11 +24,11 @@ import {
   OCI_INDEX,
   OCI_LAYOUT,
   blobEntryName,
-  hashingStream,
   isGzipType,
-  mapLimit,
   toOciLayerType,
 } from './common.js';
+import { hashingStream } from '../../util/hashing-stream.js';
+import { mapLimit } from '../../util/limit.js';
 
 export type ArchiveFormat = 'oci-archive' | 'docker-archive';
 

@@ -47,13 +47,16 @@ export async function createFixture(): Promise<Fixture> {
         PODMAN,
         '--root', path.join(podmanRoot, 'root'),
         '--runroot', path.join(podmanRoot, 'run'),
+        // podman's default tmpdir (/run/libpod) is shared by every podman on the machine; another
+        // test's podman resetting it would break this one.
+        '--tmpdir', path.join(podmanRoot, 'tmp'),
         '--storage-driver', 'vfs',
         '--events-backend', 'none',
         ...args,
       ]),
     async cleanup() {
       // podman (vfs) leaves read-only dirs; it removes its own storage best.
-      await run([PODMAN, '--root', path.join(podmanRoot, 'root'), '--runroot', path.join(podmanRoot, 'run'), '--storage-driver', 'vfs', 'system', 'reset', '--force']).catch(
+      await run([PODMAN, '--root', path.join(podmanRoot, 'root'), '--runroot', path.join(podmanRoot, 'run'), '--tmpdir', path.join(podmanRoot, 'tmp'), '--storage-driver', 'vfs', 'system', 'reset', '--force']).catch(
         () => undefined,
       );
       await rm(dir, { recursive: true, force: true });

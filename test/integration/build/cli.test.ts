@@ -258,7 +258,8 @@ describe('save and load', () => {
   it('writes oci-archive and docker-archive files that podman loads', async () => {
     const dir = await tempDir('tsbuild-cli-podman-');
     const podman = (args: string[]): string =>
-      host(['podman', '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'runroot'), '--storage-driver', 'vfs', ...args]);
+      // A private --tmpdir too: the default /run/libpod is shared with other tests' podman.
+      host(['podman', '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'runroot'), '--tmpdir', path.join(dir, 'tmp'), '--storage-driver', 'vfs', ...args]);
     try {
       expect(podman(['load', '-i', singleOciArchive])).toContain('Loaded image');
       expect(podman(['load', '-i', dockerArchive])).toContain('Loaded image');

@@ -1,4 +1,4 @@
-// A bounded parallel map for file work (hashing, copying): enough requests in flight to keep the
+// A bounded parallel map for file and blob work (hashing, copying, compressing): enough requests in flight to keep the
 // disk and libuv's thread pool busy, few enough not to exhaust file descriptors or memory.
 
 /**

@@ -1,0 +1,189 @@
+// One Containerfile instruction applied to a stage's state: ARG and the metadata instructions change
+// the config; RUN, COPY/ADD and WORKDIR go through their steps, which consult the build cache first.
+// Every instruction derives the next cache key from the previous one.
+import path from 'node:path';
+import { expandWord, expandWords, type Instruction } from '../containerfile/index.js';
+import { TsbuildError } from '../errors.js';
+import { loadImage } from '../image/image.js';
+import type { HistoryEntry } from '../oci/types.js';
+import { sha256Digest, shortId } from '../oci/types.js';
+import type { BuildSession } from './session.js';
+import { copyStep } from './steps/copy-step.js';
+import { applyMetadata, isMetadataInstruction, type Expander, type StageFlags } from './steps/metadata.js';
+import { cachedRunStep, commandArgs } from './steps/run-step.js';
+import { workdirStep } from './steps/workdir-step.js';
+import { cloneConfig, platformArgs, variableLookup, type StageState } from './stage-state.js';
+
+export async function runInstruction(
+  session: BuildSession,
+  state: StageState,
+  instruction: Instruction,
+  where: string,
+  flags: StageFlags,
+): Promise<StageState> {
+  const { options, stores } = session;
+  const { escapeChar } = session;
+  const vars = variableLookup(state);
+  const expand: Expander = {
+    word: (raw) => expandWord(raw, vars, { escapeChar, loc: instruction.loc }),
+    words: (raw) => expandWords(raw, vars, { escapeChar, loc: instruction.loc }),
+  };
+  const next: StageState = { ...state, config: cloneConfig(state.config), args: new Map(state.args) };
+  const history = (createdBy: string, emptyLayer: boolean, created: string): void => {
+    const entry: HistoryEntry = { created, created_by: createdBy };
+    if (emptyLayer) entry.empty_layer = true;
+    next.config.history = [...(next.config.history ?? []), entry];
+  };
+
+  if (instruction.kind === 'ARG') {
+    for (const arg of instruction.args) {
+      session.consumedArgs.add(arg.name);
+      const fromCli = options.buildArgs.get(arg.name);
+      const value =
+        fromCli ??
+        (arg.defaultValue !== undefined ? expand.word(arg.defaultValue) : undefined) ??
+        session.globalArgs.get(arg.name) ??
+        platformArgs().get(arg.name);
+      next.args.set(arg.name, value);
+    }
+    next.key = sha256Digest(JSON.stringify([state.key, 'ARG', [...next.args]]));
+    return next;
+  }
+
+  if (isMetadataInstruction(instruction)) {
+    applyMetadata(next.config, instruction, expand, where, flags);
+    next.key = sha256Digest(JSON.stringify([state.key, instruction.kind, next.config.config, next.config.author ?? '']));
+    history(`/bin/sh -c #(nop) ${instruction.text}`, true, state.created);
+    return next;
+  }
+
+  switch (instruction.kind) {
+    case 'RUN': {
+      const network = runNetwork(instruction, options.network, expand, where);
+      const result = await cachedRunStep(
+        {
+          stores,
+          runtime: session.runtime,
+          cache: session.cache,
+          network,
+          stdout: options.quiet ? options.stderr : options.stdout,
+          stderr: options.stderr,
+          signal: options.signal,
+          where,
+          text: instruction.text,
+        },
+        state,
+        instruction.command,
+      );
+      if (result.cached) session.log(`--> Using cache ${shortId(result.key)}`);
+      next.key = result.key;
+      next.layers = result.layers;
+      next.created = result.created;
+      const args = commandArgs(instruction.command, state.config.config.Shell);
+      history(instruction.command.form === 'exec' ? JSON.stringify(args) : args.join(' '), false, next.created);
+      return next;
+    }
+    case 'COPY':
+    case 'ADD': {
+      const flagValue = (name: string): string | undefined => instruction.flags.find((f) => f.name === name)?.value;
+      for (const flag of instruction.flags) {
+        if (!['from', 'chown', 'chmod'].includes(flag.name)) {
+          throw new TsbuildError('INVALID_ARGUMENT', `${where}: ${instruction.kind} --${flag.name} is not supported by this version of tsbuild`);
+        }
+      }
+      const sources = instruction.sources.map((s) => expand.word(s));
+      for (const s of sources) {
+        if (/^(https?|git):\/\//.test(s) || s.startsWith('git@')) {
+          throw new TsbuildError('INVALID_ARGUMENT', `${where}: ${instruction.kind} from a URL ("${s}") is not supported by this version of tsbuild`);
+        }
+      }
+      const fromRef = flagValue('from');
+      const result = await copyStep(
+        { stores, cache: session.cache, contextDir: options.contextDir, ignore: session.ignore, memo: session.memo },
+        state.key,
+        state.layers,
+        {
+          instruction: instruction.kind,
+          sources,
+          dest: expand.word(instruction.dest),
+          workdir: state.config.config.WorkingDir ?? '/',
+          chown: mapDefined(flagValue('chown'), expand.word),
+          chmod: mapDefined(flagValue('chmod'), expand.word),
+          from: fromRef === undefined ? { kind: 'context' } : await copyFromSource(session, expand.word(fromRef), where),
+          where,
+        },
+      );
+      if (result.cached) session.log(`--> Using cache ${shortId(result.key)}`);
+      next.key = result.key;
+      next.layers = result.layers;
+      next.created = result.created;
+      history(`/bin/sh -c #(nop) ${instruction.text}`, false, next.created);
+      return next;
+    }
+    case 'WORKDIR': {
+      const previous = state.config.config.WorkingDir || '/';
+      const dir = path.posix.resolve(previous, expand.word(instruction.path));
+      next.config.config.WorkingDir = dir;
+      const result = await workdirStep({ stores, cache: session.cache }, state, dir, where);
+      next.key = result.key;
+      next.layers = result.layers;
+      if (result.layers.length !== state.layers.length) {
+        next.created = result.created;
+        history(`/bin/sh -c #(nop) ${instruction.text}`, false, next.created);
+      } else {
+        history(`/bin/sh -c #(nop) ${instruction.text}`, true, state.created);
+      }
+      return next;
+    }
+    case 'FROM':
+      throw new TsbuildError('INTERNAL', `${where}: unexpected FROM inside a stage`);
+    default:
+      throw new TsbuildError('PARSE', `${where}: instruction ${(instruction as Instruction).kind} is not supported`);
+  }
+}
+
+/**
+ * The network of one RUN: its --network flag, else the build's. Flags this version cannot honour
+ * are refused: silently running without a requested mount or sandbox would build something else.
+ */
+function runNetwork(instruction: Extract<Instruction, { kind: 'RUN' }>, buildNetwork: 'host' | 'none', expand: Expander, where: string): 'host' | 'none' {
+  let network = buildNetwork;
+  for (const flag of instruction.flags) {
+    const value = flag.value === undefined ? undefined : expand.word(flag.value);
+    if (flag.name === 'network') {
+      if (value === 'none' || value === 'host') network = value;
+      else if (value !== 'default') {
+        throw new TsbuildError('INVALID_ARGUMENT', `${where}: RUN --network=${value ?? ''}: expected none, host or default`);
+      }
+    } else if (flag.name === 'security' && value === 'sandbox') {
+      // The default: nothing to do.
+    } else {
+      throw new TsbuildError('INVALID_ARGUMENT', `${where}: RUN --${flag.name} is not supported by this version of tsbuild`);
+    }
+  }
+  return network;
+}
+
+/** COPY --from: an earlier stage (by name or index, resolved by the planner) or a local image. */
+async function copyFromSource(session: BuildSession, ref: string, where: string) {
+  const stageIndex = findStage(session, ref);
+  if (stageIndex !== undefined) {
+    const stage = session.stageResults.get(stageIndex)!;
+    return { kind: 'layers' as const, layers: stage.layers, identity: stage.key };
+  }
+  const record = await session.stores.images.find(ref);
+  if (!record) {
+    throw new TsbuildError('NOT_FOUND', `${where}: COPY --from="${ref}": no stage or local image of that name`);
+  }
+  const image = await loadImage(session.stores, record);
+  return { kind: 'layers' as const, layers: image.layers, identity: record.id };
+}
+
+function findStage(session: BuildSession, ref: string): number | undefined {
+  const index = /^\d+$/.test(ref) ? Number(ref) : session.stageNames.get(ref.toLowerCase());
+  return index !== undefined && session.stageResults.has(index) ? index : undefined;
+}
+
+function mapDefined<T, U>(value: T | undefined, fn: (v: T) => U): U | undefined {
+  return value === undefined ? undefined : fn(value);
+}

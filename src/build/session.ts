@@ -1,0 +1,53 @@
+// What one build shares between its driver (builder.ts) and the instruction steps: options, the
+// stores and runtime, the cache, the build context's rules, finished stages, and step output.
+import type { FileDigestMemo, IgnoreRules } from './context/index.js';
+import type { ImageRecord } from '../image/store.js';
+import type { ImageFormat } from '../oci/types.js';
+import type { ContainerRuntime } from '../runtime/index.js';
+import type { Stores } from '../store/root.js';
+import type { BuildCache } from './cache.js';
+import type { StageState } from './stage-state.js';
+
+export interface BuildOptions {
+  /** Containerfile text and the name used in messages. */
+  containerfile: { text: string; file: string };
+  contextDir: string;
+  tags: string[];
+  buildArgs: ReadonlyMap<string, string>;
+  target?: string;
+  format: ImageFormat;
+  /** Use and fill the build cache (podman's --layers; --no-cache turns it off). */
+  layers: boolean;
+  network: 'host' | 'none';
+  labels: Record<string, string>;
+  ignorefile?: string;
+  /** Step lines and RUN output; RUN's stderr goes to `stderr`. */
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  quiet: boolean;
+  signal?: AbortSignal;
+}
+
+export interface BuildResult {
+  image: ImageRecord;
+}
+
+export interface BuildSession {
+  stores: Stores;
+  runtime: ContainerRuntime;
+  options: BuildOptions;
+  cache: BuildCache | undefined;
+  ignore: IgnoreRules;
+  memo: FileDigestMemo;
+  stageResults: Map<number, StageState>;
+  /** The Containerfile's escape character (`# escape=`), for variable expansion. */
+  escapeChar: string;
+  /** Stage names (lower-case) to indexes, for COPY --from. */
+  stageNames: Map<string, number>;
+  consumedArgs: Set<string>;
+  globalArgs: Map<string, string | undefined>;
+  step: number;
+  totalSteps: number;
+  stageCount: number;
+  log(line: string): void;
+}
