@@ -10,6 +10,7 @@ import { normalizeImageName } from '../image/names.js';
 import { hostPlatform, sha256Digest, shortId } from '../oci/types.js';
 import type { ContainerRuntime } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
+import { findBuildImage } from './base-image.js';
 import { createBuildCache } from './cache.js';
 import { runInstruction } from './instructions.js';
 import type { BuildOptions, BuildResult, BuildSession } from './session.js';
@@ -40,6 +41,7 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
     step: 0,
     totalSteps: plan.stages.reduce((n, s) => n + 1 + s.stage.instructions.length, 0),
     stageCount: plan.stages.length,
+    pulls: new Map(),
     log: (line) => {
       if (!options.quiet) options.stdout.write(`${line}\n`);
     },
@@ -116,13 +118,8 @@ async function baseState(session: BuildSession, plan: StagePlan): Promise<StageS
     const parent = session.stageResults.get(base.index)!;
     return { ...parent, config: cloneConfig(parent.config), args: new Map() };
   }
-  const record = await stores.images.find(base.ref);
-  if (!record) {
-    const loc = plan.stage.from.loc;
-    throw new TsbuildError('NOT_FOUND', `${loc.file}:${loc.line}: base image "${base.ref}" not found in local storage`, {
-      hint: 'build it, or load it with "tsbuild load"',
-    });
-  }
+  const loc = plan.stage.from.loc;
+  const record = await findBuildImage(session, base.ref, `${loc.file}:${loc.line}: base image`);
   const image = await loadImage(stores, record);
   const config = cloneConfig(image.config);
   config.history ??= [];

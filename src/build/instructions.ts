@@ -7,6 +7,7 @@ import { TsbuildError } from '../errors.js';
 import { loadImage } from '../image/image.js';
 import type { HistoryEntry } from '../oci/types.js';
 import { sha256Digest, shortId } from '../oci/types.js';
+import { findBuildImage } from './base-image.js';
 import type { BuildSession } from './session.js';
 import { copyStep } from './steps/copy-step.js';
 import { applyMetadata, isMetadataInstruction, type Expander, type StageFlags } from './steps/metadata.js';
@@ -171,10 +172,8 @@ async function copyFromSource(session: BuildSession, ref: string, where: string)
     const stage = session.stageResults.get(stageIndex)!;
     return { kind: 'layers' as const, layers: stage.layers, identity: stage.key };
   }
-  const record = await session.stores.images.find(ref);
-  if (!record) {
-    throw new TsbuildError('NOT_FOUND', `${where}: COPY --from="${ref}": no stage or local image of that name`);
-  }
+  // Not a stage: an image, local or pulled under the build's --pull policy.
+  const record = await findBuildImage(session, ref, `${where}: COPY --from: no stage named so, and image`);
   const image = await loadImage(session.stores, record);
   return { kind: 'layers' as const, layers: image.layers, identity: record.id };
 }

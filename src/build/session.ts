@@ -3,6 +3,9 @@
 import type { FileDigestMemo, IgnoreRules } from './context/index.js';
 import type { ImageRecord } from '../image/store.js';
 import type { ImageFormat } from '../oci/types.js';
+import type { PullPolicy } from '../remote/policy.js';
+import type { RegistryFlags } from '../remote/connect.js';
+import type { Progress } from '../remote/types.js';
 import type { ContainerRuntime } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
 import type { BuildCache } from './cache.js';
@@ -26,6 +29,8 @@ export interface BuildOptions {
   stderr: NodeJS.WritableStream;
   quiet: boolean;
   signal?: AbortSignal;
+  /** How FROM and COPY --from images are found (default: local, else pulled) and the registry flags for pulls. */
+  pull?: { policy: PullPolicy; flags?: RegistryFlags; progress?: Progress };
 }
 
 export interface BuildResult {
@@ -49,5 +54,7 @@ export interface BuildSession {
   step: number;
   totalSteps: number;
   stageCount: number;
+  /** Pulls in flight or done, by the name the Containerfile used. */
+  pulls: Map<string, Promise<ImageRecord>>;
   log(line: string): void;
 }

@@ -3,12 +3,17 @@
 import yargs from 'yargs';
 import { reportError } from './exit.js';
 import { globalOptions, wantsStack } from './global.js';
+import { POLICY_WORDS, normalizePullFlag } from './registry-flags.js';
 import { VERSION } from './version.js';
 import { buildCommand } from './commands/build.js';
 import { imagesCommand } from './commands/images.js';
 import { infoCommand } from './commands/info.js';
 import { inspectCommand } from './commands/inspect.js';
 import { loadCommand } from './commands/load.js';
+import { loginCommand } from './commands/login.js';
+import { logoutCommand } from './commands/logout.js';
+import { pullCommand } from './commands/pull.js';
+import { pushCommand } from './commands/push.js';
 import { rmCommand } from './commands/rm.js';
 import { rmiCommand } from './commands/rmi.js';
 import { runCommand } from './commands/run.js';
@@ -17,7 +22,7 @@ import { tagCommand } from './commands/tag.js';
 import { versionCommand } from './commands/version.js';
 
 // Options of `run` (and global ones) that take a separate value, so the image can be found.
-const RUN_VALUE_OPTIONS = new Set(['--name', '-e', '--env', '-w', '--workdir', '-u', '--user', '--entrypoint', '--network', '--net', '--root', '--log-level']);
+const RUN_VALUE_OPTIONS = new Set(['--name', '-e', '--env', '-w', '--workdir', '-u', '--user', '--entrypoint', '--network', '--net', '--root', '--log-level', '--creds', '--authfile', '--cert-dir']);
 
 /**
  * Everything after the image in `run IMAGE CMD...` belongs to the container, so `--` goes after the
@@ -30,6 +35,8 @@ export function separateContainerCommand(argv: readonly string[]): string[] {
     const arg = argv[i]!;
     if (arg.startsWith('-')) {
       if (RUN_VALUE_OPTIONS.has(arg)) i++;
+      // `--pull` takes a value only when one of the policy words follows (see normalizePullFlag).
+      else if (arg === '--pull' && POLICY_WORDS.has((argv[i + 1] ?? '').toLowerCase())) i++;
       continue;
     }
     return [...argv.slice(0, i + 1), '--', ...argv.slice(i + 1)];
@@ -51,7 +58,7 @@ function commandIndex(argv: readonly string[]): number {
 const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--log-level']);
 
 export async function main(rawArgv: string[]): Promise<void> {
-  const argv = separateContainerCommand(rawArgv);
+  const argv = normalizePullFlag(separateContainerCommand(rawArgv));
   // `run` speaks podman's convention: 125 when tsbuild itself fails, the container's code otherwise.
   // (The command word only: `bud -t run .` is a build.)
   const command = commandIndex(argv);
@@ -69,10 +76,15 @@ export async function main(rawArgv: string[]): Promise<void> {
       .command(rmCommand)
       .command(saveCommand)
       .command(loadCommand)
+      .command(pullCommand)
+      .command(pushCommand)
+      .command(loginCommand)
+      .command(logoutCommand)
       .command(versionCommand)
       .command(infoCommand)
       .example('$0 bud -t hello .', 'build the Containerfile in . as localhost/hello:latest')
       .example('$0 run --rm hello', 'run it')
+      .example('$0 push hello registry.example.com/team/hello:1', 'push it to a registry')
       .demandCommand(1, 'Error: a command is required (see --help)')
       .recommendCommands()
       .strict()

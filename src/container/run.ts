@@ -9,6 +9,10 @@ import type { ContainerRuntime } from '../runtime/index.js';
 import { checkExecutable, generateSpec, resolveUser } from '../runtime/index.js';
 import { mountOverlay } from '../snapshot/mount.js';
 import type { Stores } from '../store/root.js';
+import type { ImageRecord } from '../image/store.js';
+import type { RegistryFlags } from '../remote/connect.js';
+import type { PullPolicy } from '../remote/policy.js';
+import type { Progress } from '../remote/types.js';
 import { writeHostFiles } from './host-files.js';
 import { prepareWorkingDir } from './working-dir.js';
 import { containerDir, createContainerRecord, removeContainerDir, updateContainerRecord } from './records.js';
@@ -24,10 +28,12 @@ export interface RunOptions {
   network: 'host' | 'none';
   remove: boolean;
   signal?: AbortSignal;
+  /** Pull policy for the image (podman's default: missing) and the registry flags for a pull. */
+  pull?: { policy: PullPolicy; flags?: RegistryFlags; progress?: Progress };
 }
 
 export async function runContainer(stores: Stores, runtime: ContainerRuntime, options: RunOptions): Promise<number> {
-  const record = await stores.images.get(options.image);
+  const record = await findRunImage(stores, options);
   const image = await loadImage(stores, record);
   const config = image.config.config;
   const args = containerArgs(config.Entrypoint, config.Cmd, options.entrypoint, options.command);
@@ -83,6 +89,27 @@ export async function runContainer(stores: Stores, runtime: ContainerRuntime, op
   } finally {
     if (options.remove) await removeContainerDir(stores, container.id);
   }
+}
+
+/** The image to run: local, or pulled under the --pull policy (failures exit 125, podman's "tsbuild failed"). */
+async function findRunImage(stores: Stores, options: RunOptions): Promise<ImageRecord> {
+  const policy = options.pull?.policy ?? 'missing';
+  if (policy === 'missing' || policy === 'never') {
+    const local = await stores.images.find(options.image);
+    if (local) return local;
+    if (policy === 'never') {
+      throw new TsbuildError('NOT_FOUND', `image "${options.image}" not found in local storage (--pull=never)`, { exitCode: 125 });
+    }
+  }
+  // Loaded only when a registry may be needed: running local images stays quick to start.
+  const { resolveImage } = await import('../remote/policy.js');
+  return resolveImage(stores, options.image, {
+    ...options.pull?.flags,
+    policy,
+    progress: options.pull?.progress,
+    logger: stores.logger,
+    signal: options.signal,
+  });
 }
 
 /** Docker's rule: ENTRYPOINT + (run arguments, else CMD); --entrypoint replaces ENTRYPOINT and drops CMD. */

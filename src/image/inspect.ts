@@ -12,7 +12,7 @@ export async function inspectImage(stores: Stores, record: ImageRecord): Promise
     Id: record.id.replace(/^sha256:/, ''),
     Digest: record.manifestDigest,
     RepoTags: record.names,
-    RepoDigests: [],
+    RepoDigests: record.repoDigests ?? [],
     Created: config.created ?? record.created,
     Author: config.author ?? '',
     Config: config.config,

@@ -16,6 +16,8 @@ export interface ImageRecord {
   manifestMediaType: string;
   names: string[];
   created: string;
+  /** "registry/repository@sha256:..." of the manifests this image was pulled as (podman's RepoDigests). */
+  repoDigests?: string[];
 }
 
 export interface ImageStore {
@@ -68,6 +70,9 @@ export function createImageStore(options: { root: string; locksDir: string }): I
     }
     const exact = images.find((i) => i.names.includes(normalized));
     if (exact) return exact;
+    // "registry/repo@sha256:..." names the image pulled as that manifest (podman's RepoDigests lookup).
+    const byDigest = normalized.includes('@') ? images.find((i) => i.repoDigests?.includes(normalized)) : undefined;
+    if (byDigest) return byDigest;
     const matches = images.filter((i) => i.names.some((n) => shortNameMatches(ref, n)));
     if (matches.length > 1) {
       const names = matches.flatMap((m) => m.names.filter((n) => shortNameMatches(ref, n)));
@@ -104,7 +109,11 @@ export function createImageStore(options: { root: string; locksDir: string }): I
       const normalized = names.map(normalizeImageName);
       await withLock(lockFile, async () => {
         const existing = await readJson<ImageRecord>(recordPath(record.id));
-        await writeJsonAtomic(recordPath(record.id), { ...record, names: existing?.names ?? [] });
+        // Pulling one image from two places gives it two repo digests; neither forgets the other.
+        const repoDigests = [...new Set([...(record.repoDigests ?? []), ...(existing?.repoDigests ?? [])])];
+        const merged: ImageRecord = { ...record, names: existing?.names ?? [] };
+        if (repoDigests.length > 0) merged.repoDigests = repoDigests;
+        await writeJsonAtomic(recordPath(record.id), merged);
       });
       await retag(record.id, normalized, []);
       return (await readJson<ImageRecord>(recordPath(record.id)))!;

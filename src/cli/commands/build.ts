@@ -4,9 +4,11 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { TsbuildError, errnoCode } from '../../errors.js';
 import { storesFor, type GlobalArgs } from '../global.js';
+import { registryFlags, registryOptions, type RegistryArgs } from '../registry-flags.js';
 import { withAbortOnSignals } from '../signals.js';
 
-interface BuildArgs extends GlobalArgs {
+interface BuildArgs extends GlobalArgs, RegistryArgs {
+  pull: string;
   context: string;
   file?: string;
   tag: string[];
@@ -27,7 +29,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   aliases: ['build', 'build-using-dockerfile'],
   describe: 'Build an image from a Containerfile',
   builder: (y) =>
-    y
+    registryOptions(y)
       .positional('context', { type: 'string', default: '.', describe: 'build context directory' })
       .option('file', { alias: 'f', type: 'string', describe: 'Containerfile to use ("-" reads stdin); default: Containerfile or Dockerfile in the context' })
       .option('tag', { alias: 't', type: 'string', array: true, nargs: 1, default: [], describe: 'name the image (repeatable)' })
@@ -43,9 +45,11 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('network', { choices: ['host', 'none'] as const, default: 'host' as const, describe: 'network for RUN steps' })
       .option('label', { type: 'string', array: true, nargs: 1, default: [], describe: 'add a label to the image, KEY=VALUE (repeatable)' })
       .option('ignorefile', { type: 'string', describe: 'ignore file to use instead of .containerignore/.dockerignore' })
+      .option('pull', { type: 'string', default: 'missing', describe: 'pull FROM and COPY --from images: always (also --pull alone), missing, never, or newer (when the registry has another digest)' })
       .example('$0 bud -t hello .', 'build ./Containerfile as localhost/hello:latest')
       .example('$0 bud -f build/Dockerfile --build-arg VERSION=1.2 --target runtime -t app:1.2 .', 'build one stage with a build argument')
-      .example('cat Containerfile | $0 bud -f - -t app ctx/', 'read the Containerfile from stdin') as never,
+      .example('cat Containerfile | $0 bud -f - -t app ctx/', 'read the Containerfile from stdin')
+      .example('$0 bud --pull --tls-verify=false -t app .', 'pull FROM images again even when they are local, from a plain-HTTP registry') as never,
   handler: async (args) => {
     const contextDir = path.resolve(args.context);
     await checkContextDir(args.context);
@@ -53,6 +57,9 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const stores = await storesFor(args);
     const { createRuncRuntime } = await import('../../runtime/index.js');
     const { build } = await import('../../build/builder.js');
+    const { parsePullPolicy } = await import('../../remote/policy.js');
+    const { createProgress } = await import('../../remote/progress.js');
+    const policy = parsePullPolicy(args.pull);
     const runtime = createRuncRuntime({ stateRoot: stores.layout.runcState, logger: stores.logger });
     const result = await withAbortOnSignals((signal) =>
       build(stores, runtime, {
@@ -70,6 +77,8 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         stderr: process.stderr,
         quiet: args.quiet,
         signal,
+        // Pull progress goes to stderr: stdout carries the step lines (or, with -q, only the ID).
+        pull: { policy, flags: registryFlags(args), progress: createProgress({ stream: process.stderr, quiet: args.quiet }) },
       }),
     );
     if (args.iidfile) {

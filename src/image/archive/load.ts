@@ -28,6 +28,7 @@ import { hasExplicitDomain, normalizeImageName } from '../names.js';
 import type { ImageRecord } from '../store.js';
 import { DOCKER_MANIFEST, OCI_INDEX, OCI_LAYOUT, blobEntryName, hasGzipMagic, isGzipType, isIndexType } from './common.js';
 import { mapLimit } from '../../util/limit.js';
+import { storeImage } from './store-image.js';
 import { extractArchive, notAnImageArchive, type ExtractedArchive } from './extract.js';
 
 /** Manifests, indexes and configs are read into memory; nothing legitimate comes close to this. */
@@ -51,39 +52,70 @@ interface SourceImage {
   layers: SourceLayer[];
 }
 
-export async function loadArchive(stores: Stores, input: string): Promise<ImageRecord[]> {
+export interface LoadOptions {
+  /**
+   * Load only the image this names (`oci-archive:FILE:REF`, `docker-archive:FILE:REF`, `oci:DIR:REF`):
+   * an OCI index entry's ref.name or full name, or a docker-archive RepoTag.
+   */
+  reference?: string;
+}
+
+export async function loadArchive(stores: Stores, input: string, options: LoadOptions = {}): Promise<ImageRecord[]> {
   const work = tempName(stores.layout.tmp, 'load');
   await mkdir(work, { recursive: true, mode: 0o700 });
   try {
-    const archive = await extractArchive(input, work);
-    let sources: SourceImage[];
-    // Docker 25+ writes both an OCI layout and manifest.json; the OCI side is the richer one.
-    if (archive.has(OCI_INDEX) && (archive.has(OCI_LAYOUT) || !archive.has(DOCKER_MANIFEST))) sources = await readOciImages(archive);
-    else if (archive.has(DOCKER_MANIFEST)) sources = await readDockerImages(archive);
-    else throw notAnImageArchive(input);
-    if (sources.length === 0) throw new TsbuildError('INVALID_ARGUMENT', `archive ${input}: contains no image`);
-
-    const pending: Array<{ record: Omit<ImageRecord, 'names'>; names: string[] }> = [];
-    for (const source of sources) {
-      const imported = await importImage(stores, archive, source);
-      const same = pending.find((p) => p.record.id === imported.record.id);
-      if (same) same.names.push(...imported.names.filter((n) => !same.names.includes(n)));
-      else pending.push(imported);
-    }
-    const records: ImageRecord[] = [];
-    for (const p of pending) records.push(await stores.images.add(p.record, p.names));
-    return records;
+    return await importArchive(stores, await extractArchive(input, work), options);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
 }
 
-async function readOciImages(archive: ExtractedArchive): Promise<SourceImage[]> {
+/** Imports the images of an archive that is already readable file by file (extracted, or an `oci:` directory). */
+export async function importArchive(stores: Stores, archive: ExtractedArchive, options: LoadOptions = {}): Promise<ImageRecord[]> {
+  const input = archive.input;
+  let sources: SourceImage[];
+  // Docker 25+ writes both an OCI layout and manifest.json; the OCI side is the richer one.
+  if (archive.has(OCI_INDEX) && (archive.has(OCI_LAYOUT) || !archive.has(DOCKER_MANIFEST))) sources = await readOciImages(archive, options.reference);
+  else if (archive.has(DOCKER_MANIFEST)) sources = await readDockerImages(archive, options.reference);
+  else throw notAnImageArchive(input);
+  if (sources.length === 0 && options.reference !== undefined) {
+    throw new TsbuildError('NOT_FOUND', `archive ${input}: no image named "${options.reference}"`);
+  }
+  if (sources.length === 0) throw new TsbuildError('INVALID_ARGUMENT', `archive ${input}: contains no image`);
+
+  const pending: Array<{ record: Omit<ImageRecord, 'names'>; names: string[] }> = [];
+  for (const source of sources) {
+    const imported = await importImage(stores, archive, source);
+    const same = pending.find((p) => p.record.id === imported.record.id);
+    if (same) same.names.push(...imported.names.filter((n) => !same.names.includes(n)));
+    else pending.push(imported);
+  }
+  const records: ImageRecord[] = [];
+  for (const p of pending) records.push(await stores.images.add(p.record, p.names));
+  return records;
+}
+
+/** Whether an archive's name for an image (ref.name, full name, RepoTag) is what `wanted` asks for. */
+function namesMatch(wanted: string, candidates: ReadonlyArray<string | undefined>): boolean {
+  const normal = (n: string): string | undefined => {
+    try {
+      return normalizeImageName(n);
+    } catch {
+      return undefined;
+    }
+  };
+  const target = normal(wanted);
+  return candidates.some((c) => c !== undefined && (c === wanted || (target !== undefined && normal(c) === target)));
+}
+
+async function readOciImages(archive: ExtractedArchive, reference: string | undefined): Promise<SourceImage[]> {
   const index = await readArchiveJson<Partial<Index>>(archive, OCI_INDEX);
   if (!Array.isArray(index.value.manifests)) throw notAnImageArchive(archive.input);
   const images: SourceImage[] = [];
   for (const desc of index.value.manifests as Array<Descriptor | null>) {
     if (!desc || typeof desc !== 'object') throw new TsbuildError('INVALID_ARGUMENT', `archive ${archive.input}: index.json has an invalid entry`);
+    const annotations = desc.annotations ?? {};
+    if (reference !== undefined && !namesMatch(reference, [annotations['org.opencontainers.image.ref.name'], annotations['io.containerd.image.name']])) continue;
     const image = await resolveManifest(archive, desc, 0);
     images.push({ ...image, names: ociNames(desc.annotations) });
   }
@@ -122,11 +154,16 @@ function ociNames(annotations: Record<string, string> | undefined): string[] {
   return name === undefined ? [] : validNames([name]);
 }
 
-async function readDockerImages(archive: ExtractedArchive): Promise<SourceImage[]> {
+async function readDockerImages(archive: ExtractedArchive, reference: string | undefined): Promise<SourceImage[]> {
   const { value } = await readArchiveJson<unknown>(archive, DOCKER_MANIFEST);
   if (!Array.isArray(value)) throw notAnImageArchive(archive.input);
+  const wanted = (value as Array<{ RepoTags?: unknown }>).filter((item) => {
+    if (reference === undefined) return true;
+    const tags = item && Array.isArray(item.RepoTags) ? item.RepoTags.filter((t): t is string => typeof t === 'string') : [];
+    return namesMatch(reference, [...tags, ...tags.map(dockerName)]);
+  });
   return Promise.all(
-    value.map(async (item: { Config?: unknown; RepoTags?: unknown; Layers?: unknown }) => {
+    wanted.map(async (item: { Config?: unknown; RepoTags?: unknown; Layers?: unknown }) => {
       const layerNames = item.Layers;
       if (typeof item.Config !== 'string' || !Array.isArray(layerNames) || !layerNames.every((l) => typeof l === 'string')) {
         throw new TsbuildError('INVALID_ARGUMENT', `archive ${archive.input}: manifest.json has an entry without Config or Layers`);
@@ -134,12 +171,16 @@ async function readDockerImages(archive: ExtractedArchive): Promise<SourceImage[
       const configDigest = digestInName(item.Config);
       const config = await readArchiveBlob(archive, item.Config, configDigest ? { digest: configDigest } : undefined);
       const tags = Array.isArray(item.RepoTags) ? item.RepoTags.filter((t): t is string => typeof t === 'string') : [];
-      // RepoTags are Docker references: a name without a registry means Docker Hub, as podman reads them.
-      const names = validNames(tags.map((t) => (hasExplicitDomain(t) ? t : t.includes('/') ? `docker.io/${t}` : `docker.io/library/${t}`)));
+      const names = validNames(tags.map(dockerName));
       const layers = (layerNames as string[]).map((name) => ({ name, digest: digestInName(name) }));
       return { format: 'docker' as const, names, config, layers };
     }),
   );
+}
+
+/** RepoTags are Docker references: a name without a registry means Docker Hub, as podman reads them. */
+function dockerName(tag: string): string {
+  return hasExplicitDomain(tag) ? tag : tag.includes('/') ? `docker.io/${tag}` : `docker.io/library/${tag}`;
 }
 
 /** The digest a Docker archive path names: <hex>.json configs and blobs/sha256/<hex> (Docker 25+). */
@@ -181,26 +222,8 @@ async function importImage(
   const sizes = await mapLimit(source.layers, Math.min(4, availableParallelism()), (layer, i) =>
     ingestLayer(stores, archive, layer, diffIds[i]!, i),
   );
-  const docker = source.format === 'docker';
-  const configDesc = await stores.content.put(source.config, docker ? MediaType.DockerConfig : MediaType.OciConfig);
-  const layerType = docker ? MediaType.DockerLayer : MediaType.OciLayer;
-  // The same shape commitImage writes, so an image saved and loaded again gets the same manifest.
-  const manifest: Manifest = {
-    schemaVersion: 2,
-    mediaType: docker ? MediaType.DockerManifest : MediaType.OciManifest,
-    config: configDesc,
-    layers: diffIds.map((digest, i): Descriptor => ({ mediaType: layerType, digest, size: sizes[i]! })),
-  };
-  const manifestDesc = await stores.content.put(JSON.stringify(manifest), manifest.mediaType!);
-  return {
-    record: {
-      id: configDesc.digest,
-      manifestDigest: manifestDesc.digest,
-      manifestMediaType: manifestDesc.mediaType,
-      created: config.created ?? new Date().toISOString(),
-    },
-    names: source.names,
-  };
+  const record = await storeImage(stores, { config: source.config, format: source.format, diffIds, sizes, created: config.created });
+  return { record, names: source.names };
 }
 
 /** Streams one layer into the blob store as its uncompressed tar; returns the uncompressed size. */

@@ -38,6 +38,11 @@ export interface SaveOptions {
   output: string;
   /** Gzip layers (oci-archive only). Off by default: local layers are uncompressed and copying them is fastest. */
   compress?: boolean;
+  /**
+   * Name the (single) image by this instead of its own names, as `push oci-archive:FILE:REF` and
+   * `docker-archive:FILE:REF` do: the index's ref.name for oci-archive, the RepoTag for docker-archive.
+   */
+  reference?: string;
 }
 
 /**
@@ -46,33 +51,40 @@ export interface SaveOptions {
  */
 export const SAVE_GZIP_LEVEL = 3;
 
-type PlannedEntry = { name: string; dir: true } | { name: string; data: Buffer } | { name: string; file: string; size: number };
+export type PlannedEntry = { name: string; dir: true } | { name: string; data: Buffer } | { name: string; file: string; size: number };
 
-interface SavedImage {
+export interface SavedImage {
   record: ImageRecord;
   names: string[];
 }
 
-export async function saveImages(stores: Stores, refs: string[], options: SaveOptions): Promise<void> {
+/** Writes the archive; returns the digests of the manifests written (oci-archive) or stored (docker-archive). */
+export async function saveImages(stores: Stores, refs: string[], options: SaveOptions): Promise<string[]> {
   if (refs.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'no image to save');
   if (options.compress && options.format !== 'oci-archive') {
     throw new TsbuildError('INVALID_ARGUMENT', 'layer compression is only supported for oci-archive');
   }
   const images = await resolveImages(stores, refs);
+  if (options.reference !== undefined && images.length !== 1) {
+    throw new TsbuildError('INVALID_ARGUMENT', 'a reference for the archive can only name one image');
+  }
   const temps: string[] = [];
   try {
-    const entries =
-      options.format === 'oci-archive'
-        ? await planOciArchive(stores, images, options.compress === true, temps)
-        : await planDockerArchive(stores, images);
-    await writeArchive(entries, options.output);
+    if (options.format === 'oci-archive') {
+      const plan = await planOciImages(stores, images, { compress: options.compress === true, temps, reference: options.reference });
+      await writeArchive(ociLayoutEntries(plan), options.output);
+      return plan.index.manifests.map((m) => m.digest).filter((d, i, all) => all.indexOf(d) === i);
+    }
+    const dockerNames = options.reference !== undefined ? [normalizeImageName(options.reference)] : undefined;
+    await writeArchive(await planDockerArchive(stores, images, dockerNames), options.output);
+    return images.map((i) => i.record.manifestDigest);
   } finally {
     await Promise.all(temps.map((t) => rm(t, { force: true })));
   }
 }
 
 /** One entry per image; names are the ones the refs asked for, or all of an image's names when it was named by ID. */
-async function resolveImages(stores: Stores, refs: readonly string[]): Promise<SavedImage[]> {
+export async function resolveImages(stores: Stores, refs: readonly string[]): Promise<SavedImage[]> {
   const byId = new Map<string, SavedImage>();
   for (const ref of refs) {
     const record = await stores.images.get(ref);
@@ -91,7 +103,18 @@ async function resolveImages(stores: Stores, refs: readonly string[]): Promise<S
   return [...byId.values()];
 }
 
-async function planOciArchive(stores: Stores, images: SavedImage[], compress: boolean, temps: string[]): Promise<PlannedEntry[]> {
+/** The blobs of an OCI image layout and the index naming them; shared by archives and `oci:` directories. */
+export interface OciPlan {
+  blobs: PlannedEntry[];
+  index: Index;
+}
+
+export async function planOciImages(
+  stores: Stores,
+  images: SavedImage[],
+  options: { compress: boolean; temps: string[]; reference?: string },
+): Promise<OciPlan> {
+  const { compress, temps } = options;
   const stored = await Promise.all(
     images.map(async (image) => {
       const bytes = await stores.content.read(image.record.manifestDigest);
@@ -136,6 +159,11 @@ async function planOciArchive(stores: Stores, images: SavedImage[], compress: bo
     for (const l of layers) blobs.push({ name: blobEntryName(l.desc.digest), file: l.file, size: l.desc.size });
 
     const desc: Descriptor = { mediaType: MediaType.OciManifest, digest: manifestDigest, size: manifestBytes.length };
+    if (options.reference !== undefined) {
+      // skopeo's `oci:DIR:REF` and `oci-archive:FILE:REF`: ref.name is whatever the user wrote.
+      index.manifests.push({ ...desc, annotations: { 'org.opencontainers.image.ref.name': options.reference } });
+      continue;
+    }
     if (image.names.length === 0) index.manifests.push(desc);
     // Annotated like podman and containerd: ref.name is the tag (what `oci-archive:FILE:tag` picks),
     // io.containerd.image.name the full name (what loaders use to name the image).
@@ -146,20 +174,27 @@ async function planOciArchive(stores: Stores, images: SavedImage[], compress: bo
       index.manifests.push({ ...desc, annotations });
     }
   }
+  return { blobs: dedupe(blobs), index };
+}
+
+export const OCI_LAYOUT_DATA = Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+
+function ociLayoutEntries(plan: OciPlan): PlannedEntry[] {
   return dedupe([
-    { name: OCI_LAYOUT, data: Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })) },
-    { name: OCI_INDEX, data: Buffer.from(JSON.stringify(index)) },
+    { name: OCI_LAYOUT, data: OCI_LAYOUT_DATA },
+    { name: OCI_INDEX, data: Buffer.from(JSON.stringify(plan.index)) },
     { name: 'blobs/', dir: true },
     { name: 'blobs/sha256/', dir: true },
-    ...blobs,
+    ...plan.blobs,
   ]);
 }
 
 /** The podman/Docker layout: manifest.json, <config-hex>.json, <diff-id-hex>/layer.tar (uncompressed). */
-async function planDockerArchive(stores: Stores, images: SavedImage[]): Promise<PlannedEntry[]> {
+async function planDockerArchive(stores: Stores, images: SavedImage[], namesOverride?: string[]): Promise<PlannedEntry[]> {
   const manifest: Array<{ Config: string; RepoTags: string[] | null; Layers: string[] }> = [];
   const files: PlannedEntry[] = [];
-  for (const { record, names } of images) {
+  for (const { record, names: ownNames } of images) {
+    const names = namesOverride ?? ownNames;
     const image = await loadImage(stores, record);
     const configDigest = record.id;
     const config = await stores.content.read(configDigest);

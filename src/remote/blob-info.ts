@@ -1,0 +1,75 @@
+// The blob-info cache: for each local (uncompressed) layer, identified by its diff ID, the
+// compressed variants known to exist somewhere: digest, size, media type, compression and level,
+// and the registry repositories that hold them. Pull records the variant it downloaded and
+// verified, push what it compressed and where it uploaded; the next push of the layer then asks
+// the destination (HEAD) or mounts from a sibling repository instead of compressing again.
+// One JSON file per diff ID under cache/blob-info/, read-modify-written under a per-file lock and
+// replaced atomically, so concurrent tsbuild processes never lose each other's entries.
+import path from 'node:path';
+import { digestHex } from '../oci/types.js';
+import { withLock } from '../store/lock.js';
+import { readJson, writeJsonAtomic } from '../util/fs.js';
+import type { Compression } from './compression.js';
+
+export interface BlobLocation {
+  registry: string;
+  repository: string;
+}
+
+export interface BlobVariant {
+  digest: string;
+  size: number;
+  mediaType: string;
+  compression: Compression;
+  /** Unknown for variants that were pulled (the producer's level is not recorded anywhere). */
+  level?: number;
+  sources: BlobLocation[];
+}
+
+interface BlobInfoFile {
+  diffId: string;
+  variants: BlobVariant[];
+}
+
+export interface BlobInfoCache {
+  /** Known compressed variants of a layer, most recently used first. */
+  variants(diffId: string): Promise<BlobVariant[]>;
+  /** Remembers a variant (merging with what is known about its digest) and, optionally, a place that holds it. */
+  record(diffId: string, variant: Omit<BlobVariant, 'sources'>, source?: BlobLocation): Promise<void>;
+}
+
+/** Enough places to find a sibling repository to mount from; old ones fall off. */
+const MAX_SOURCES = 16;
+const MAX_VARIANTS = 8;
+
+export function createBlobInfoCache(options: { cacheDir: string; locksDir: string }): BlobInfoCache {
+  const dir = path.join(options.cacheDir, 'blob-info');
+  const file = (diffId: string): string => path.join(dir, `${digestHex(diffId)}.json`);
+  const lock = (diffId: string): string => path.join(options.locksDir, `blob-info-${digestHex(diffId)}.lock`);
+
+  async function read(diffId: string): Promise<BlobVariant[]> {
+    // A damaged cache file only costs a compression; it must never fail a push or pull.
+    const data = await readJson<BlobInfoFile>(file(diffId)).catch(() => undefined);
+    return Array.isArray(data?.variants) ? data.variants.filter((v) => typeof v?.digest === 'string' && Array.isArray(v.sources)) : [];
+  }
+
+  return {
+    variants: read,
+    async record(diffId, variant, source) {
+      await withLock(lock(diffId), async () => {
+        const variants = await read(diffId);
+        const existing = variants.find((v) => v.digest === variant.digest);
+        const sources = existing?.sources ?? [];
+        if (source) {
+          const rest = sources.filter((s) => s.registry !== source.registry || s.repository !== source.repository);
+          sources.splice(0, sources.length, source, ...rest.slice(0, MAX_SOURCES - 1));
+        }
+        const merged: BlobVariant = { ...existing, ...variant, level: variant.level ?? existing?.level, sources };
+        if (merged.level === undefined) delete merged.level;
+        const others = variants.filter((v) => v.digest !== variant.digest);
+        const data: BlobInfoFile = { diffId, variants: [merged, ...others].slice(0, MAX_VARIANTS) };
+        await writeJsonAtomic(file(diffId), data);
+      });
+    },
+  };
+}

@@ -1,0 +1,135 @@
+// `push`: a local image to a registry (or to an oci:, oci-archive: or docker-archive: location).
+// Layers are compressed only here, in parallel and at most once per layer and compression: the
+// blob-info cache remembers what each compression produced and where it went, so pushing the same
+// image again uploads no layer and compresses nothing (see push-layer.ts). The config bytes are
+// sent as stored, keeping the image ID; the manifest is OCI or Docker schema 2 (the image's own
+// format unless --format says otherwise) and is written last, by tag or by digest.
+import { writeFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { TsbuildError } from '../errors.js';
+import { saveImages, writeOciDir } from '../image/archive/index.js';
+import { loadImage } from '../image/image.js';
+import type { Logger } from '../log.js';
+import { MediaType, sha256Digest, shortId, type ImageFormat, type Manifest } from '../oci/types.js';
+import type { Stores } from '../store/root.js';
+import { mapLimit } from '../util/limit.js';
+import { createBlobInfoCache } from './blob-info.js';
+import { checkLevel, defaultLevel, layerMediaType, type Compression } from './compression.js';
+import { withConnection, type RegistryFlags } from './connect.js';
+import { silentProgress } from './progress.js';
+import { naming } from './pull.js';
+import { pushLayer } from './push-layer.js';
+import { formatReference, isShortName, parseReference, referenceString } from './reference.js';
+import { parseLocation } from './transports.js';
+import type { Progress } from './types.js';
+
+export interface PushOptions extends RegistryFlags {
+  /** Manifest format; default the image's own. */
+  format?: ImageFormat;
+  compressionFormat?: Compression;
+  compressionLevel?: number;
+  /** Write the manifest digest to this file. */
+  digestfile?: string;
+  progress?: Progress;
+  signal?: AbortSignal;
+  logger: Logger;
+  /** Upload blobs in PATCH chunks of this size instead of one request. */
+  chunkSize?: number;
+}
+
+/** Layers pushed at once; each one's compression is itself parallel, so more would only queue. */
+const LAYER_CONCURRENCY = 4;
+
+/** Pushes `source` (a local image name or ID) to `destination` (default: `source`); returns the manifest digest. */
+export async function pushImage(stores: Stores, source: string, destination: string | undefined, options: PushOptions): Promise<string> {
+  const record = await stores.images.get(source);
+  if (destination === undefined && isShortName(source)) {
+    throw new TsbuildError('INVALID_ARGUMENT', `"${source}" does not name a registry; give a destination`, {
+      hint: `e.g. tsbuild push ${source} registry.example.com/${source.replace(/^localhost\//, '')}`,
+    });
+  }
+  const location = parseLocation(destination ?? source);
+  let digest: string;
+  if (location.transport === 'docker') {
+    digest = await pushToRegistry(stores, record.id, location.reference, options);
+  } else if (location.transport === 'oci') {
+    digest = await writeOciDir(stores, record.id, location.path, { reference: location.reference });
+  } else {
+    const [written] = await saveImages(stores, [record.id], { format: location.transport, output: location.path, reference: location.reference });
+    digest = written ?? record.manifestDigest;
+  }
+  if (options.digestfile !== undefined) await writeFile(options.digestfile, digest);
+  return digest;
+}
+
+async function pushToRegistry(stores: Stores, imageId: string, destination: string, options: PushOptions): Promise<string> {
+  const ref = parseReference(destination);
+  const name = formatReference(ref);
+  const progress = options.progress ?? silentProgress;
+  const record = await stores.images.get(imageId);
+  const stored = await stores.content.readJson<Manifest>(record.manifestDigest);
+  const format: ImageFormat = options.format ?? (stored.mediaType === MediaType.DockerManifest ? 'docker' : 'oci');
+  const compression = options.compressionFormat ?? 'gzip';
+  const level = options.compressionLevel ?? defaultLevel(compression);
+  checkLevel(compression, level);
+  const mediaType = layerMediaType(compression, format);
+  const image = await loadImage(stores, record);
+  const config = await stores.content.read(record.id);
+  const blobInfo = createBlobInfoCache({ cacheDir: stores.layout.cache, locksDir: stores.layout.locks });
+
+  return naming(name, () => withConnection(ref, options, async ({ client, ref: target }) => {
+    const repo = target.repository;
+    progress.note(`Pushing ${shortId(record.id)} to ${name}`);
+    const layers = await mapLimit(image.layers, LAYER_CONCURRENCY, (layer) =>
+      pushLayer({
+        stores,
+        client,
+        registry: target.registry,
+        repository: repo,
+        diffId: layer.diffId,
+        compression,
+        level,
+        mediaType,
+        blobInfo,
+        progress,
+        logger: options.logger,
+        chunkSize: options.chunkSize,
+        signal: options.signal,
+      }).catch((err: unknown) => {
+        throw err instanceof TsbuildError && !err.message.includes(name)
+          ? new TsbuildError(err.code, `push ${name}: layer ${layer.diffId}: ${err.message}`, { cause: err, hint: err.hint, exitCode: err.exitCode })
+          : err;
+      }),
+    );
+
+    const configId = `config ${shortId(record.id)}`;
+    if ((await client.headBlob(repo, record.id)) === config.length) {
+      progress.finish(configId, 'skipped: already exists');
+    } else {
+      progress.start(configId, `Copying ${configId}`, config.length);
+      await client.uploadBlob(repo, record.id, config.length, () => Readable.from([config]));
+      progress.finish(configId, 'done');
+    }
+
+    const manifest: Manifest = {
+      schemaVersion: 2,
+      mediaType: format === 'docker' ? MediaType.DockerManifest : MediaType.OciManifest,
+      config: { mediaType: format === 'docker' ? MediaType.DockerConfig : MediaType.OciConfig, digest: record.id, size: config.length },
+      layers: layers.map((l) => l.desc),
+      ...(format === 'oci' && stored.annotations ? { annotations: stored.annotations } : {}),
+    };
+    const bytes = Buffer.from(JSON.stringify(manifest));
+    const digest = sha256Digest(bytes);
+    if (target.digest !== undefined && target.digest !== digest) {
+      throw new TsbuildError('INVALID_ARGUMENT', `push ${name}: the manifest to push has digest ${digest}, not the one in the destination`, {
+        hint: 'push by tag, or use the digest tsbuild reports (--digestfile)',
+      });
+    }
+    progress.note('Writing manifest to image destination');
+    await client.putManifest(repo, referenceString(target), bytes, manifest.mediaType!);
+    const uploaded = layers.filter((l) => l.how === 'uploaded').length;
+    options.logger.info({ ref: name, digest, uploaded, layers: layers.length }, 'pushed');
+    progress.note(`Pushed ${name} (manifest ${digest})`);
+    return digest;
+  }), 'push ');
+}
