@@ -4,16 +4,38 @@
 // tokens per repository scope), retries, and the mapping of registry answers to TsbuildErrors.
 // Every response body is consumed, dumped or handed to the caller; secrets never reach a log line
 // or an error message.
-import { createHash } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, request } from 'undici';
 import { TsbuildError, type ErrorCode } from '../errors.js';
-import { MediaType } from '../oci/types.js';
 import { parseChallenges, TokenCache } from './auth-challenge.js';
 import { classifyNetworkError, isRetryableStatus, parseRetryAfter, RetryableError, withRetries } from './retry.js';
 import { DEFAULT_CERTS_DIRS, loadTlsMaterial } from './tls.js';
 import type { ManifestResponse, RegistryClient, RegistryClientOptions } from './types.js';
+import {
+  Call,
+  CONNECTIONS_PER_ORIGIN,
+  digestWith,
+  errorDetail,
+  GENERIC_TYPES,
+  headerOf,
+  headerValues,
+  isAbsolute,
+  isDigestRef,
+  loggable,
+  MANIFEST_ACCEPT,
+  MAX_ERROR_BODY_BYTES,
+  MAX_REDIRECTS,
+  MAX_TOKEN_BODY_BYTES,
+  mediaTypeOf,
+  Method,
+  NetworkFailure,
+  readLimited,
+  Response,
+  sameHost,
+  SCHEMA1_MEDIA_TYPES,
+  statusLine,
+  withQuery,
+} from './client-http.js';
 
 /** A RegistryClient that owns a connection pool: close it when done (or `await using`). */
 export interface ClosableRegistryClient extends RegistryClient {
@@ -23,160 +45,6 @@ export interface ClosableRegistryClient extends RegistryClient {
 }
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-/** Error bodies are read for their message only; anything larger is cut off. */
-const MAX_ERROR_BODY_BYTES = 64 * 1024;
-const MAX_TOKEN_BODY_BYTES = 1024 * 1024;
-const MAX_REDIRECTS = 10;
-const CONNECTIONS_PER_ORIGIN = 8;
-
-const SCHEMA1_MEDIA_TYPES = ['application/vnd.docker.distribution.manifest.v1+prettyjws', 'application/vnd.docker.distribution.manifest.v1+json'];
-
-/** Everything getManifest accepts; schema 1 is asked for too, so that it can be refused with a clear message. */
-const MANIFEST_ACCEPT = [
-  MediaType.OciManifest,
-  MediaType.OciIndex,
-  MediaType.DockerManifest,
-  MediaType.DockerManifestList,
-  ...SCHEMA1_MEDIA_TYPES,
-].join(', ');
-
-/** Content types that say nothing about which manifest format a document is. */
-const GENERIC_TYPES = ['application/json', 'text/plain', 'application/octet-stream'];
-
-type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
-type Response = Dispatcher.ResponseData;
-type RequestBody = Buffer | Readable | undefined;
-
-/** One HTTP exchange as the client sees it: the auth layer may send it more than once. */
-interface Call {
-  method: Method;
-  /** A path ("/v2/...", relative to the registry) or an absolute URL (upload locations, redirects). */
-  target: string;
-  headers?: Record<string, string>;
-  /** Called for every send, so that a body can be sent again after a 401 or on another scheme. */
-  body?: () => RequestBody;
-  /** Token scopes ("repository:team/app:pull"); empty for /v2/. */
-  scopes: string[];
-  /** Subject of error messages, e.g. "127.0.0.1:5000/team/app:1.2". */
-  what: string;
-  /** Subject of UNAUTHORIZED messages: "<registry>/<repository>" or "<registry>". */
-  authWhat: string;
-}
-
-/** A transport failure with the host it happened on (the registry, its token server, or blob storage). */
-class NetworkFailure extends Error {
-  readonly host: string;
-  constructor(host: string, cause: unknown) {
-    super(cause instanceof Error ? cause.message : String(cause), { cause });
-    this.name = 'NetworkFailure';
-    // The cause stays attached: classifyNetworkError finds the transport error's code through it.
-    this.host = host;
-  }
-}
-
-/** Tags cannot contain ':', so anything shaped algorithm:encoded is a digest. */
-function isDigestRef(reference: string): boolean {
-  return /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(reference);
-}
-
-/** Hashes with the digest's own algorithm; undefined when node cannot (then it is not verified). */
-function digestWith(algorithm: string, bytes: Buffer): string | undefined {
-  if (algorithm !== 'sha256' && algorithm !== 'sha512') return undefined;
-  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
-}
-
-function headerOf(res: Response, name: string): string | undefined {
-  const value = res.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function headerValues(res: Response, name: string): string[] {
-  const value = res.headers[name];
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
-
-/** host[:port] equality where the default ports (which URL.host drops) do not count. */
-function sameHost(a: string, b: string): boolean {
-  const strip = (h: string): string => h.toLowerCase().replace(/:(443|80)$/, '');
-  return strip(a) === strip(b);
-}
-
-function isAbsolute(target: string): boolean {
-  return /^https?:\/\//i.test(target);
-}
-
-/** A URL fit for logs: no query (upload state, storage signatures) and no userinfo. */
-function loggable(url: URL): string {
-  return `${url.protocol}//${url.host}${url.pathname}`;
-}
-
-/** Appends a query parameter without re-encoding the existing query (upload state may be signed). */
-function withQuery(url: string, name: string, value: string): string {
-  const hash = url.indexOf('#');
-  const base = hash === -1 ? url : url.slice(0, hash);
-  const sep = base.includes('?') ? (base.endsWith('?') || base.endsWith('&') ? '' : '&') : '?';
-  return `${base}${sep}${name}=${encodeURIComponent(value)}`;
-}
-
-async function readLimited(body: Readable, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) {
-      // Leaving the loop destroys the stream: nothing more is read or buffered.
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
-
-/** "manifest unknown (MANIFEST_UNKNOWN)" from a registry's JSON error body, or from a token server's. */
-function errorDetail(body: Buffer | undefined): string | undefined {
-  if (!body || body.length === 0) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!json || typeof json !== 'object') return undefined;
-  const doc = json as { errors?: unknown; details?: unknown; error?: unknown; error_description?: unknown };
-  if (Array.isArray(doc.errors) && doc.errors.length > 0) {
-    const parts = doc.errors.map((e: unknown) => {
-      const { code, message } = (e ?? {}) as { code?: unknown; message?: unknown };
-      const c = typeof code === 'string' ? code : undefined;
-      const m = typeof message === 'string' && message ? message : c?.toLowerCase().replace(/_/g, ' ');
-      return c ? `${m} (${c})` : (m ?? 'unknown error');
-    });
-    return parts.join('; ');
-  }
-  if (typeof doc.details === 'string') return doc.details;
-  if (typeof doc.error === 'string') return typeof doc.error_description === 'string' ? `${doc.error}: ${doc.error_description}` : doc.error;
-  return undefined;
-}
-
-function statusLine(status: number): string {
-  return `HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trim();
-}
-
-function mediaTypeOf(res: Response, bytes: Buffer): string {
-  const header = headerOf(res, 'content-type')?.split(';')[0]?.trim();
-  if (header && !GENERIC_TYPES.includes(header)) return header;
-  // Some registries (and static file servers) send generic types: the document says what it is.
-  try {
-    const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown; schemaVersion?: unknown; manifests?: unknown; signatures?: unknown };
-    if (typeof doc.mediaType === 'string') return doc.mediaType;
-    if (doc.schemaVersion === 1) return SCHEMA1_MEDIA_TYPES[0]!;
-    if (Array.isArray(doc.manifests)) return MediaType.OciIndex;
-  } catch {
-    // Not JSON: fall through to the header or the default.
-  }
-  return header || MediaType.OciManifest;
-}
-
 export function createRegistryClient(options: RegistryClientOptions): ClosableRegistryClient {
   const registry = options.registry;
   // Docker Hub's API does not live at docker.io itself (containers/image makes the same substitution).
