@@ -9,7 +9,7 @@ import { appendLayer, ensureSnapshots, lowerDirs, type LayerRef } from '../../im
 import { sha256Digest } from '../../oci/types.js';
 import type { BuildCache } from '../cache.js';
 import type { CommandForm } from '../../containerfile/index.js';
-import { checkExecutable, generateSpec, resolveUser, type ContainerRuntime } from '../../runtime/index.js';
+import { checkExecutable, generateSpec, resolveUser, type ContainerRuntime, type SpecMount } from '../../runtime/index.js';
 import { writeHostFiles } from '../../container/host-files.js';
 import { prepareWorkingDir } from '../../container/working-dir.js';
 import { mountOverlay } from '../../snapshot/mount.js';
@@ -30,6 +30,11 @@ export interface RunStepContext {
   /** "Containerfile:7", for messages. */
   where: string;
   text: string;
+  /**
+   * Mounts of this RUN only (RUN --mount, heredoc scripts, bud --volume): never part of the layer.
+   * Mount points they need that the image lacks are created and removed again, like runc's own.
+   */
+  extraMounts?: SpecMount[];
 }
 
 /** Argv of a RUN/CMD/ENTRYPOINT command form under the stage's SHELL. */
@@ -77,7 +82,11 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
     let exitCode: number;
     const absent: string[] = [];
     try {
-      for (const p of MOUNT_POINTS) if (!(await pathExists(path.join(mount.target, p), { follow: false }))) absent.push(p);
+      // runc creates a missing mount point with its missing parents: each of them must go again.
+      const extraPoints = (ctx.extraMounts ?? []).flatMap((m) =>
+        m.destination.split('/').filter(Boolean).map((_, i, parts) => parts.slice(0, i + 1).join('/')),
+      );
+      for (const p of [...MOUNT_POINTS, ...extraPoints]) if (!(await pathExists(path.join(mount.target, p), { follow: false }))) absent.push(p);
       const config = state.config.config;
       const env = runEnvironment(state);
       const args = commandArgs(command, config.Shell);
@@ -99,7 +108,7 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
         hostname,
         terminal: false,
         network: ctx.network,
-        mounts: await writeHostFiles(scratch, hostname),
+        mounts: [...(await writeHostFiles(scratch, hostname)), ...(ctx.extraMounts ?? [])],
       });
       const missing = await checkExecutable(mount.target, args[0] ?? '', env, cwd);
       if (missing) {
