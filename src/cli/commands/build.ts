@@ -1,4 +1,5 @@
 // tsbuild bud / build: flags and names as buildah and podman build have them.
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
@@ -22,6 +23,7 @@ interface BuildArgs extends GlobalArgs, RegistryArgs {
   network: 'host' | 'none';
   label: string[];
   ignorefile?: string;
+  check: boolean;
 }
 
 export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
@@ -45,16 +47,23 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('network', { choices: ['host', 'none'] as const, default: 'host' as const, describe: 'network for RUN steps' })
       .option('label', { type: 'string', array: true, nargs: 1, default: [], describe: 'add a label to the image, KEY=VALUE (repeatable)' })
       .option('ignorefile', { type: 'string', describe: 'ignore file to use instead of .containerignore/.dockerignore' })
+      .option('check', { type: 'boolean', default: false, describe: 'run the build checks (as tsbuild lint) and do not build' })
       .option('pull', { type: 'string', default: 'missing', describe: 'pull FROM and COPY --from images: always (also --pull alone), missing, never, or newer (when the registry has another digest)' })
       .example('$0 bud -t hello .', 'build ./Containerfile as localhost/hello:latest')
       .example('$0 bud -f build/Dockerfile --build-arg VERSION=1.2 --target runtime -t app:1.2 .', 'build one stage with a build argument')
       .example('cat Containerfile | $0 bud -f - -t app ctx/', 'read the Containerfile from stdin')
-      .example('$0 bud --pull --tls-verify=false -t app .', 'pull FROM images again even when they are local, from a plain-HTTP registry') as never,
+      .example('$0 bud --pull --tls-verify=false -t app .', 'pull FROM images again even when they are local, from a plain-HTTP registry')
+      .example('$0 bud --check .', 'run the build checks only (see tsbuild lint --help)') as never,
   handler: async (args) => {
     const contextDir = path.resolve(args.context);
     await checkContextDir(args.context);
     const containerfile = await readContainerfile(args.context, args.file);
+    const buildArgs = parseBuildArgs(args['build-arg']);
+    const checks = { containerfile, contextDir, buildArgs, target: args.target, ignorefile: args.ignorefile };
+    const { runChecks, warnBeforeBuild } = await import('./lint.js');
+    if (args.check) return runChecks({ ...checks, ...(existsSync(args.root) && { stores: await storesFor(args) }) }, 'text');
     const stores = await storesFor(args);
+    await warnBeforeBuild({ ...checks, stores });
     const { createRuncRuntime } = await import('../../runtime/index.js');
     const { build } = await import('../../build/builder.js');
     const { parsePullPolicy } = await import('../../remote/policy.js');
@@ -66,7 +75,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         containerfile,
         contextDir,
         tags: args.tag,
-        buildArgs: parseBuildArgs(args['build-arg']),
+        buildArgs,
         target: args.target,
         format: args.format,
         layers: args.layers && args.cache,
@@ -89,7 +98,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
 };
 
 /** A missing context is a typo worth reporting before the build, not when the first COPY needs it. */
-async function checkContextDir(context: string): Promise<void> {
+export async function checkContextDir(context: string): Promise<void> {
   let isDir: boolean;
   try {
     isDir = (await stat(context)).isDirectory();
@@ -102,7 +111,7 @@ async function checkContextDir(context: string): Promise<void> {
   if (!isDir) throw new TsbuildError('INVALID_ARGUMENT', `build context ${context} is not a directory`);
 }
 
-async function readContainerfile(contextArg: string, file: string | undefined): Promise<{ text: string; file: string }> {
+export async function readContainerfile(contextArg: string, file: string | undefined): Promise<{ text: string; file: string }> {
   if (file === '-') {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -136,7 +145,7 @@ export function parseKeyValues(values: readonly string[], flag: string): Record<
   return out;
 }
 
-function parseBuildArgs(values: readonly string[]): Map<string, string> {
+export function parseBuildArgs(values: readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const v of values) {
     const eq = v.indexOf('=');

@@ -1,0 +1,103 @@
+// tsbuild lint: BuildKit's build checks (`docker build --check`) without building; also what
+// `bud --check` runs, and the warnings a normal `bud` prints before it builds.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import type { Stores } from '../../store/root.js';
+import { storesFor, type GlobalArgs } from '../global.js';
+import { checkContextDir, parseBuildArgs, readContainerfile } from './build.js';
+
+interface LintArgs extends GlobalArgs {
+  context: string;
+  file?: string;
+  'build-arg': string[];
+  target?: string;
+  format: 'text' | 'json';
+  ignorefile?: string;
+}
+
+export interface CheckInput {
+  containerfile: { text: string; file: string };
+  contextDir: string;
+  buildArgs: ReadonlyMap<string, string>;
+  target?: string;
+  ignorefile?: string;
+  /** Where base image configs come from; without it, only what the Containerfile says is known. */
+  stores?: Stores;
+}
+
+async function lint(input: CheckInput) {
+  const { lintContainerfile, localBaseImages } = await import('../../lint/index.js');
+  const { loadIgnoreRules } = await import('../../build/context/index.js');
+  return lintContainerfile({
+    text: input.containerfile.text,
+    file: input.containerfile.file,
+    buildArgs: input.buildArgs,
+    target: input.target,
+    ignore: await loadIgnoreRules(input.contextDir, { ignorefile: input.ignorefile }),
+    ...(input.stores && { baseImage: localBaseImages(input.stores) }),
+  });
+}
+
+/** `tsbuild lint` and `bud --check`: the report on stdout; throws (exit 1) on a parse error or with error=true. */
+export async function runChecks(input: CheckInput, format: 'text' | 'json'): Promise<void> {
+  const { formatJson, formatText, lintFailure } = await import('../../lint/index.js');
+  const report = await lint(input);
+  process.stdout.write(format === 'json' ? formatJson(report) : formatText(report));
+  const failure = lintFailure(report);
+  if (failure) throw failure;
+}
+
+/**
+ * Before a normal build: each warning as a `[Warning]` line on stderr; throws only when the
+ * Containerfile says `# check=error=true`. A parse error is left to the build, which reports it.
+ */
+export async function warnBeforeBuild(input: CheckInput): Promise<void> {
+  const { formatBuildWarning, lintFailure } = await import('../../lint/index.js');
+  const report = await lint(input);
+  if (report.error) return;
+  for (const warning of report.warnings) process.stderr.write(formatBuildWarning(warning));
+  const failure = lintFailure(report);
+  if (failure) throw failure;
+}
+
+export const lintCommand: CommandModule<GlobalArgs, LintArgs> = {
+  command: 'lint [context]',
+  describe: 'Check a Containerfile with the build checks of docker build --check (nothing is built)',
+  builder: (y) =>
+    y
+      .positional('context', { type: 'string', default: '.', describe: 'build context directory (for .containerignore/.dockerignore)' })
+      .option('file', { alias: 'f', type: 'string', describe: 'Containerfile to check ("-" reads stdin); default: Containerfile or Dockerfile in the context' })
+      .option('build-arg', { type: 'string', array: true, nargs: 1, default: [], describe: 'set a build argument, KEY=VALUE, as for bud (some checks depend on them)' })
+      .option('target', { type: 'string', describe: 'check only the stages this stage needs (default: all stages)' })
+      .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'output format' })
+      .option('ignorefile', { type: 'string', describe: 'ignore file to use instead of .containerignore/.dockerignore' })
+      .epilogue(
+        'Prints one line per warning: FILE:LINE RuleName: message (documentation URL), then a summary. ' +
+          'Exits 0 when there are only warnings, 1 on a parse error, or on any warning when the Containerfile ' +
+          'starts with "# check=error=true". "# check=skip=Rule1,Rule2" (or skip=all) turns rules off; ' +
+          '"# check=experimental=CopyIgnoredFile" turns on an experimental one. The build argument ' +
+          'BUILDKIT_DOCKERFILE_CHECK=<same syntax> replaces the directive.',
+      )
+      .example('$0 lint', 'check ./Containerfile (or ./Dockerfile)')
+      .example('$0 lint -f build/Dockerfile --target runtime .', 'check the stages one target needs')
+      .example('$0 lint --format json . | jq ".warnings[].ruleName"', 'machine-readable results')
+      .example('$0 lint --build-arg BUILDKIT_DOCKERFILE_CHECK=skip=JSONArgsRecommended .', 'skip a rule without editing the file') as never,
+  handler: async (args) => {
+    await checkContextDir(args.context);
+    const containerfile = await readContainerfile(args.context, args.file);
+    // Base image configs are read from an existing root only; lint never creates one.
+    const stores = existsSync(args.root) ? await storesFor(args) : undefined;
+    await runChecks(
+      {
+        containerfile,
+        contextDir: path.resolve(args.context),
+        buildArgs: parseBuildArgs(args['build-arg']),
+        target: args.target,
+        ignorefile: args.ignorefile,
+        ...(stores && { stores }),
+      },
+      args.format,
+    );
+  },
+};

@@ -1,0 +1,439 @@
+// Checks that need the build's variables: each stage is walked the way BuildKit's dispatcher walks it
+// (ENV and ARG values in scope, ARGs declared, SHELL set, WORKDIR set, inherited from a base stage),
+// without running or copying anything. The FROM lines are expanded with the global ARGs.
+//
+// A base image's config (its ENV and SHELL) comes from `baseImage` when the caller can read it
+// (tsbuild looks in local storage); when it cannot, UndefinedVar stays quiet for that stage rather
+// than guess, since base images commonly define variables (GOPATH, JAVA_HOME, ...).
+import path from 'node:path';
+import type { IgnoreRules } from '../build/context/index.js';
+import { platformArgs } from '../build/stage-state.js';
+import {
+  expandWord,
+  expandWords,
+  flagValue,
+  type Instruction,
+  type ParsedContainerfile,
+  type SourceLocation,
+  type Stage,
+} from '../containerfile/index.js';
+import { hostPlatform } from '../oci/types.js';
+import { parseReference } from '../remote/reference.js';
+import { parsePlatform } from './platform.js';
+import { MESSAGES } from './rules.js';
+import type { Report } from './report.js';
+import { keywordOf } from './syntax-rules.js';
+
+export interface BaseImageInfo {
+  env: readonly string[];
+  shell?: readonly string[];
+  os?: string;
+  architecture?: string;
+  variant?: string;
+}
+
+/** The config of an image named by FROM, or undefined when it is not at hand. */
+export type BaseImageLookup = (ref: string) => Promise<BaseImageInfo | undefined>;
+
+export interface StageCheckOptions {
+  buildArgs: ReadonlyMap<string, string>;
+  /** Only the stages the target needs are walked; without a target, all of them (as BuildKit's lint). */
+  target?: string;
+  /** For CopyIgnoredFile. */
+  ignore?: IgnoreRules;
+  baseImage?: BaseImageLookup;
+}
+
+/** buildkit's nonEnvArgs: build arguments that configure BuildKit and never become variables. */
+const NON_ENV_ARGS = new Set(['BUILDKIT_SBOM_SCAN_CONTEXT', 'BUILDKIT_SBOM_SCAN_STAGE']);
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+// Whole words of a name (split at "_"): API_KEY, DB_PASSWORD, GITHUB_TOKEN; "public" makes it harmless.
+const SECRET_RE = /(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)/i;
+const SECRET_ALLOW_RE = /(?:_|^)(?:public)(?:_|$)/i;
+
+interface Scope {
+  /** What expansion sees: ENV values and ARG values. */
+  env: Map<string, string>;
+  /** ARG names declared in this stage or its base stages, with or without a value. */
+  declared: Set<string>;
+  shellSet: boolean;
+  workdirSet: boolean;
+  /** False when the base image's ENV is unknown. */
+  envKnown: boolean;
+}
+
+/** One expansion's result and the variables it looked up. */
+interface Expansion {
+  value: string;
+  matched: Set<string>;
+  unmatched: Set<string>;
+}
+
+function expandTracked(word: string, vars: ReadonlyMap<string, string>, escapeChar: string, loc: SourceLocation, split = false): Expansion & { words: string[] } {
+  const matched = new Set<string>();
+  const unmatched = new Set<string>();
+  const lookup = (name: string): string | undefined => {
+    const value = vars.get(name);
+    (value === undefined ? unmatched : matched).add(name);
+    return value;
+  };
+  const opts = { escapeChar, loc };
+  if (split) return { value: '', words: expandWords(word, lookup, opts), matched, unmatched };
+  return { value: expandWord(word, lookup, opts), words: [], matched, unmatched };
+}
+
+/** buildkit's suggest: the closest option within a Levenshtein distance of 2, none on an exact match. */
+export function suggest(value: string, options: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let min = 3;
+  for (const option of options) {
+    if (option === value) return undefined;
+    const d = levenshtein(value, option);
+    if (d < min) {
+      min = d;
+      best = option;
+    }
+  }
+  return best;
+}
+
+function levenshtein(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+export async function checkStages(parsed: ParsedContainerfile, options: StageCheckOptions, report: Report): Promise<void> {
+  const esc = parsed.escapeChar;
+  const builtins = new Map(platformArgs());
+  const lastName = parsed.stages[parsed.stages.length - 1]?.name ?? '';
+  for (const [k, v] of [['TARGETSTAGE', options.target ?? lastName], ['BUILDOSVERSION', ''], ['TARGETOSVERSION', '']] as const) builtins.set(k, v);
+  for (const key of builtins.keys()) {
+    const override = options.buildArgs.get(key);
+    if (override !== undefined) builtins.set(key, override);
+  }
+
+  checkDefaultBaseNames(parsed, builtins, report);
+
+  // buildkit's buildMetaArgs: builtins, then each global ARG's --build-arg or expanded default.
+  const globals = new Map(builtins);
+  const declaredGlobals = new Set<string>();
+  for (const instruction of parsed.globalArgs) {
+    for (const arg of instruction.args) {
+      declaredGlobals.add(arg.name);
+      const value = options.buildArgs.get(arg.name) ?? (arg.defaultValue === undefined ? undefined : tryExpand(arg.defaultValue, globals, esc, instruction.loc));
+      if (value !== undefined) globals.set(arg.name, value);
+    }
+  }
+  const fromKeys = new Set([...declaredGlobals, ...globals.keys()]);
+
+  const scopes = new Map<number, Scope>();
+  const bases = new Map<number, { kind: 'stage'; index: number } | { kind: 'image'; ref: string } | { kind: 'scratch' }>();
+  const earlier = new Map<string, number>();
+  for (const stage of parsed.stages) {
+    const from = stage.from;
+    const image = checkFromWord(from.image, from, globals, fromKeys, esc, report);
+    if (from.platform !== undefined) {
+      const platform = checkFromWord(from.platform, from, globals, fromKeys, esc, report);
+      if (platform) checkPlatformFlag(stage, platform, globals, report);
+    }
+    const value = image?.value ?? from.image;
+    const baseIndex = earlier.get(value.toLowerCase());
+    bases.set(
+      stage.index,
+      baseIndex !== undefined ? { kind: 'stage', index: baseIndex } : value.toLowerCase() === 'scratch' ? { kind: 'scratch' } : { kind: 'image', ref: value },
+    );
+    // As in BuildKit (and plan.ts), a later stage of the same name takes it over from here on.
+    if (stage.name !== undefined) earlier.set(stage.name, stage.index);
+  }
+
+  const walk = reachable(parsed, bases, options.target);
+  for (const stage of parsed.stages) {
+    if (!walk.has(stage.index)) continue;
+    const scope = await initialScope(stage, bases.get(stage.index)!, scopes, options.baseImage, report);
+    walkStage(stage, scope, globals, options, esc, report);
+    scopes.set(stage.index, scope);
+  }
+}
+
+function tryExpand(word: string, vars: ReadonlyMap<string, string>, escapeChar: string, loc: SourceLocation): string | undefined {
+  try {
+    return expandTracked(word, vars, escapeChar, loc).value;
+  } catch {
+    // A malformed substitution is the build's error to report, with its own message.
+    return undefined;
+  }
+}
+
+/** UndefinedArgInFrom for one FROM word (the image or --platform); the expansion, or undefined if it failed. */
+function checkFromWord(
+  word: string,
+  from: Stage['from'],
+  globals: ReadonlyMap<string, string>,
+  fromKeys: ReadonlySet<string>,
+  esc: string,
+  report: Report,
+): Expansion | undefined {
+  let expansion: Expansion;
+  try {
+    expansion = expandTracked(word, globals, esc, from.loc);
+  } catch {
+    return undefined;
+  }
+  for (const name of expansion.unmatched) {
+    if (!fromKeys.has(name)) report('UndefinedArgInFrom', from.loc, MESSAGES.UndefinedArgInFrom(name, suggest(name, fromKeys)));
+  }
+  return expansion;
+}
+
+/** InvalidDefaultArgInFrom: with no --build-arg at all, every FROM must still name a valid image. */
+function checkDefaultBaseNames(parsed: ParsedContainerfile, builtins: ReadonlyMap<string, string>, report: Report): void {
+  const defaults = new Map(builtins);
+  try {
+    for (const instruction of parsed.globalArgs) {
+      for (const arg of instruction.args) {
+        if (arg.defaultValue !== undefined) defaults.set(arg.name, expandTracked(arg.defaultValue, defaults, parsed.escapeChar, instruction.loc).value);
+      }
+    }
+    for (const stage of parsed.stages) {
+      const name = expandTracked(stage.from.image, defaults, parsed.escapeChar, stage.from.loc).value;
+      try {
+        parseReference(name);
+      } catch {
+        report('InvalidDefaultArgInFrom', stage.from.loc, MESSAGES.InvalidDefaultArgInFrom(stage.from.image));
+      }
+    }
+  } catch {
+    // The build fails on this expansion anyway, with a better message than a lint warning.
+  }
+}
+
+function checkPlatformFlag(stage: Stage, platform: Expansion, globals: ReadonlyMap<string, string>, report: Report): void {
+  const loc = stage.from.loc;
+  const raw = stage.from.platform!;
+  if (platform.matched.size === 1 && platform.unmatched.size === 0 && platform.matched.has('TARGETPLATFORM')) {
+    if (platform.value === globals.get('TARGETPLATFORM')) report('RedundantTargetPlatform', loc, MESSAGES.RedundantTargetPlatform(raw));
+  }
+  if (platform.matched.size > 0 || platform.unmatched.size > 0) return;
+  const parsed = parsePlatform(platform.value);
+  if (!parsed) return;
+  // A stage named after its platform (FROM --platform=linux/arm64 ... AS build-arm64) means it.
+  const name = stage.name ?? '';
+  if (name.includes(parsed.os) || name.includes(parsed.architecture)) return;
+  report('FromPlatformFlagConstDisallowed', loc, MESSAGES.FromPlatformFlagConstDisallowed(platform.value));
+}
+
+/** The stages a target needs (its base and COPY --from stages, transitively); all without a target. */
+function reachable(parsed: ParsedContainerfile, bases: ReadonlyMap<number, { kind: string; index?: number }>, target: string | undefined): Set<number> {
+  const all = new Set(parsed.stages.map((s) => s.index));
+  if (target === undefined) return all;
+  const start = parsed.stages.find((s) => s.name === target.toLowerCase());
+  if (!start) return all;
+  const byName = new Map<string, number>();
+  for (const stage of parsed.stages) if (stage.name !== undefined) byName.set(stage.name, stage.index);
+  const out = new Set<number>();
+  const visit = (index: number): void => {
+    if (out.has(index)) return;
+    out.add(index);
+    const base = bases.get(index);
+    if (base?.kind === 'stage') visit(base.index!);
+    for (const instruction of parsed.stages[index]?.instructions ?? []) {
+      const fromFlag = instruction.kind === 'COPY' ? flagValue(instruction, 'from') : undefined;
+      if (fromFlag === undefined) continue;
+      const dep = /^\d+$/.test(fromFlag) ? Number(fromFlag) : byName.get(fromFlag.toLowerCase());
+      if (dep !== undefined && dep < index) visit(dep);
+    }
+  };
+  visit(start.index);
+  return out;
+}
+
+async function initialScope(
+  stage: Stage,
+  base: { kind: 'stage'; index: number } | { kind: 'image'; ref: string } | { kind: 'scratch' },
+  scopes: ReadonlyMap<number, Scope>,
+  lookup: BaseImageLookup | undefined,
+  report: Report,
+): Promise<Scope> {
+  if (base.kind === 'stage') {
+    const parent = scopes.get(base.index);
+    if (parent) return { ...parent, env: new Map(parent.env), declared: new Set(parent.declared) };
+  }
+  const scope: Scope = { env: new Map(), declared: new Set(), shellSet: false, workdirSet: false, envKnown: true };
+  if (base.kind === 'image') {
+    const info = await lookup?.(base.ref);
+    if (info) {
+      for (const entry of info.env) {
+        const eq = entry.indexOf('=');
+        scope.env.set(eq < 0 ? entry : entry.slice(0, eq), eq < 0 ? '' : entry.slice(eq + 1));
+      }
+      scope.shellSet = (info.shell?.length ?? 0) > 0;
+      checkBasePlatform(stage, base.ref, info, report);
+    } else {
+      scope.envKnown = false;
+    }
+  }
+  // BuildKit makes sure PATH is always set.
+  if (!scope.env.has('PATH')) scope.env.set('PATH', DEFAULT_PATH);
+  return scope;
+}
+
+function checkBasePlatform(stage: Stage, ref: string, info: BaseImageInfo, report: Report): void {
+  const host = hostPlatform();
+  if (info.os === undefined || info.architecture === undefined) return;
+  if (info.os === host.os && info.architecture === host.architecture) return;
+  const actual = [info.os, info.architecture, info.variant].filter(Boolean).join('/');
+  report('InvalidBaseImagePlatform', stage.from.loc, MESSAGES.InvalidBaseImagePlatform(ref, `${host.os}/${host.architecture}`, actual));
+}
+
+function walkStage(
+  stage: Stage,
+  scope: Scope,
+  globals: ReadonlyMap<string, string>,
+  options: StageCheckOptions,
+  esc: string,
+  report: Report,
+): void {
+  const once = new Map<string, Instruction>();
+  /** Expands one word as the dispatcher would, reporting variables that are neither set nor declared. */
+  const expand = (word: string, loc: SourceLocation): string | undefined => {
+    let expansion: Expansion;
+    try {
+      expansion = expandTracked(word, scope.env, esc, loc);
+    } catch {
+      return undefined;
+    }
+    if (scope.envKnown) {
+      for (const name of expansion.unmatched) {
+        if (scope.declared.has(name) || NON_ENV_ARGS.has(name)) continue;
+        report('UndefinedVar', loc, MESSAGES.UndefinedVar(name, suggest(name, scope.env.keys())));
+      }
+    }
+    return expansion.value;
+  };
+  const secret = (kind: 'ARG' | 'ENV', key: string, loc: SourceLocation): void => {
+    if (SECRET_RE.test(key) && !SECRET_ALLOW_RE.test(key)) report('SecretsUsedInArgOrEnv', loc, MESSAGES.SecretsUsedInArgOrEnv(kind, key));
+  };
+
+  for (const instruction of stage.instructions) {
+    const loc = instruction.loc;
+    const keyword = keywordOf(instruction);
+    switch (instruction.kind) {
+      case 'ENV':
+      case 'LABEL': {
+        if (isLegacyKeyValue(instruction.text, instruction.pairs[0]?.key ?? '')) {
+          report('LegacyKeyValueFormat', loc, MESSAGES.LegacyKeyValueFormat(keyword));
+        }
+        // Every word expands before any is set: `ENV A=1 B=$A` reads the old A, as in Docker.
+        const pairs = instruction.pairs.map((p) => ({ key: expand(p.key, loc), value: expand(p.value, loc) }));
+        if (instruction.kind === 'ENV') {
+          for (const { key, value } of pairs) {
+            if (key === undefined) continue;
+            secret('ENV', key, loc);
+            scope.env.set(key, value ?? '');
+          }
+        }
+        break;
+      }
+      case 'ARG':
+        for (const arg of instruction.args) {
+          secret('ARG', arg.name, loc);
+          let value = options.buildArgs.get(arg.name);
+          if (value === undefined && arg.defaultValue !== undefined) value = expand(arg.defaultValue, loc);
+          else if (value === undefined) value = globals.get(arg.name);
+          if (value !== undefined && !NON_ENV_ARGS.has(arg.name)) scope.env.set(arg.name, value);
+          scope.declared.add(arg.name);
+        }
+        break;
+      case 'COPY':
+      case 'ADD': {
+        for (const name of ['chown', 'chmod']) {
+          const value = flagValue(instruction, name);
+          if (value !== undefined) expand(value, loc);
+        }
+        expand(instruction.dest, loc);
+        const fromContext = instruction.kind === 'ADD' || flagValue(instruction, 'from') === undefined;
+        for (const source of instruction.sources) {
+          const value = expand(source, loc);
+          if (value === undefined || !fromContext || !options.ignore || isRemoteOrInline(value)) continue;
+          const rel = path.posix.normalize(value.replace(/^\/+/, ''));
+          if (rel !== '.' && options.ignore.ignores(rel)) {
+            report('CopyIgnoredFile', loc, MESSAGES.CopyIgnoredFile(instruction.kind === 'ADD' ? 'Add' : 'Copy', value));
+          }
+        }
+        break;
+      }
+      case 'WORKDIR': {
+        const dir = expand(instruction.path, loc);
+        // Only the first WORKDIR of the build counts: fixing it fixes the relative ones after it.
+        if (dir !== undefined && !scope.workdirSet && !dir.startsWith('/')) report('WorkdirRelativePath', loc, MESSAGES.WorkdirRelativePath(dir));
+        scope.workdirSet = true;
+        break;
+      }
+      case 'USER':
+        expand(instruction.user, loc);
+        break;
+      case 'STOPSIGNAL':
+        expand(instruction.signal, loc);
+        break;
+      case 'VOLUME':
+        for (const p of instruction.paths) expand(p, loc);
+        break;
+      case 'EXPOSE':
+        for (const raw of instruction.ports) checkExpose(raw, scope.env, esc, loc, report);
+        break;
+      case 'SHELL':
+        scope.shellSet = true;
+        break;
+      case 'CMD':
+      case 'ENTRYPOINT':
+      case 'HEALTHCHECK': {
+        const previous = once.get(instruction.kind);
+        // Reported where the instruction is that will be ignored: the earlier one.
+        if (previous) report('MultipleInstructionsDisallowed', previous.loc, MESSAGES.MultipleInstructionsDisallowed(keyword));
+        once.set(instruction.kind, instruction);
+        if (instruction.kind !== 'HEALTHCHECK' && instruction.command.form === 'shell' && !scope.shellSet) {
+          report('JSONArgsRecommended', loc, MESSAGES.JSONArgsRecommended(keyword));
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+/** `ENV key value`: the first word has no `=` (the parser read the rest of the line as its value). */
+function isLegacyKeyValue(text: string, firstKey: string): boolean {
+  const args = text.replace(/^\S+\s+/, '');
+  return !args.startsWith(`${firstKey}=`);
+}
+
+function isRemoteOrInline(source: string): boolean {
+  return /^(https?|git):\/\//.test(source) || source.startsWith('git@') || source.startsWith('<<');
+}
+
+/** ExposeProtoCasing and ExposeInvalidFormat for one EXPOSE word (which may expand to several ports). */
+function checkExpose(raw: string, env: ReadonlyMap<string, string>, esc: string, loc: SourceLocation, report: Report): void {
+  let ports: string[];
+  try {
+    ports = expandTracked(raw, env, esc, loc, true).words;
+  } catch {
+    return;
+  }
+  for (const port of ports) {
+    const slash = port.lastIndexOf('/');
+    const proto = slash < 0 ? '' : port.slice(slash + 1);
+    if (proto !== proto.toLowerCase()) report('ExposeProtoCasing', loc, MESSAGES.ExposeProtoCasing(port));
+    // [ip:]hostPort:containerPort; an IPv6 address is bracketed.
+    const spec = slash < 0 ? port : port.slice(0, slash);
+    const colons = spec.replace(/^\[[^\]]*\]/, '[]').split(':').length - 1;
+    if (colons > 0) report('ExposeInvalidFormat', loc, MESSAGES.ExposeInvalidFormat(port));
+  }
+}
