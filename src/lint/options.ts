@@ -2,7 +2,6 @@
 // BUILDKIT_DOCKERFILE_CHECK build argument, which replaces the directive entirely (as in BuildKit).
 // The syntax is buildkit's ParseLintOptions: `skip=A,B|all`, `error=<bool>`, `experimental=A,B|all`,
 // separated by `;`.
-import { DockerfileParser } from 'dockerfile-ast';
 import { TsbuildError } from '../errors.js';
 import type { Rule } from './rules.js';
 
@@ -62,19 +61,26 @@ function parseGoBool(v: string): boolean | undefined {
   return undefined;
 }
 
+// buildkit's reDirectives. dockerfile-ast is not used here: it cuts a value at the first blank.
+const DIRECTIVE_RE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
+
 /**
- * The config for a Containerfile: the build argument if given, else the `# check=` directive (only
- * directives at the very top count; dockerfile-ast knows where they end).
+ * The config for a Containerfile: the build argument if given, else the `# check=` directive. As
+ * every parser directive, it counts only in the run of directive lines that starts the file.
  */
 export function checkConfigFor(text: string, file: string, buildArgs?: ReadonlyMap<string, string>): CheckConfig {
   const override = buildArgs?.get(CHECK_BUILD_ARG);
   if (override !== undefined) return parseCheckOptions(override, `--build-arg ${CHECK_BUILD_ARG}`);
-  const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
-  const directive = DockerfileParser.parse(body)
-    .getDirectives()
-    .find((d) => d.getName().toLowerCase() === 'check');
-  if (!directive) return DEFAULT_CHECK_CONFIG;
-  return parseCheckOptions(directive.getValue(), `${file}:${directive.getRange().start.line + 1}`);
+  const lines = (text.startsWith('\uFEFF') ? text.slice(1) : text).split(/\r?\n/);
+  let found: { value: string; line: number } | undefined;
+  for (const [i, line] of lines.entries()) {
+    const match = DIRECTIVE_RE.exec(line);
+    if (!match) break;
+    if (match[1]!.toLowerCase() !== 'check') continue;
+    if (found) throw new TsbuildError('PARSE', `${file}:${i + 1}: only one check parser directive can be used`);
+    found = { value: match[2]!, line: i + 1 };
+  }
+  return found ? parseCheckOptions(found.value, `${file}:${found.line}`) : DEFAULT_CHECK_CONFIG;
 }
 
 /** buildkit's Linter.Run filter: experimental rules must be asked for; skip never turns them off. */

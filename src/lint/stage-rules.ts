@@ -357,7 +357,6 @@ function walkStage(
           const value = flagValue(instruction, name);
           if (value !== undefined) expand(value, loc);
         }
-        expand(instruction.dest, loc);
         const fromContext = instruction.kind === 'ADD' || flagValue(instruction, 'from') === undefined;
         for (const source of instruction.sources) {
           const value = expand(source, loc);
@@ -367,6 +366,7 @@ function walkStage(
             report('CopyIgnoredFile', loc, MESSAGES.CopyIgnoredFile(instruction.kind === 'ADD' ? 'Add' : 'Copy', value));
           }
         }
+        expand(instruction.dest, loc);
         break;
       }
       case 'WORKDIR': {
