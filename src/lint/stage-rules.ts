@@ -12,6 +12,7 @@ import {
   expandWord,
   expandWords,
   flagValue,
+  flagValues,
   type Instruction,
   type ParsedContainerfile,
   type SourceLocation,
@@ -376,6 +377,9 @@ function walkStage(
         scope.workdirSet = true;
         break;
       }
+      case 'RUN':
+        for (const mount of flagValues(instruction, 'mount')) expand(mount, loc);
+        break;
       case 'USER':
         expand(instruction.user, loc);
         break;
@@ -431,9 +435,10 @@ function checkExpose(raw: string, env: ReadonlyMap<string, string>, esc: string,
     const slash = port.lastIndexOf('/');
     const proto = slash < 0 ? '' : port.slice(slash + 1);
     if (proto !== proto.toLowerCase()) report('ExposeProtoCasing', loc, MESSAGES.ExposeProtoCasing(port));
-    // [ip:]hostPort:containerPort; an IPv6 address is bracketed.
-    const spec = slash < 0 ? port : port.slice(0, slash);
-    const colons = spec.replace(/^\[[^\]]*\]/, '[]').split(':').length - 1;
-    if (colons > 0) report('ExposeInvalidFormat', loc, MESSAGES.ExposeInvalidFormat(port));
+    // buildkit's splitParts: [ip:]hostPort:containerPort, split at every ":" (an IPv6 address too).
+    const parts = port.split(':');
+    const hostPort = parts.length >= 2 ? parts[parts.length - 2] : '';
+    const ip = parts.slice(0, -2).join(':');
+    if (ip !== '' || hostPort !== '') report('ExposeInvalidFormat', loc, MESSAGES.ExposeInvalidFormat(port));
   }
 }

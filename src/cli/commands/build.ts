@@ -1,5 +1,4 @@
 // tsbuild bud / build: flags and names as buildah and podman build have them.
-import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
@@ -60,8 +59,8 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const containerfile = await readContainerfile(args.context, args.file);
     const buildArgs = parseBuildArgs(args['build-arg']);
     const checks = { containerfile, contextDir, buildArgs, target: args.target, ignorefile: args.ignorefile };
-    const { runChecks, warnBeforeBuild } = await import('./lint.js');
-    if (args.check) return runChecks({ ...checks, ...(existsSync(args.root) && { stores: await storesFor(args) }) }, 'text');
+    const { existingStores, runChecks, warnBeforeBuild } = await import('./lint.js');
+    if (args.check) return runChecks({ ...checks, stores: await existingStores(args) }, 'text');
     const stores = await storesFor(args);
     await warnBeforeBuild({ ...checks, stores });
     const { createRuncRuntime } = await import('../../runtime/index.js');

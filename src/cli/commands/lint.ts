@@ -39,6 +39,15 @@ async function lint(input: CheckInput) {
   });
 }
 
+/**
+ * The storage root for base image configs, if there is one that opens: checks never create a root,
+ * and one they cannot read (not root, say) only means they know less.
+ */
+export async function existingStores(args: GlobalArgs): Promise<Stores | undefined> {
+  if (!existsSync(args.root)) return undefined;
+  return storesFor(args).catch(() => undefined);
+}
+
 /** `tsbuild lint` and `bud --check`: the report on stdout; throws (exit 1) on a parse error or with error=true. */
 export async function runChecks(input: CheckInput, format: 'text' | 'json'): Promise<void> {
   const { formatJson, formatText, lintFailure } = await import('../../lint/index.js');
@@ -86,8 +95,7 @@ export const lintCommand: CommandModule<GlobalArgs, LintArgs> = {
   handler: async (args) => {
     await checkContextDir(args.context);
     const containerfile = await readContainerfile(args.context, args.file);
-    // Base image configs are read from an existing root only; lint never creates one.
-    const stores = existsSync(args.root) ? await storesFor(args) : undefined;
+    const stores = await existingStores(args);
     await runChecks(
       {
         containerfile,

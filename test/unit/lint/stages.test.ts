@@ -39,8 +39,14 @@ describe('UndefinedVar', () => {
     expect(await findingsOf('UndefinedVar', 'FROM golang\nENV PATH=$GOPATH/bin:$PATH\n')).toEqual([]);
   });
 
-  it('does not look into RUN, CMD or EXPOSE (the shell or the runtime expands those)', async () => {
-    expect(await findingsOf('UndefinedVar', 'FROM scratch\nRUN echo $X\nCMD echo $Y\n')).toEqual([]);
+  it('does not look into RUN commands, CMD or EXPOSE (the shell or the runtime expands those)', async () => {
+    expect(await findingsOf('UndefinedVar', 'FROM scratch\nRUN echo $X\nCMD echo $Y\nEXPOSE $Z\n')).toEqual([]);
+  });
+
+  it('checks RUN --mount options, which the builder expands', async () => {
+    expect(await findingsOf('UndefinedVar', 'FROM scratch\nRUN --mount=type=cache,target=$CACHE_DIR true\n')).toEqual([
+      { rule: 'UndefinedVar', line: 2, message: "Usage of undefined variable '$CACHE_DIR'" },
+    ]);
   });
 
   it('checks ARG defaults and the words of COPY, WORKDIR, USER, VOLUME, STOPSIGNAL and LABEL', async () => {
