@@ -71,6 +71,12 @@ export const RULES = {
     'FROM --platform flag should not use a constant value',
   ),
   CopyIgnoredFile: rule('CopyIgnoredFile', 'copy-ignored-file', 'Attempting to Copy file that is excluded by .dockerignore', true),
+  InvalidDefinitionDescription: rule(
+    'InvalidDefinitionDescription',
+    'invalid-definition-description',
+    'Comment for build stage or argument should follow the format: `# <arg/stage name> <description>`. If this is not intended to be a description comment, add an empty line or comment between the instruction and the comment.',
+    true,
+  ),
   ExposeProtoCasing: rule('ExposeProtoCasing', 'expose-proto-casing', 'Protocol in EXPOSE instruction should be lowercase'),
   ExposeInvalidFormat: rule(
     'ExposeInvalidFormat',
@@ -111,6 +117,8 @@ export const MESSAGES = {
   InvalidDefaultArgInFrom: (baseName: string) => `Default value for ARG ${baseName} results in empty or invalid base image name`,
   FromPlatformFlagConstDisallowed: (platform: string) => `FROM --platform flag should not use constant value ${quote(platform)}`,
   CopyIgnoredFile: (command: 'Copy' | 'Add', file: string) => `Attempting to ${command} file ${quote(file)} that is excluded by .dockerignore`,
+  InvalidDefinitionDescription: (instruction: 'FROM' | 'ARG', name: string) =>
+    `Comment for ${instruction} should follow the format: \`# ${name} <description>\``,
   ExposeProtoCasing: (port: string) => `Defined protocol '${port}' in EXPOSE instruction should be lowercase`,
   ExposeInvalidFormat: (port: string) => `EXPOSE instruction should not define an IP address or host-port mapping, found '${port}'`,
 } satisfies Record<RuleName, (...args: never[]) => string>;

@@ -52,6 +52,7 @@ export function checkSyntax(parsed: ParsedContainerfile, source: readonly string
     }
   }
   checkCasing(parsed, report);
+  checkDescriptions(parsed, source, report);
   const all = [...parsed.globalArgs, ...parsed.stages.flatMap((s) => [s.from, ...s.instructions])];
   for (const instruction of all) checkContinuation(instruction, source, parsed.escapeChar, report);
 }
@@ -99,4 +100,34 @@ function checkContinuation(instruction: Instruction, source: readonly string[], 
     if (!continuing) break;
   }
   if (empty) report('NoEmptyContinuation', { file: instruction.loc.file, line: last }, MESSAGES.NoEmptyContinuation());
+}
+
+/**
+ * InvalidDefinitionDescription (experimental): the comment right above a named FROM or an ARG (no
+ * blank line between) documents it, so it must start with the stage or ARG name.
+ */
+function checkDescriptions(parsed: ParsedContainerfile, source: readonly string[], report: Report): void {
+  const directives = directiveLines(source);
+  const check = (kind: 'FROM' | 'ARG', names: string[], instruction: Instruction): void => {
+    const above = instruction.loc.line - 1;
+    const comment = source[above - 1];
+    if (names.length === 0 || above <= directives || comment === undefined || !/^\s*#/.test(comment)) return;
+    const first = comment.trim().replace(/^#\s*/, '').split(' ')[0] ?? '';
+    if (names.includes(first)) return;
+    report('InvalidDefinitionDescription', instruction.loc, MESSAGES.InvalidDefinitionDescription(kind, names.length > 1 ? '<arg_key>' : names[0]!));
+  };
+  for (const arg of parsed.globalArgs) check('ARG', arg.args.map((a) => a.name), arg);
+  for (const stage of parsed.stages) {
+    check('FROM', stage.name === undefined ? [] : [stage.name], stage.from);
+    for (const instruction of stage.instructions) {
+      if (instruction.kind === 'ARG') check('ARG', instruction.args.map((a) => a.name), instruction);
+    }
+  }
+}
+
+/** How many lines at the top are parser directives (`# key=value`), which describe nothing. */
+function directiveLines(source: readonly string[]): number {
+  let n = 0;
+  while (n < source.length && /^#\s*[a-zA-Z][a-zA-Z0-9]*\s*=/.test(source[n]!)) n++;
+  return n;
 }

@@ -105,3 +105,33 @@ describe('a clean Containerfile', () => {
     expect(await findings(text)).toEqual([]);
   });
 });
+
+describe('InvalidDefinitionDescription (experimental)', () => {
+  it('wants the comment right above a named stage or an ARG to start with its name', async () => {
+    const text = [
+      '# check=experimental=InvalidDefinitionDescription',
+      '# the version to build',
+      'ARG VERSION=1',
+      '# BASE the image to start from',
+      'ARG BASE=scratch',
+      '# compiles the thing',
+      'FROM scratch AS build',
+      '# not a description',
+      '',
+      'FROM scratch AS other',
+      '# a b',
+      'ARG A B',
+      '',
+    ].join('\n');
+    expect(await findingsOf('InvalidDefinitionDescription', text)).toEqual([
+      { rule: 'InvalidDefinitionDescription', line: 3, message: 'Comment for ARG should follow the format: `# VERSION <description>`' },
+      { rule: 'InvalidDefinitionDescription', line: 7, message: 'Comment for FROM should follow the format: `# build <description>`' },
+      { rule: 'InvalidDefinitionDescription', line: 12, message: 'Comment for ARG should follow the format: `# <arg_key> <description>`' },
+    ]);
+  });
+
+  it('is off unless asked for, and never reads the parser directives as a description', async () => {
+    expect(await findingsOf('InvalidDefinitionDescription', '# some comment\nARG V=1\nFROM scratch\n')).toEqual([]);
+    expect(await findingsOf('InvalidDefinitionDescription', '# check=experimental=all\nARG V=1\nFROM scratch\n')).toEqual([]);
+  });
+});
