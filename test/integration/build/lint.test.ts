@@ -3,6 +3,7 @@
 // image came out.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildahAvailable, buildBoth, comparableTree } from '../../helpers/buildah.js';
 import { Contexts, budOk, bud, imageNames, setupRoot, teardownRoot, type TestRoot } from './helpers.js';
 
 let t: TestRoot;
@@ -151,5 +152,46 @@ describe('bud', () => {
     const ctx = await contexts.make({ Containerfile: '# check=skip=all;error=true\nFROM lint-base\nCMD sh\n' });
     const result = await budOk(t, ctx, ['-t', 'skipped']);
     expect(result.stderr).not.toContain('[Warning]');
+  });
+});
+
+// buildah 1.28 has no build checks and reads `# check=` as a comment: a file that only warns must
+// build the same with both. With error=true buildah builds anyway; BuildKit (the reference) refuses.
+describe.runIf(buildahAvailable() || process.env.CI === 'true')('side by side with buildah', () => {
+  const WARNS = [
+    '# check=error=false',
+    'FROM localhost/busybox-base',
+    'MAINTAINER someone@example.org',
+    'ENV GREETING hello world',
+    'LABEL legacy form',
+    'WORKDIR /srv',
+    'WORKDIR app',
+    'CMD echo $GREETING',
+    '',
+  ].join('\n');
+
+  it('builds a Containerfile that only warns exactly as buildah does', async () => {
+    const ctx = await contexts.make({ Containerfile: WARNS });
+    const { tsbuild, buildah } = await buildBoth(ctx, [], t, 'localhost/lint-compare');
+    for (const field of ['Cmd', 'Entrypoint', 'WorkingDir']) {
+      expect.soft(tsbuild.config.config[field], field).toEqual(buildah.config.config[field]);
+    }
+    // buildah adds a default PATH at FROM; the ENV from the file agrees.
+    const greeting = (env: string[]): string[] => env.filter((e) => e.startsWith('GREETING='));
+    expect(greeting(tsbuild.config.config.Env)).toEqual(greeting(buildah.config.config.Env));
+    expect(tsbuild.config.author).toBe(buildah.config.author);
+    expect(tsbuild.config.config.Labels.legacy).toBe(buildah.config.config.Labels.legacy);
+    // WORKDIR creates its directory in BuildKit (the reference) and tsbuild; buildah only when a
+    // later step needs it.
+    const workdirs = (p: string): boolean => p === 'srv' || p === 'srv/app';
+    expect(tsbuild.files.get('srv/app')?.type).toBe('dir');
+    expect(comparableTree(tsbuild, workdirs)).toEqual(comparableTree(buildah, workdirs));
+  });
+
+  it('refuses to build with # check=error=true, where buildah builds (the reference wins)', async () => {
+    const ctx = await contexts.make({ Containerfile: WARNS.replace('error=false', 'error=true') });
+    const result = await bud(t, ctx, ['-t', 'lint-refused']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('lint violation found for rules: MaintainerDeprecated, LegacyKeyValueFormat, JSONArgsRecommended');
   });
 });
