@@ -38,8 +38,10 @@ export type BaseImageLookup = (ref: string) => Promise<BaseImageInfo | undefined
 
 export interface StageCheckOptions {
   buildArgs: ReadonlyMap<string, string>;
-  /** Only the stages the target needs are walked; without a target, all of them (as BuildKit's lint). */
+  /** Only the stages the target needs are walked; without one, all of them (as BuildKit's lint) ... */
   target?: string;
+  /** ... unless this is false (a build): then the stages the last one needs. */
+  allStages?: boolean;
   /** For CopyIgnoredFile. */
   ignore?: IgnoreRules;
   baseImage?: BaseImageLookup;
@@ -154,7 +156,7 @@ export async function checkStages(parsed: ParsedContainerfile, options: StageChe
     if (stage.name !== undefined) earlier.set(stage.name, stage.index);
   }
 
-  const walk = reachable(parsed, bases, options.target);
+  const walk = reachable(parsed, bases, options.target, options.allStages ?? true);
   for (const stage of parsed.stages) {
     if (!walk.has(stage.index)) continue;
     const scope = await initialScope(stage, bases.get(stage.index)!, scopes, options.baseImage, report);
@@ -230,11 +232,17 @@ function checkPlatformFlag(stage: Stage, platform: Expansion, globals: ReadonlyM
   report('FromPlatformFlagConstDisallowed', loc, MESSAGES.FromPlatformFlagConstDisallowed(platform.value));
 }
 
-/** The stages a target needs (its base and COPY --from stages, transitively); all without a target. */
-function reachable(parsed: ParsedContainerfile, bases: ReadonlyMap<number, { kind: string; index?: number }>, target: string | undefined): Set<number> {
+/** The stages a target needs (its base and COPY --from stages, transitively). */
+function reachable(
+  parsed: ParsedContainerfile,
+  bases: ReadonlyMap<number, { kind: string; index?: number }>,
+  target: string | undefined,
+  allStages: boolean,
+): Set<number> {
   const all = new Set(parsed.stages.map((s) => s.index));
-  if (target === undefined) return all;
-  const start = parsed.stages.find((s) => s.name === target.toLowerCase());
+  if (target === undefined && allStages) return all;
+  const start = target === undefined ? parsed.stages[parsed.stages.length - 1] : parsed.stages.find((s) => s.name === target.toLowerCase());
+  // An unknown target is the build's error to report; check everything meanwhile.
   if (!start) return all;
   const byName = new Map<string, number>();
   for (const stage of parsed.stages) if (stage.name !== undefined) byName.set(stage.name, stage.index);

@@ -26,7 +26,7 @@ export interface CheckInput {
   stores?: Stores;
 }
 
-async function lint(input: CheckInput) {
+async function lint(input: CheckInput, allStages: boolean) {
   const { lintContainerfile, localBaseImages } = await import('../../lint/index.js');
   const { loadIgnoreRules } = await import('../../build/context/index.js');
   return lintContainerfile({
@@ -34,6 +34,7 @@ async function lint(input: CheckInput) {
     file: input.containerfile.file,
     buildArgs: input.buildArgs,
     target: input.target,
+    allStages,
     ignore: await loadIgnoreRules(input.contextDir, { ignorefile: input.ignorefile }),
     ...(input.stores && { baseImage: localBaseImages(input.stores) }),
   });
@@ -51,7 +52,7 @@ export async function existingStores(args: GlobalArgs): Promise<Stores | undefin
 /** `tsbuild lint` and `bud --check`: the report on stdout; throws (exit 1) on a parse error or with error=true. */
 export async function runChecks(input: CheckInput, format: 'text' | 'json'): Promise<void> {
   const { formatJson, formatText, lintFailure } = await import('../../lint/index.js');
-  const report = await lint(input);
+  const report = await lint(input, true);
   process.stdout.write(format === 'json' ? formatJson(report) : formatText(report));
   const failure = lintFailure(report);
   if (failure) throw failure;
@@ -63,7 +64,8 @@ export async function runChecks(input: CheckInput, format: 'text' | 'json'): Pro
  */
 export async function warnBeforeBuild(input: CheckInput): Promise<void> {
   const { formatBuildWarning, lintFailure } = await import('../../lint/index.js');
-  const report = await lint(input);
+  // As in a BuildKit build, only the stages the build needs are walked (all are checked for syntax).
+  const report = await lint(input, false);
   if (report.error) return;
   for (const warning of report.warnings) process.stderr.write(formatBuildWarning(warning));
   const failure = lintFailure(report);

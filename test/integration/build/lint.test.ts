@@ -58,6 +58,12 @@ describe('tsbuild lint', () => {
     expect(warningLines(result.stdout)).toEqual([expect.stringMatching(new RegExp(`^${file}:3 JSONArgsRecommended: `))]);
   });
 
+  it('reads the Containerfile from stdin with -f -', async () => {
+    const ctx = await contexts.make({});
+    const result = await t.ok(['lint', '-f', '-', ctx], { input: 'FROM lint-base\nCMD sh\n' });
+    expect(warningLines(result.stdout)).toEqual([expect.stringMatching(/^<stdin>:2 JSONArgsRecommended: /)]);
+  });
+
   it('gives JSON with --format json', async () => {
     const ctx = await contexts.make({ Containerfile: 'FROM lint-base\nMAINTAINER me\n' });
     const result = await t.ok(['lint', '--format', 'json', ctx]);

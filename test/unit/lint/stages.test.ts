@@ -194,4 +194,9 @@ describe('--target', () => {
     expect(target.map((f) => f.line)).toEqual([2]);
     expect(await findingsOf('StageNameCasing', text, { target: 'c' })).toHaveLength(1);
   });
+
+  it('walks the stages the last one needs when allStages is false (a build without --target)', async () => {
+    const text = 'FROM scratch AS a\nCMD x\nFROM scratch AS b\nCMD y\nFROM a\n';
+    expect((await findingsOf('JSONArgsRecommended', text, { allStages: false })).map((f) => f.line)).toEqual([2]);
+  });
 });
