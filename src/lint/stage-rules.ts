@@ -1,15 +1,13 @@
 // Checks that need the build's variables: each stage is walked the way BuildKit's dispatcher walks it
 // (ENV and ARG values in scope, ARGs declared, SHELL set, WORKDIR set, inherited from a base stage),
-// without running or copying anything. The FROM lines are expanded with the global ARGs.
+// without running or copying anything (the FROM lines are from-rules.ts's).
 //
 // A base image's config (its ENV and SHELL) comes from `baseImage` when the caller can read it
 // (tsbuild looks in local storage); when it cannot, UndefinedVar stays quiet for that stage rather
 // than guess, since base images commonly define variables (GOPATH, JAVA_HOME, ...).
 import path from 'node:path';
 import type { IgnoreRules } from '../build/context/index.js';
-import { platformArgs } from '../build/stage-state.js';
 import {
-  expandWord,
   expandWords,
   flagValue,
   flagValues,
@@ -17,10 +15,11 @@ import {
   type ParsedContainerfile,
   type SourceLocation,
   type Stage,
+  type StageBase,
 } from '../containerfile/index.js';
 import { hostPlatform } from '../oci/types.js';
-import { parseReference } from '../remote/reference.js';
-import { parsePlatform } from './platform.js';
+import { expandTracked, suggest, type Expansion } from './expansion.js';
+import { checkFromLines } from './from-rules.js';
 import { MESSAGES } from './rules.js';
 import type { Report } from './report.js';
 import { keywordOf } from './syntax-rules.js';
@@ -65,177 +64,22 @@ interface Scope {
   envKnown: boolean;
 }
 
-/** One expansion's result and the variables it looked up. */
-interface Expansion {
-  value: string;
-  matched: Set<string>;
-  unmatched: Set<string>;
-}
-
-function expandTracked(word: string, vars: ReadonlyMap<string, string>, escapeChar: string, loc: SourceLocation, split = false): Expansion & { words: string[] } {
-  const matched = new Set<string>();
-  const unmatched = new Set<string>();
-  const lookup = (name: string): string | undefined => {
-    const value = vars.get(name);
-    (value === undefined ? unmatched : matched).add(name);
-    return value;
-  };
-  const opts = { escapeChar, loc };
-  if (split) return { value: '', words: expandWords(word, lookup, opts), matched, unmatched };
-  return { value: expandWord(word, lookup, opts), words: [], matched, unmatched };
-}
-
-/** buildkit's suggest: the closest option within a Levenshtein distance of 2, none on an exact match. */
-export function suggest(value: string, options: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let min = 3;
-  for (const option of options) {
-    if (option === value) return undefined;
-    const d = levenshtein(value, option);
-    if (d < min) {
-      min = d;
-      best = option;
-    }
-  }
-  return best;
-}
-
-function levenshtein(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = row;
-  }
-  return prev[b.length]!;
-}
-
 export async function checkStages(parsed: ParsedContainerfile, options: StageCheckOptions, report: Report): Promise<void> {
-  const esc = parsed.escapeChar;
-  const builtins = new Map(platformArgs());
-  const lastName = parsed.stages[parsed.stages.length - 1]?.name ?? '';
-  for (const [k, v] of [['TARGETSTAGE', options.target ?? lastName], ['BUILDOSVERSION', ''], ['TARGETOSVERSION', '']] as const) builtins.set(k, v);
-  for (const key of builtins.keys()) {
-    const override = options.buildArgs.get(key);
-    if (override !== undefined) builtins.set(key, override);
-  }
-
-  checkDefaultBaseNames(parsed, builtins, report);
-
-  // buildkit's buildMetaArgs: builtins, then each global ARG's --build-arg or expanded default.
-  const globals = new Map(builtins);
-  const declaredGlobals = new Set<string>();
-  for (const instruction of parsed.globalArgs) {
-    for (const arg of instruction.args) {
-      declaredGlobals.add(arg.name);
-      const value = options.buildArgs.get(arg.name) ?? (arg.defaultValue === undefined ? undefined : tryExpand(arg.defaultValue, globals, esc, instruction.loc));
-      if (value !== undefined) globals.set(arg.name, value);
-    }
-  }
-  const fromKeys = new Set([...declaredGlobals, ...globals.keys()]);
-
+  const { globals, bases } = checkFromLines(parsed, options, report);
   const scopes = new Map<number, Scope>();
-  const bases = new Map<number, { kind: 'stage'; index: number } | { kind: 'image'; ref: string } | { kind: 'scratch' }>();
-  const earlier = new Map<string, number>();
-  for (const stage of parsed.stages) {
-    const from = stage.from;
-    const image = checkFromWord(from.image, from, globals, fromKeys, esc, report);
-    if (from.platform !== undefined) {
-      const platform = checkFromWord(from.platform, from, globals, fromKeys, esc, report);
-      if (platform) checkPlatformFlag(stage, platform, globals, report);
-    }
-    const value = image?.value ?? from.image;
-    const baseIndex = earlier.get(value.toLowerCase());
-    bases.set(
-      stage.index,
-      baseIndex !== undefined ? { kind: 'stage', index: baseIndex } : value.toLowerCase() === 'scratch' ? { kind: 'scratch' } : { kind: 'image', ref: value },
-    );
-    // As in BuildKit (and plan.ts), a later stage of the same name takes it over from here on.
-    if (stage.name !== undefined) earlier.set(stage.name, stage.index);
-  }
-
   const walk = reachable(parsed, bases, options.target, options.allStages ?? true);
   for (const stage of parsed.stages) {
     if (!walk.has(stage.index)) continue;
     const scope = await initialScope(stage, bases.get(stage.index)!, scopes, options.baseImage, report);
-    walkStage(stage, scope, globals, options, esc, report);
+    walkStage(stage, scope, globals, options, parsed.escapeChar, report);
     scopes.set(stage.index, scope);
   }
-}
-
-function tryExpand(word: string, vars: ReadonlyMap<string, string>, escapeChar: string, loc: SourceLocation): string | undefined {
-  try {
-    return expandTracked(word, vars, escapeChar, loc).value;
-  } catch {
-    // A malformed substitution is the build's error to report, with its own message.
-    return undefined;
-  }
-}
-
-/** UndefinedArgInFrom for one FROM word (the image or --platform); the expansion, or undefined if it failed. */
-function checkFromWord(
-  word: string,
-  from: Stage['from'],
-  globals: ReadonlyMap<string, string>,
-  fromKeys: ReadonlySet<string>,
-  esc: string,
-  report: Report,
-): Expansion | undefined {
-  let expansion: Expansion;
-  try {
-    expansion = expandTracked(word, globals, esc, from.loc);
-  } catch {
-    return undefined;
-  }
-  for (const name of expansion.unmatched) {
-    if (!fromKeys.has(name)) report('UndefinedArgInFrom', from.loc, MESSAGES.UndefinedArgInFrom(name, suggest(name, fromKeys)));
-  }
-  return expansion;
-}
-
-/** InvalidDefaultArgInFrom: with no --build-arg at all, every FROM must still name a valid image. */
-function checkDefaultBaseNames(parsed: ParsedContainerfile, builtins: ReadonlyMap<string, string>, report: Report): void {
-  const defaults = new Map(builtins);
-  try {
-    for (const instruction of parsed.globalArgs) {
-      for (const arg of instruction.args) {
-        if (arg.defaultValue !== undefined) defaults.set(arg.name, expandTracked(arg.defaultValue, defaults, parsed.escapeChar, instruction.loc).value);
-      }
-    }
-    for (const stage of parsed.stages) {
-      const name = expandTracked(stage.from.image, defaults, parsed.escapeChar, stage.from.loc).value;
-      try {
-        parseReference(name);
-      } catch {
-        report('InvalidDefaultArgInFrom', stage.from.loc, MESSAGES.InvalidDefaultArgInFrom(stage.from.image));
-      }
-    }
-  } catch {
-    // The build fails on this expansion anyway, with a better message than a lint warning.
-  }
-}
-
-function checkPlatformFlag(stage: Stage, platform: Expansion, globals: ReadonlyMap<string, string>, report: Report): void {
-  const loc = stage.from.loc;
-  const raw = stage.from.platform!;
-  if (platform.matched.size === 1 && platform.unmatched.size === 0 && platform.matched.has('TARGETPLATFORM')) {
-    if (platform.value === globals.get('TARGETPLATFORM')) report('RedundantTargetPlatform', loc, MESSAGES.RedundantTargetPlatform(raw));
-  }
-  if (platform.matched.size > 0 || platform.unmatched.size > 0) return;
-  const parsed = parsePlatform(platform.value);
-  if (!parsed) return;
-  // A stage named after its platform (FROM --platform=linux/arm64 ... AS build-arm64) means it.
-  const name = stage.name ?? '';
-  if (name.includes(parsed.os) || name.includes(parsed.architecture)) return;
-  report('FromPlatformFlagConstDisallowed', loc, MESSAGES.FromPlatformFlagConstDisallowed(platform.value));
 }
 
 /** The stages a target needs (its base and COPY --from stages, transitively). */
 function reachable(
   parsed: ParsedContainerfile,
-  bases: ReadonlyMap<number, { kind: string; index?: number }>,
+  bases: ReadonlyMap<number, StageBase>,
   target: string | undefined,
   allStages: boolean,
 ): Set<number> {
@@ -251,7 +95,7 @@ function reachable(
     if (out.has(index)) return;
     out.add(index);
     const base = bases.get(index);
-    if (base?.kind === 'stage') visit(base.index!);
+    if (base?.kind === 'stage') visit(base.index);
     for (const instruction of parsed.stages[index]?.instructions ?? []) {
       const fromFlag = instruction.kind === 'COPY' ? flagValue(instruction, 'from') : undefined;
       if (fromFlag === undefined) continue;
@@ -265,7 +109,7 @@ function reachable(
 
 async function initialScope(
   stage: Stage,
-  base: { kind: 'stage'; index: number } | { kind: 'image'; ref: string } | { kind: 'scratch' },
+  base: StageBase,
   scopes: ReadonlyMap<number, Scope>,
   lookup: BaseImageLookup | undefined,
   report: Report,
@@ -435,7 +279,7 @@ function isRemoteOrInline(source: string): boolean {
 function checkExpose(raw: string, env: ReadonlyMap<string, string>, esc: string, loc: SourceLocation, report: Report): void {
   let ports: string[];
   try {
-    ports = expandTracked(raw, env, esc, loc, true).words;
+    ports = expandWords(raw, (name) => env.get(name), { escapeChar: esc, loc });
   } catch {
     return;
   }
