@@ -1,6 +1,7 @@
 // tsbuild lint: BuildKit's build checks (`docker build --check`) without building; also what
 // `bud --check` runs, and the warnings a normal `bud` prints before it builds.
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { Stores } from '../../store/root.js';
@@ -77,7 +78,7 @@ export const lintCommand: CommandModule<GlobalArgs, LintArgs> = {
   describe: 'Check a Containerfile with the build checks of docker build --check (nothing is built)',
   builder: (y) =>
     y
-      .positional('context', { type: 'string', default: '.', describe: 'build context directory (for .containerignore/.dockerignore)' })
+      .positional('context', { type: 'string', default: '.', describe: 'build context directory (for .containerignore/.dockerignore), or the Containerfile itself' })
       .option('file', { alias: 'f', type: 'string', describe: 'Containerfile to check ("-" reads stdin); default: Containerfile or Dockerfile in the context' })
       .option('build-arg', { type: 'string', array: true, nargs: 1, default: [], describe: 'set a build argument, KEY=VALUE, as for bud (some checks depend on them)' })
       .option('target', { type: 'string', describe: 'check only the stages this stage needs (default: all stages)' })
@@ -91,17 +92,22 @@ export const lintCommand: CommandModule<GlobalArgs, LintArgs> = {
           'BUILDKIT_DOCKERFILE_CHECK=<same syntax> replaces the directive.',
       )
       .example('$0 lint', 'check ./Containerfile (or ./Dockerfile)')
+      .example('$0 lint build/Dockerfile', 'check that file (its directory is the context)')
       .example('$0 lint -f build/Dockerfile --target runtime .', 'check the stages one target needs')
       .example('$0 lint --format json . | jq ".warnings[].ruleName"', 'machine-readable results')
       .example('$0 lint --build-arg BUILDKIT_DOCKERFILE_CHECK=skip=JSONArgsRecommended .', 'skip a rule without editing the file') as never,
   handler: async (args) => {
-    await checkContextDir(args.context);
-    const containerfile = await readContainerfile(args.context, args.file);
+    // `tsbuild lint path/to/Dockerfile` (as linters are called) means that file in its directory.
+    const named = args.file === undefined && (await stat(args.context).catch(() => undefined))?.isFile();
+    const context = named ? path.dirname(args.context) : args.context;
+    const file = named ? args.context : args.file;
+    await checkContextDir(context);
+    const containerfile = await readContainerfile(context, file);
     const stores = await existingStores(args);
     await runChecks(
       {
         containerfile,
-        contextDir: path.resolve(args.context),
+        contextDir: path.resolve(context),
         buildArgs: parseBuildArgs(args['build-arg']),
         target: args.target,
         ignorefile: args.ignorefile,

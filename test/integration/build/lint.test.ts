@@ -58,6 +58,12 @@ describe('tsbuild lint', () => {
     expect(warningLines(result.stdout)).toEqual([expect.stringMatching(new RegExp(`^${file}:3 JSONArgsRecommended: `))]);
   });
 
+  it('takes the Containerfile itself in place of the context', async () => {
+    const ctx = await contexts.make({ 'app.Dockerfile': 'FROM lint-base\nCMD sh\n' });
+    const file = path.join(ctx, 'app.Dockerfile');
+    expect(warningLines((await t.ok(['lint', file])).stdout)).toEqual([expect.stringMatching(new RegExp(`^${file}:2 JSONArgsRecommended: `))]);
+  });
+
   it('reads the Containerfile from stdin with -f -', async () => {
     const ctx = await contexts.make({});
     const result = await t.ok(['lint', '-f', '-', ctx], { input: 'FROM lint-base\nCMD sh\n' });
