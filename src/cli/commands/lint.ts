@@ -85,17 +85,23 @@ export const lintCommand: CommandModule<GlobalArgs, LintArgs> = {
       .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'output format' })
       .option('ignorefile', { type: 'string', describe: 'ignore file to use instead of .containerignore/.dockerignore' })
       .epilogue(
-        'Prints one line per warning: FILE:LINE RuleName: message (documentation URL), then a summary. ' +
-          'Exits 0 when there are only warnings, 1 on a parse error, or on any warning when the Containerfile ' +
-          'starts with "# check=error=true". "# check=skip=Rule1,Rule2" (or skip=all) turns rules off; ' +
-          '"# check=experimental=CopyIgnoredFile" turns on an experimental one. The build argument ' +
-          'BUILDKIT_DOCKERFILE_CHECK=<same syntax> replaces the directive.',
+        [
+          'Prints one line per warning, FILE:LINE RuleName: message (documentation URL), then a summary.',
+          'Exits 0 when there are only warnings; 1 on a parse error, or on any warning when the',
+          'Containerfile starts with "# check=error=true".',
+          '',
+          'Directive at the top of the Containerfile (options separated by ";"):',
+          '  # check=skip=Rule1,Rule2   turn rules off (skip=all: every rule)',
+          '  # check=error=true         fail on any warning (bud too)',
+          '  # check=experimental=all   turn on experimental rules (CopyIgnoredFile, InvalidDefinitionDescription)',
+          'The build argument BUILDKIT_DOCKERFILE_CHECK=<options> replaces the directive.',
+        ].join('\n'),
       )
       .example('$0 lint', 'check ./Containerfile (or ./Dockerfile)')
       .example('$0 lint build/Dockerfile', 'check that file (its directory is the context)')
       .example('$0 lint -f build/Dockerfile --target runtime .', 'check the stages one target needs')
       .example('$0 lint --format json . | jq ".warnings[].ruleName"', 'machine-readable results')
-      .example('$0 lint --build-arg BUILDKIT_DOCKERFILE_CHECK=skip=JSONArgsRecommended .', 'skip a rule without editing the file') as never,
+      .example('cat Dockerfile | $0 lint -f -', 'check a Containerfile from stdin') as never,
   handler: async (args) => {
     // `tsbuild lint path/to/Dockerfile` (as linters are called) means that file in its directory.
     const named = args.file === undefined && (await stat(args.context).catch(() => undefined))?.isFile();
