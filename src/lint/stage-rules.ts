@@ -118,7 +118,8 @@ async function initialScope(
     const parent = scopes.get(base.index);
     if (parent) return { ...parent, env: new Map(parent.env), declared: new Set(parent.declared) };
   }
-  const scope: Scope = { env: new Map(), declared: new Set(), shellSet: false, workdirSet: false, envKnown: true };
+  // (A base stage is always walked before the stages built on it; not knowing it means knowing nothing.)
+  const scope: Scope = { env: new Map(), declared: new Set(), shellSet: false, workdirSet: false, envKnown: base.kind === 'scratch' };
   if (base.kind === 'image') {
     const info = await lookup?.(base.ref);
     if (info) {
@@ -127,9 +128,8 @@ async function initialScope(
         scope.env.set(eq < 0 ? entry : entry.slice(0, eq), eq < 0 ? '' : entry.slice(eq + 1));
       }
       scope.shellSet = (info.shell?.length ?? 0) > 0;
+      scope.envKnown = true;
       checkBasePlatform(stage, base.ref, info, report);
-    } else {
-      scope.envKnown = false;
     }
   }
   // BuildKit makes sure PATH is always set.

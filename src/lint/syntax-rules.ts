@@ -1,6 +1,6 @@
 // Checks that look only at how the Containerfile is written, in every stage whatever the target:
-// keyword casing, stage names, MAINTAINER, empty continuation lines. BuildKit runs these while
-// parsing (parser and instructions.Parse), before any stage is resolved.
+// keyword casing, stage names, MAINTAINER, empty continuation lines, description comments. BuildKit
+// runs these while parsing (parser and instructions.Parse), before any stage is resolved.
 import { DockerfileParser } from 'dockerfile-ast';
 import type { Instruction, ParsedContainerfile } from '../containerfile/index.js';
 import { MESSAGES } from './rules.js';
