@@ -1,0 +1,195 @@
+// --cache-from / --cache-to: the build cache shared through a real registry (Debian's
+// docker-registry on 127.0.0.1). A build on root A pushes its steps; a build of the same
+// Containerfile on an empty root B finds them, runs nothing and yields the same image. What is
+// pushed carries no build arg value, no file content and no command; a registry that fails is a
+// warning, never a failed build.
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestRoot } from '../../helpers/tsbuild.js';
+import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
+import { Contexts, budOk, bud, setupRoot, sh, steps, teardownRoot, type TestRoot } from './helpers.js';
+
+const SECRET = 's3cr3t-build-arg-value';
+const FILE_CONTENT = 'file-content-marker-7f3a';
+// Printed only when the RUN really runs: the STEP line shows the unexpanded $((...)).
+const RAN = 'ran-42';
+
+let reg: TestRegistry;
+let a: TestRoot;
+const roots: TestRoot[] = [];
+const contexts = new Contexts();
+let ctx: string;
+let firstId: string;
+
+const containerfile = (base: string): string =>
+  [
+    `FROM ${base}`,
+    'ARG SECRET',
+    'COPY data.txt /data.txt',
+    'RUN echo "ran-$((40+2))" && test "$SECRET" = ' + SECRET + ' && cat /data.txt > /copy.txt',
+    'WORKDIR /app',
+    'RUN echo "ran-$((40+2))" && echo second > /app/second.txt',
+    'ENV X=1',
+    'CMD ["cat", "/copy.txt"]',
+  ].join('\n');
+
+const CACHEABLE = ['COPY data.txt /data.txt', 'RUN echo "ran-$((40+2))" && test "$SECRET"', 'RUN echo "ran-$((40+2))" && echo second'];
+
+const imageId = (stdout: string): string => stdout.trimEnd().split('\n').pop()!;
+
+/** Whether each cacheable step reported "--> Using cache". */
+function cachedSteps(stdout: string): boolean[] {
+  const reported = steps(stdout);
+  return CACHEABLE.map((prefix) => {
+    const step = reported.find((s) => s.text.startsWith(prefix));
+    if (!step) throw new Error(`no STEP line for ${prefix} in:\n${stdout}`);
+    return step.cached;
+  });
+}
+
+async function emptyRoot(): Promise<TestRoot> {
+  const t = await createTestRoot();
+  roots.push(t);
+  return t;
+}
+
+const registryArgs = (): string[] => ['--tls-verify=false', '--build-arg', `SECRET=${SECRET}`];
+
+/** Manifests and configs the registry holds for a repository's tags, as text. */
+async function pushedMetadata(repo: string): Promise<{ tags: string[]; documents: string[] }> {
+  const v2 = path.join(reg.dataDir, 'docker', 'registry', 'v2');
+  const blob = (digest: string): Promise<string> => {
+    const hex = digest.replace(/^sha256:/, '');
+    return readFile(path.join(v2, 'blobs', 'sha256', hex.slice(0, 2), hex, 'data'), 'utf8');
+  };
+  const tagsDir = path.join(v2, 'repositories', repo, '_manifests', 'tags');
+  const tags = await readdir(tagsDir);
+  const documents: string[] = [];
+  for (const tag of tags) {
+    const manifest = await blob((await readFile(path.join(tagsDir, tag, 'current', 'link'), 'utf8')).trim());
+    documents.push(manifest, await blob((JSON.parse(manifest) as { config: { digest: string } }).config.digest));
+  }
+  return { tags, documents };
+}
+
+/** Requests of one kind the registry logged after `mark` characters of its log. */
+const requests = (mark: number, pattern: RegExp): string[] => reg.logs().slice(mark).split('\n').filter((l) => pattern.test(l));
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  a = await setupRoot();
+  // The base comes from the registry on every root, so all of them build on one image ID.
+  await a.ok(['push', '--tls-verify=false', 'localhost/busybox-base', `${reg.host}/base:1`]);
+  ctx = await contexts.make({ Containerfile: containerfile(`${reg.host}/base:1`), 'data.txt': `${FILE_CONTENT}\n` });
+  const first = await budOk(a, ctx, [...registryArgs(), '--cache-to', `${reg.host}/cache`, '-t', 'app']);
+  expect(first.stdout).toContain(RAN);
+  expect(cachedSteps(first.stdout)).toEqual([false, false, false]);
+  firstId = imageId(first.stdout);
+}, 120_000);
+
+afterAll(async () => {
+  await contexts.cleanup();
+  for (const t of roots) await teardownRoot(t);
+  await teardownRoot(a);
+  await reg?.stop();
+});
+
+describe('remote build cache', () => {
+  it('lets an empty root reuse every RUN and COPY step from the registry, running nothing, with the same image ID', async () => {
+    const b = await emptyRoot();
+    const mark = reg.logs().length;
+    const result = await budOk(b, ctx, [...registryArgs(), '--cache-from', `${reg.host}/cache`, '-t', 'app']);
+    expect(cachedSteps(result.stdout)).toEqual([true, true, true]);
+    expect(result.stdout).not.toContain(RAN);
+    expect(imageId(result.stdout)).toBe(firstId);
+    // The layers really arrived: the image runs and has the files the RUN steps made.
+    expect(await sh(b, 'app', 'cat /copy.txt /app/second.txt')).toBe(`${FILE_CONTENT}\nsecond\n`);
+    // Cheap lookups: one manifest GET per cached step (COPY, RUN, WORKDIR, RUN), one blob GET per layer.
+    expect(requests(mark, /"GET \/v2\/cache\/manifests\//)).toHaveLength(4);
+    expect(requests(mark, /"GET \/v2\/cache\/blobs\//)).toHaveLength(4);
+  });
+
+  it('pushes nothing but digests, sizes and dates: no build arg value, file content or command', async () => {
+    const { tags, documents } = await pushedMetadata('cache');
+    expect(tags.length).toBe(4);
+    for (const tag of tags) expect(tag).toMatch(/^[a-f0-9]{64}$/);
+    for (const text of documents) {
+      expect(text).not.toContain(SECRET);
+      expect(text).not.toContain(FILE_CONTENT);
+      expect(text).not.toContain('echo');
+      expect(text).not.toContain('data.txt');
+      expect(text).not.toContain('history');
+    }
+  });
+
+  it('misses from the changed step on, and runs the steps after it', async () => {
+    const changed = await contexts.make({ Containerfile: containerfile(`${reg.host}/base:1`), 'data.txt': 'other content\n' });
+    const b = await emptyRoot();
+    const result = await budOk(b, changed, [...registryArgs(), '--cache-from', `${reg.host}/cache`, '-t', 'app']);
+    expect(cachedSteps(result.stdout)).toEqual([false, false, false]);
+    expect(result.stdout).toContain(RAN);
+    expect(await sh(b, 'app', 'cat /copy.txt')).toBe('other content\n');
+  });
+
+  it('pushes steps that were local cache hits to a new --cache-to repository', async () => {
+    const again = await budOk(a, ctx, [...registryArgs(), '--cache-to', `${reg.host}/second`, '-t', 'app']);
+    expect(cachedSteps(again.stdout)).toEqual([true, true, true]);
+    const c = await emptyRoot();
+    const result = await budOk(c, ctx, [...registryArgs(), '--cache-from', `${reg.host}/second`, '-t', 'app']);
+    expect(cachedSteps(result.stdout)).toEqual([true, true, true]);
+    expect(imageId(result.stdout)).toBe(firstId);
+  });
+
+  it('--cache-ttl ignores cached steps older than the duration, locally and in the registry', async () => {
+    const c = await emptyRoot();
+    const stale = await budOk(c, ctx, [...registryArgs(), '--cache-from', `${reg.host}/cache`, '--cache-ttl', '1ms', '-t', 'app']);
+    expect(cachedSteps(stale.stdout)).toEqual([false, false, false]);
+    expect(stale.stdout).toContain(RAN);
+    // Young enough: the entries just made on this root are used.
+    const fresh = await budOk(c, ctx, [...registryArgs(), '--cache-ttl', '1h', '-t', 'app']);
+    expect(cachedSteps(fresh.stdout)).toEqual([true, true, true]);
+  });
+
+  it('warns once and builds anyway when the cache registry cannot be reached', async () => {
+    const c = await emptyRoot();
+    const result = await bud(c, ctx, [...registryArgs(), '--cache-from', '127.0.0.1:1/cache', '--cache-to', '127.0.0.1:1/cache', '-t', 'app']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(RAN);
+    const warnings = result.stderr.split('\n').filter((l) => l.startsWith('[Warning] build cache'));
+    expect(warnings.map((w) => w.slice(0, 45))).toEqual(['[Warning] build cache lookup in 127.0.0.1:1/c']);
+    expect(result.stderr).not.toMatch(/^Error/m);
+  }, 120_000);
+
+  it('uses the registry flags of pulls (--creds) for an authenticating cache registry', async () => {
+    const secure = await startRegistry({ auth: 'htpasswd' });
+    try {
+      const creds = `--creds=${secure.username}:${secure.password}`;
+      const one = await emptyRoot();
+      const built = await budOk(one, ctx, [...registryArgs(), creds, '--cache-to', `${secure.host}/cache`, '-t', 'app']);
+      const two = await emptyRoot();
+      const denied = await budOk(two, ctx, [...registryArgs(), '--cache-from', `${secure.host}/cache`, '-t', 'app']);
+      expect(denied.stderr).toMatch(/\[Warning\] build cache lookup in .*(unauthorized|authentication|credentials)/i);
+      const three = await emptyRoot();
+      const allowed = await budOk(three, ctx, [...registryArgs(), creds, '--cache-from', `${secure.host}/cache`, '-t', 'app']);
+      expect(cachedSteps(allowed.stdout)).toEqual([true, true, true]);
+      expect(imageId(allowed.stdout)).toBe(imageId(built.stdout));
+    } finally {
+      await secure.stop();
+    }
+  }, 180_000);
+
+  it('refuses a tagged cache repository before building', async () => {
+    const c = await emptyRoot();
+    const result = await bud(c, ctx, ['--cache-to', `${reg.host}/cache:v1`]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr.trim()).toBe(`Error: --cache-to ${reg.host}/cache:v1: expected a repository without tag or digest (the cache keys are the tags)`);
+  });
+
+  it('warns that --cache-from is ignored with --no-cache', async () => {
+    const c = await emptyRoot();
+    const result = await budOk(c, ctx, [...registryArgs(), '--no-cache', '--cache-from', `${reg.host}/cache`, '-t', 'app']);
+    expect(result.stdout).toContain(RAN);
+    expect(result.stderr).toContain('[Warning] --cache-from and --cache-to are ignored when the build cache is off');
+  });
+});
