@@ -3,8 +3,7 @@
 // from an overlay view of the layers, so whiteouts are already applied, and streamed as one tar
 // with owners, modes, links and xattrs; a directory gets it through the archive extractor, which
 // never writes outside it. A failed export leaves no file or directory it created behind.
-import { createWriteStream } from 'node:fs';
-import { lstat, mkdir, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { applyTar, writeLayerTar } from '../archive/index.js';
@@ -39,11 +38,11 @@ export function parseOutputSpec(value: string): OutputTarget {
     if (fields.has(key)) throw fail(`${key} given twice`);
     fields.set(key, field.slice(eq + 1));
   }
+  const type = fields.get('type') ?? 'local';
+  if (type !== 'local' && type !== 'tar') throw fail(`type "${type}" is not supported (expected local or tar)`);
   for (const key of fields.keys()) {
     if (key !== 'type' && key !== 'dest') throw fail(`unknown key "${key}" (expected type and dest)`);
   }
-  const type = fields.get('type') ?? 'local';
-  if (type !== 'local' && type !== 'tar') throw fail(`type "${type}" is not supported (expected local or tar)`);
   const dest = fields.get('dest');
   if (dest === undefined || dest === '') throw fail('missing dest=PATH');
   if (type === 'local' && dest === '-') throw fail('type=local needs a directory; use type=tar,dest=- for a tar on standard output');
@@ -67,7 +66,9 @@ async function exportTar(root: string, file: string): Promise<void> {
   }
   const tmp = tempName(path.dirname(dest), 'output');
   try {
-    await writeLayerTar(root, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { mode: 'plain' });
+    // Opened first, so that a destination that cannot be written fails here and not in a stream event.
+    const handle = await open(tmp, 'wx', 0o644);
+    await writeLayerTar(root, handle.createWriteStream(), { mode: 'plain' });
     await rename(tmp, dest);
   } catch (err) {
     throw ioError(err, file);

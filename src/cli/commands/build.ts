@@ -27,7 +27,7 @@ interface BuildArgs extends GlobalArgs, RegistryArgs {
   'cache-from': string[];
   'cache-to': string[];
   'cache-ttl'?: string;
-  output: string[];
+  output?: string | string[];
 }
 
 export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
@@ -54,7 +54,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('cache-from', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to look cached steps up in on a local miss (repeatable)' })
       .option('cache-to', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to push cached steps to, tagged with their cache keys (repeatable)' })
       .option('cache-ttl', { type: 'string', describe: 'use only cached steps made less than this long ago (Go duration, e.g. 12h; 0 is --no-cache)' })
-      .option('output', { alias: 'o', type: 'string', array: true, nargs: 1, default: [], describe: 'also export the final root filesystem: type=local,dest=DIR, type=tar,dest=FILE (- is stdout), or just DIR' })
+      .option('output', { alias: 'o', type: 'string', describe: 'also export the final root filesystem: type=local,dest=DIR, type=tar,dest=FILE (- is stdout), or just DIR' })
       .option('pull', { type: 'string', default: 'missing', describe: 'pull FROM and COPY --from images: always (also --pull alone), missing, never, or newer (when the registry has another digest)' })
       .example('$0 bud -t hello .', 'build ./Containerfile as localhost/hello:latest')
       .example('$0 bud -f build/Dockerfile --build-arg VERSION=1.2 --target runtime -t app:1.2 .', 'build one stage with a build argument')
@@ -78,7 +78,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const cacheFrom = repositories(args['cache-from'], '--cache-from');
     const cacheTo = repositories(args['cache-to'], '--cache-to');
     const cacheTtlMs = parseCacheTtl(args['cache-ttl']);
-    const output = await outputTarget(args.output);
+    const output = await outputTarget([args.output ?? []].flat());
     // A tar on stdout owns stdout: step lines and the image ID go to stderr instead.
     const stdout = output?.stream ? process.stderr : process.stdout;
     const runtime = createRuncRuntime({ stateRoot: stores.layout.runcState, logger: stores.logger });
