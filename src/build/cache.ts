@@ -35,7 +35,7 @@ export interface BuildCacheOptions {
 
 export function createBuildCache(options: BuildCacheOptions): BuildCache {
   const entryPath = (key: string): string => path.join(options.cacheDir, 'steps', `${digestHex(key)}.json`);
-  const fresh = (entry: CacheEntry): boolean => options.ttlMs === undefined || Date.now() - Date.parse(entry.created) <= options.ttlMs;
+  const fresh = (created: string): boolean => options.ttlMs === undefined || Date.now() - Date.parse(created) <= options.ttlMs;
   let remote: Promise<RemoteCache> | undefined;
   const remoteCache = (): Promise<RemoteCache> | undefined => (options.remote ? (remote ??= options.remote()) : undefined);
   const storeLocal = (key: string, entry: CacheEntry): Promise<void> => writeJsonAtomic(entryPath(key), entry);
@@ -43,13 +43,13 @@ export function createBuildCache(options: BuildCacheOptions): BuildCache {
   return {
     async lookup(key) {
       const entry = await readJson<CacheEntry>(entryPath(key)).catch(() => undefined);
-      if (entry && fresh(entry) && (!entry.layer || (await options.content.has(entry.layer.diffId)))) {
+      if (entry && fresh(entry.created) && (!entry.layer || (await options.content.has(entry.layer.diffId)))) {
         // A local hit the cache repository may lack (it was built before --cache-to was given).
         (await remoteCache())?.push(key, entry, { ifAbsent: true });
         return entry;
       }
-      const found = await (await remoteCache())?.fetch(key);
-      if (!found || !fresh(found.entry)) return undefined;
+      const found = await (await remoteCache())?.fetch(key, fresh);
+      if (!found) return undefined;
       await storeLocal(key, found.entry);
       (await remoteCache())?.push(key, found.entry, { ifAbsent: true, skip: found.repository });
       return found.entry;

@@ -3,7 +3,7 @@
 // from an overlay view of the layers, so whiteouts are already applied, and streamed as one tar
 // with owners, modes, links and xattrs; a directory gets it through the archive extractor, which
 // never writes outside it. A failed export leaves no file or directory it created behind.
-import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { applyTar, writeLayerTar } from '../archive/index.js';
@@ -65,14 +65,17 @@ async function exportTar(root: string, file: string): Promise<void> {
     throw new TsbuildError('INVALID_ARGUMENT', `--output ${file}: is a directory (type=tar needs a file)`);
   }
   const tmp = tempName(path.dirname(dest), 'output');
+  let handle: FileHandle | undefined;
   try {
     // Opened first, so that a destination that cannot be written fails here and not in a stream event.
-    const handle = await open(tmp, 'wx', 0o644);
+    handle = await open(tmp, 'wx', 0o644);
     await writeLayerTar(root, handle.createWriteStream(), { mode: 'plain' });
     await rename(tmp, dest);
   } catch (err) {
     throw ioError(err, file);
   } finally {
+    // The stream closes the handle when it ends; a walk that failed first never opened the stream.
+    await handle?.close().catch(() => undefined);
     await rm(tmp, { force: true });
   }
 }

@@ -39,8 +39,11 @@ export interface RemoteCacheOptions {
 }
 
 export interface RemoteCache {
-  /** The entry under `key` in the first --cache-from repository that has it, its layer now in the local store. */
-  fetch(key: string): Promise<{ entry: CacheEntry; repository: string } | undefined>;
+  /**
+   * The entry under `key` in the first --cache-from repository that has one whose date `fresh`
+   * accepts (asked before any layer is downloaded); its layer is then in the local store.
+   */
+  fetch(key: string, fresh: (created: string) => boolean): Promise<{ entry: CacheEntry; repository: string } | undefined>;
   /** Queues a push of the entry to every --cache-to repository (but `skip`); `ifAbsent` asks first whether the tag is there. */
   push(key: string, entry: CacheEntry, options?: { ifAbsent?: boolean; skip?: string }): void;
   /** Waits for queued pushes and closes the connections. */
@@ -107,7 +110,7 @@ export function createRemoteCache(stores: Stores, options: RemoteCacheOptions): 
     }
   }
 
-  async function fetchFrom(repository: string, key: string): Promise<CacheEntry | undefined> {
+  async function fetchFrom(repository: string, key: string, fresh: (created: string) => boolean): Promise<CacheEntry | undefined> {
     return using(repository, 'lookup in', async ({ client, ref }) => {
       const tag = digestHex(key);
       let bytes: Buffer;
@@ -117,7 +120,9 @@ export function createRemoteCache(stores: Stores, options: RemoteCacheOptions): 
         if (isTsbuildError(err, 'NOT_FOUND')) return undefined;
         throw err;
       }
-      const { layer, created } = parseCacheManifest(bytes, `${formatReference(refFor(repository, key))}`);
+      const name = formatReference(refFor(repository, key));
+      const { layer, created } = parseCacheManifest(bytes, name);
+      if (!fresh(created)) return undefined;
       if (!layer) return { created };
       const { diffId } = layer;
       const size = (await stores.content.has(diffId))
@@ -129,7 +134,7 @@ export function createRemoteCache(stores: Stores, options: RemoteCacheOptions): 
               repository: ref.repository,
               desc: layer.desc,
               diffId,
-              what: `cached layer ${layer.desc.digest} of ${formatReference(refFor(repository, key))}`,
+              what: `cached layer ${layer.desc.digest} of ${name}`,
               progress: silentProgress,
               logger: stores.logger,
               signal: options.signal,
@@ -179,9 +184,9 @@ export function createRemoteCache(stores: Stores, options: RemoteCacheOptions): 
   }
 
   return {
-    async fetch(key) {
+    async fetch(key, fresh) {
       for (const repository of options.from) {
-        const entry = await fetchFrom(repository, key);
+        const entry = await fetchFrom(repository, key, fresh);
         if (entry) return { entry, repository };
       }
       return undefined;

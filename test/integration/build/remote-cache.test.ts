@@ -178,9 +178,12 @@ describe('remote build cache', () => {
 
   it('--cache-ttl ignores cached steps older than the duration, locally and in the registry', async () => {
     const c = await emptyRoot();
+    const mark = reg.logs().length;
     const stale = await budOk(c, ctx, [...registryArgs(), '--cache-from', `${reg.host}/cache`, '--cache-ttl', '1ms', '-t', 'app']);
     expect(cachedSteps(stale.stdout)).toEqual([false, false, false]);
     expect(stale.stdout).toContain(RAN);
+    // The date is in the manifest: a stale entry costs no layer download.
+    expect(requests(mark, /"GET \/v2\/cache\/blobs\//)).toEqual([]);
     // Young enough: the entries just made on this root are used.
     const fresh = await budOk(c, ctx, [...registryArgs(), '--cache-ttl', '1h', '-t', 'app']);
     expect(cachedSteps(fresh.stdout)).toEqual([true, true, true]);
@@ -211,6 +214,30 @@ describe('remote build cache', () => {
       expect(imageId(allowed.stdout)).toBe(imageId(built.stdout));
     } finally {
       await secure.stop();
+    }
+  }, 180_000);
+
+  it('trusts a TLS cache registry through --cert-dir, and warns without it', async () => {
+    const tls = await startRegistry({ tls: true });
+    try {
+      // The base is pulled first, so the builds talk TLS to the cache registry only.
+      const rootWithBase = async (): Promise<TestRoot> => {
+        const r = await emptyRoot();
+        await r.ok(['pull', '-q', '--tls-verify=false', `${reg.host}/base:1`]);
+        return r;
+      };
+      const certDir = ['--cert-dir', path.join(tls.certsDir!, tls.host)];
+      const args = ['--build-arg', `SECRET=${SECRET}`, '-t', 'app'];
+      const built = await budOk(await rootWithBase(), ctx, [...args, ...certDir, '--cache-to', `${tls.host}/cache`]);
+      expect(built.stderr).not.toContain('[Warning]');
+      const untrusted = await budOk(await rootWithBase(), ctx, [...args, '--cache-from', `${tls.host}/cache`]);
+      expect(cachedSteps(untrusted.stdout)).toEqual([false, false, false]);
+      expect(untrusted.stderr).toMatch(/\[Warning\] build cache lookup in 127\.0\.0\.1:\d+\/cache failed/);
+      const trusted = await budOk(await rootWithBase(), ctx, [...args, ...certDir, '--cache-from', `${tls.host}/cache`]);
+      expect(cachedSteps(trusted.stdout)).toEqual([true, true, true]);
+      expect(imageId(trusted.stdout)).toBe(imageId(built.stdout));
+    } finally {
+      await tls.stop();
     }
   }, 180_000);
 
