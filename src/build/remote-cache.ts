@@ -18,8 +18,7 @@ import { connect, type Connection, type RegistryFlags } from '../remote/connect.
 import { silentProgress } from '../remote/progress.js';
 import { pullLayer } from '../remote/pull-layer.js';
 import { pushLayer } from '../remote/push-layer.js';
-import { formatReference, isShortName, parseReference, splitReference } from '../remote/reference.js';
-import type { ImageReference } from '../remote/types.js';
+import { isShortName, parseReference, splitReference } from '../remote/reference.js';
 import type { Stores } from '../store/root.js';
 import type { CacheEntry } from './cache.js';
 
@@ -83,8 +82,6 @@ export function createRemoteCache(stores: Stores, options: RemoteCacheOptions): 
   const blobInfo = createBlobInfoCache({ cacheDir: stores.layout.cache, locksDir: stores.layout.locks });
   let queue: Promise<void> = Promise.resolve();
 
-  const refFor = (repository: string, key: string): ImageReference => ({ ...parseReference(repository), tag: digestHex(key) });
-
   function connection(repository: string): Promise<Connection> {
     let pending = connections.get(repository);
     if (!pending) {
@@ -120,27 +117,23 @@ export function createRemoteCache(stores: Stores, options: RemoteCacheOptions): 
         if (isTsbuildError(err, 'NOT_FOUND')) return undefined;
         throw err;
       }
-      const name = formatReference(refFor(repository, key));
+      const name = `${repository}:${tag}`;
       const { layer, created } = parseCacheManifest(bytes, name);
       if (!fresh(created)) return undefined;
       if (!layer) return { created };
-      const { diffId } = layer;
-      const size = (await stores.content.has(diffId))
-        ? await stores.content.size(diffId)
-        : (
-            await pullLayer({
-              stores,
-              client,
-              repository: ref.repository,
-              desc: layer.desc,
-              diffId,
-              what: `cached layer ${layer.desc.digest} of ${name}`,
-              progress: silentProgress,
-              logger: stores.logger,
-              signal: options.signal,
-            })
-          ).size;
-      return { layer: { diffId, size }, created };
+      // A layer already in the store (from any image) is not downloaded again.
+      const { size } = await pullLayer({
+        stores,
+        client,
+        repository: ref.repository,
+        desc: layer.desc,
+        diffId: layer.diffId,
+        what: `cached layer ${layer.desc.digest} of ${name}`,
+        progress: silentProgress,
+        logger: stores.logger,
+        signal: options.signal,
+      });
+      return { layer: { diffId: layer.diffId, size }, created };
     });
   }
 
