@@ -31,6 +31,8 @@ export interface BuildCacheOptions {
   ttlMs?: number;
   /** The registry side (--cache-from/--cache-to), loaded when first needed. */
   remote?: () => Promise<RemoteCache>;
+  /** Step output, for buildah's "--> Cache pulled from remote" line. */
+  log?: (line: string) => void;
 }
 
 export function createBuildCache(options: BuildCacheOptions): BuildCache {
@@ -50,6 +52,7 @@ export function createBuildCache(options: BuildCacheOptions): BuildCache {
       }
       const found = await (await remoteCache())?.fetch(key, fresh);
       if (!found) return undefined;
+      options.log?.(`--> Cache pulled from remote ${found.repository}:${digestHex(key)}`);
       await storeLocal(key, found.entry);
       (await remoteCache())?.push(key, found.entry, { ifAbsent: true, skip: found.repository });
       return found.entry;
@@ -89,5 +92,8 @@ export function openBuildCache(stores: Stores, options: BuildOptions): BuildCach
           });
         }
       : undefined;
-  return createBuildCache({ cacheDir: stores.layout.cache, content: stores.content, ttlMs: options.cacheTtlMs, remote });
+  const log = (line: string): void => {
+    if (!options.quiet) options.stdout.write(`${line}\n`);
+  };
+  return createBuildCache({ cacheDir: stores.layout.cache, content: stores.content, ttlMs: options.cacheTtlMs, remote, log });
 }

@@ -128,6 +128,8 @@ describe('remote build cache', () => {
     expect(cachedSteps(result.stdout)).toEqual([true, true, true]);
     expect(result.stdout).not.toContain(RAN);
     expect(imageId(result.stdout)).toBe(firstId);
+    // buildah's words for a hit found in the registry.
+    expect(result.stdout).toMatch(new RegExp(`^--> Cache pulled from remote ${reg.host}/cache:[a-f0-9]{64}$`, 'm'));
     // The layers really arrived: the image runs and has the files the RUN steps made.
     expect(await sh(b, 'app', 'cat /copy.txt /app/second.txt')).toBe(`${FILE_CONTENT}\nsecond\n`);
     // Cheap lookups: one manifest GET per cached step (COPY, RUN, WORKDIR, RUN), one blob GET per layer.
