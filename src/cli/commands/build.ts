@@ -74,7 +74,6 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const { existingStores, runChecks, warnBeforeBuild } = await import('./lint.js');
     if (args.check) return runChecks({ ...checks, stores: await existingStores(args) }, 'text');
     const stores = await storesFor(args);
-    await warnBeforeBuild({ ...checks, stores });
     const { createRuncRuntime } = await import('../../runtime/index.js');
     const { build } = await import('../../build/builder.js');
     const { parsePullPolicy } = await import('../../remote/policy.js');
@@ -89,6 +88,8 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const output = await outputTarget([args.output ?? []].flat());
     // A tar on stdout owns stdout: step lines and the image ID go to stderr instead.
     const stdout = output?.stream ? process.stderr : process.stdout;
+    // After the flags are known to be good: a bad flag is the one thing to say, not after warnings.
+    await warnBeforeBuild({ ...checks, stores });
     const runtime = createRuncRuntime({ stateRoot: stores.layout.runcState, logger: stores.logger });
     const result = await withAbortOnSignals((signal) =>
       build(stores, runtime, {
