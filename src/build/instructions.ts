@@ -11,6 +11,7 @@ import { findBuildImage } from './base-image.js';
 import type { BuildSession } from './session.js';
 import { copyStep } from './steps/copy-step.js';
 import { applyMetadata, isMetadataInstruction, type Expander, type StageFlags } from './steps/metadata.js';
+import { runContainer } from './run-mounts/index.js';
 import { cachedRunStep, commandArgs } from './steps/run-step.js';
 import { workdirStep } from './steps/workdir-step.js';
 import { cloneConfig, platformArgs, variableLookup, type StageState } from './stage-state.js';
@@ -60,13 +61,13 @@ export async function runInstruction(
 
   switch (instruction.kind) {
     case 'RUN': {
-      const network = runNetwork(instruction, options.network, expand, where);
+      const container = await runContainer(session, state, instruction, expand.word, where);
       const result = await cachedRunStep(
         {
           stores,
           runtime: session.runtime,
           cache: session.cache,
-          network,
+          ...container,
           stdout: options.quiet ? options.stderr : options.stdout,
           stderr: options.stderr,
           signal: options.signal,
@@ -141,28 +142,6 @@ export async function runInstruction(
     default:
       throw new TsbuildError('PARSE', `${where}: instruction ${(instruction as Instruction).kind} is not supported`);
   }
-}
-
-/**
- * The network of one RUN: its --network flag, else the build's. Flags this version cannot honour
- * are refused: silently running without a requested mount or sandbox would build something else.
- */
-function runNetwork(instruction: Extract<Instruction, { kind: 'RUN' }>, buildNetwork: 'host' | 'none', expand: Expander, where: string): 'host' | 'none' {
-  let network = buildNetwork;
-  for (const flag of instruction.flags) {
-    const value = flag.value === undefined ? undefined : expand.word(flag.value);
-    if (flag.name === 'network') {
-      if (value === 'none' || value === 'host') network = value;
-      else if (value !== 'default') {
-        throw new TsbuildError('INVALID_ARGUMENT', `${where}: RUN --network=${value ?? ''}: expected none, host or default`);
-      }
-    } else if (flag.name === 'security' && value === 'sandbox') {
-      // The default: nothing to do.
-    } else {
-      throw new TsbuildError('INVALID_ARGUMENT', `${where}: RUN --${flag.name} is not supported by this version of tsbuild`);
-    }
-  }
-  return network;
 }
 
 /** COPY --from: an earlier stage (by name or index, resolved by the planner) or a local image. */

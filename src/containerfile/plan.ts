@@ -67,12 +67,14 @@ export function planBuild(parsed: ParsedContainerfile, opts: PlanOptions): Build
       base = { kind: 'image', ref: image };
     }
     for (const instruction of stage.instructions) {
-      if (instruction.kind !== 'COPY' && instruction.kind !== 'ADD') continue;
-      const flag = instruction.flags.find((f) => f.name === 'from');
-      if (flag?.value === undefined) continue;
-      const source = resolveCopyFrom(flag, expand(flag.value, flag.loc), stage.index, earlierByName);
-      if (typeof source === 'number') dependsOn.add(source);
-      else if (!externalImages.includes(source)) externalImages.push(source);
+      if (instruction.kind !== 'COPY' && instruction.kind !== 'ADD' && instruction.kind !== 'RUN') continue;
+      const froms = instruction.kind === 'RUN' ? runMountFroms(instruction.flags) : instruction.flags.filter((f) => f.name === 'from');
+      for (const flag of froms) {
+        if (flag.value === undefined) continue;
+        const source = resolveCopyFrom(flag, expand(flag.value, flag.loc), stage.index, earlierByName);
+        if (typeof source === 'number') dependsOn.add(source);
+        else if (!externalImages.includes(source)) externalImages.push(source);
+      }
     }
     const platform = from.platform === undefined ? undefined : expand(from.platform, from.loc);
     plans.push({
@@ -95,6 +97,16 @@ export function planBuild(parsed: ParsedContainerfile, opts: PlanOptions): Build
   };
   visit(target);
   return { file: parsed.file, stages: plans.filter((p) => needed.has(p.stage.index)), target, globalArgs };
+}
+
+/**
+ * The from= values of RUN --mount flags, as flags of their own, so that the stages they name are
+ * built first. Only the from= field is read here; src/build/run-mounts/parse.ts parses the rest.
+ */
+function runMountFroms(flags: readonly InstructionFlag[]): InstructionFlag[] {
+  return flags
+    .filter((f) => f.name === 'mount' && f.value !== undefined)
+    .flatMap((f) => f.value!.split(',').flatMap((field) => (/^from=/i.test(field.trim()) ? [{ ...f, name: 'from', value: field.trim().slice(5) }] : [])));
 }
 
 /** A stage index for a stage reference, or the image reference to read from. */

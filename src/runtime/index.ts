@@ -1,5 +1,6 @@
 // The runtime's public surface: spec generation, USER resolution and the runc driver.
 export {
+  ALL_CAPABILITIES,
   DEFAULT_CAPABILITIES,
   currentLimit,
   generateSpec,

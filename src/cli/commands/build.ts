@@ -22,6 +22,17 @@ interface BuildArgs extends GlobalArgs, RegistryArgs {
   network: 'host' | 'none';
   label: string[];
   ignorefile?: string;
+  volume: string[];
+  'cap-add': string[];
+  'cap-drop': string[];
+  'no-hosts': boolean;
+  'add-host': string[];
+  dns: string[];
+  'dns-search': string[];
+  'dns-option': string[];
+  secret: string[];
+  ssh: string[];
+  allow: string[];
 }
 
 export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
@@ -45,10 +56,23 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('network', { choices: ['host', 'none'] as const, default: 'host' as const, describe: 'network for RUN steps' })
       .option('label', { type: 'string', array: true, nargs: 1, default: [], describe: 'add a label to the image, KEY=VALUE (repeatable)' })
       .option('ignorefile', { type: 'string', describe: 'ignore file to use instead of .containerignore/.dockerignore' })
+      // RUN containers, as buildah (and docker buildx for --secret, --ssh, --allow) name them.
+      .option('volume', { alias: 'v', type: 'string', array: true, nargs: 1, default: [], describe: 'bind HOST-DIR:CONTAINER-DIR[:ro|rw|O|z|Z] into every RUN (never part of a layer)' })
+      .option('cap-add', { type: 'string', array: true, nargs: 1, default: [], describe: 'add a capability to RUN containers (ALL: every one)' })
+      .option('cap-drop', { type: 'string', array: true, nargs: 1, default: [], describe: 'drop a capability from RUN containers (ALL: every one)' })
+      .option('no-hosts', { type: 'boolean', default: false, describe: "keep the image's /etc/hosts in RUN containers instead of generating one" })
+      .option('add-host', { type: 'string', array: true, nargs: 1, default: [], describe: 'add HOST:IP to /etc/hosts of RUN containers (repeatable)' })
+      .option('dns', { type: 'string', array: true, nargs: 1, default: [], describe: 'nameserver for RUN containers (none: keep the image\'s resolv.conf)' })
+      .option('dns-search', { type: 'string', array: true, nargs: 1, default: [], describe: 'DNS search domain for RUN containers' })
+      .option('dns-option', { type: 'string', array: true, nargs: 1, default: [], describe: 'resolver option for RUN containers' })
+      .option('secret', { type: 'string', array: true, nargs: 1, default: [], describe: 'secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE' })
+      .option('ssh', { type: 'string', array: true, nargs: 1, default: [], describe: 'ssh agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or ID=SOCKET' })
+      .option('allow', { type: 'string', array: true, nargs: 1, default: [], describe: 'allow an entitlement: security.insecure (RUN --security=insecure)' })
       .option('pull', { type: 'string', default: 'missing', describe: 'pull FROM and COPY --from images: always (also --pull alone), missing, never, or newer (when the registry has another digest)' })
       .example('$0 bud -t hello .', 'build ./Containerfile as localhost/hello:latest')
       .example('$0 bud -f build/Dockerfile --build-arg VERSION=1.2 --target runtime -t app:1.2 .', 'build one stage with a build argument')
       .example('cat Containerfile | $0 bud -f - -t app ctx/', 'read the Containerfile from stdin')
+      .example('$0 bud --secret id=npmrc,src=$HOME/.npmrc --ssh default -t app .', 'give RUN --mount=type=secret,id=npmrc and RUN --mount=type=ssh what they need')
       .example('$0 bud --pull --tls-verify=false -t app .', 'pull FROM images again even when they are local, from a plain-HTTP registry') as never,
   handler: async (args) => {
     const contextDir = path.resolve(args.context);
@@ -59,7 +83,21 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const { build } = await import('../../build/builder.js');
     const { parsePullPolicy } = await import('../../remote/policy.js');
     const { createProgress } = await import('../../remote/progress.js');
+    const { parseRunFlags } = await import('../../build/run-mounts/bud-flags.js');
     const policy = parsePullPolicy(args.pull);
+    const runFlags = await parseRunFlags({
+      volume: args.volume,
+      capAdd: args['cap-add'],
+      capDrop: args['cap-drop'],
+      noHosts: args['no-hosts'],
+      addHost: args['add-host'],
+      dns: args.dns,
+      dnsSearch: args['dns-search'],
+      dnsOption: args['dns-option'],
+      secret: args.secret,
+      ssh: args.ssh,
+      allow: args.allow,
+    });
     const runtime = createRuncRuntime({ stateRoot: stores.layout.runcState, logger: stores.logger });
     const result = await withAbortOnSignals((signal) =>
       build(stores, runtime, {
@@ -73,6 +111,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         network: args.network,
         labels: parseKeyValues(args.label, '--label'),
         ignorefile: args.ignorefile,
+        runFlags,
         stdout: process.stdout,
         stderr: process.stderr,
         quiet: args.quiet,
