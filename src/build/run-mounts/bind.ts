@@ -36,6 +36,7 @@ export async function bindMount(m: RunMount, source: MountSource, env: MountEnv,
   if (entry.stat.isDirectory() && root.ignore!.patterns.length > 0) {
     // .dockerignore applies to what a RUN sees of the context, as in BuildKit: give it a filtered
     // copy (throwaway, so rw needs nothing more).
+    await mkdir(work);
     await copySelection([entry], root, work, '/', true, { what: env.where });
     return { mounts: [bindSpec(work, target, m.readOnly)] };
   }
