@@ -122,7 +122,11 @@ export const DEFAULT_CAPABILITIES: readonly string[] = [
   'CAP_SYS_CHROOT',
 ];
 
-/** Every capability of Linux 5.9+ (CAP_CHECKPOINT_RESTORE is 40), cut to what this kernel knows. */
+/**
+ * Every capability of Linux 5.9+ (CAP_CHECKPOINT_RESTORE is 40) that this process may hand on: the
+ * kernel's and our bounding set's (runc fails with "unable to apply caps" on one we lack, as
+ * CAP_SYS_RESOURCE in some sandboxes).
+ */
 export const ALL_CAPABILITIES: readonly string[] = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
   'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW',
@@ -130,13 +134,14 @@ export const ALL_CAPABILITIES: readonly string[] = [
   'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD',
   'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG',
   'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
-].slice(0, lastCapability() + 1);
+].filter((_, bit) => (boundingSet() >> BigInt(bit)) & 1n);
 
-function lastCapability(): number {
+function boundingSet(): bigint {
   try {
-    return Number.parseInt(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'), 10);
+    const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return hex === undefined ? (1n << 41n) - 1n : BigInt(`0x${hex}`);
   } catch {
-    return 40;
+    return (1n << 41n) - 1n;
   }
 }
 

@@ -25,7 +25,7 @@ interface BuildArgs extends GlobalArgs, RegistryArgs {
   volume: string[];
   'cap-add': string[];
   'cap-drop': string[];
-  'no-hosts': boolean;
+  hosts: boolean;
   'add-host': string[];
   dns: string[];
   'dns-search': string[];
@@ -60,7 +60,8 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('volume', { alias: 'v', type: 'string', array: true, nargs: 1, default: [], describe: 'bind HOST-DIR:CONTAINER-DIR[:ro|rw|O|z|Z] into every RUN (never part of a layer)' })
       .option('cap-add', { type: 'string', array: true, nargs: 1, default: [], describe: 'add a capability to RUN containers (ALL: every one)' })
       .option('cap-drop', { type: 'string', array: true, nargs: 1, default: [], describe: 'drop a capability from RUN containers (ALL: every one)' })
-      .option('no-hosts', { type: 'boolean', default: false, describe: "keep the image's /etc/hosts in RUN containers instead of generating one" })
+      // Declared as "hosts" for the same reason as "cache": yargs reads --no-hosts as its negation.
+      .option('hosts', { type: 'boolean', default: true, describe: "generate /etc/hosts of RUN containers (--no-hosts: keep the image's)" })
       .option('add-host', { type: 'string', array: true, nargs: 1, default: [], describe: 'add HOST:IP to /etc/hosts of RUN containers (repeatable)' })
       .option('dns', { type: 'string', array: true, nargs: 1, default: [], describe: 'nameserver for RUN containers (none: keep the image\'s resolv.conf)' })
       .option('dns-search', { type: 'string', array: true, nargs: 1, default: [], describe: 'DNS search domain for RUN containers' })
@@ -89,7 +90,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       volume: args.volume,
       capAdd: args['cap-add'],
       capDrop: args['cap-drop'],
-      noHosts: args['no-hosts'],
+      noHosts: !args.hosts,
       addHost: args['add-host'],
       dns: args.dns,
       dnsSearch: args['dns-search'],
