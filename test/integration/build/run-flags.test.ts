@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildahAvailable, buildBoth, comparableTree } from '../../helpers/buildah.js';
 import { Contexts, bud, budOk, mountsUnder, setupRoot, sh, steps, teardownRoot, type TestRoot } from './helpers.js';
 
 let t: TestRoot;
@@ -125,5 +126,25 @@ describe('bud --add-host, --no-hosts, --dns*', () => {
     expect((await bud(t, ctx, ['--no-hosts', '--add-host', 'a:1.2.3.4'])).stderr).toContain('--no-hosts and --add-host cannot be used together');
     expect((await bud(t, ctx, ['--add-host', 'nohostip'])).stderr).toContain('--add-host "nohostip": expected HOST:IP');
     expect((await bud(t, ctx, ['--dns', 'not-an-ip'])).stderr).toContain('--dns "not-an-ip": expected an IP address');
+  });
+});
+
+// Under CI a missing buildah is a set-up failure, not a reason to skip (scripts/setup.sh installs it).
+describe.runIf(buildahAvailable() || process.env.CI === 'true')('RUN-container flags side by side with buildah 1.28', () => {
+  it('gives the same files for --volume, --cap-add, --cap-drop and --add-host', async () => {
+    const ctx = await contexts.make({
+      Containerfile: [
+        'FROM localhost/busybox-base',
+        'RUN cp /hv/from-host.txt /copied.txt && (touch /hv-ro/x 2>/dev/null && echo rw || echo ro) > /ro.txt',
+        `RUN ${CAP_EFF} > /caps.txt`,
+        'RUN grep db.internal /etc/hosts > /hosts.txt',
+      ].join('\n'),
+    });
+    const args = ['-v', `${hostDir}:/hv`, '-v', `${hostDir}:/hv-ro:ro`, '--cap-add', 'NET_RAW', '--cap-drop', 'CHOWN', '--add-host', 'db.internal:10.9.8.7'];
+    const { tsbuild, buildah } = await buildBoth(ctx, args, t, 'localhost/compare-flags');
+    // buildah leaves the mount points it created in the layer; BuildKit, the reference, does not.
+    const leftovers = (p: string): boolean => /^(dev|proc|sys|run|hv|hv-ro|etc\/(hosts|resolv\.conf|hostname))$/.test(p);
+    expect(tsbuild.files.has('hv')).toBe(false);
+    expect(comparableTree(tsbuild, leftovers)).toEqual(comparableTree(buildah, leftovers));
   });
 });

@@ -6,6 +6,7 @@ import { mkdtemp, readFile, readdir, lstat, rm, symlink, writeFile } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildahAvailable, buildBoth, comparableTree } from '../../helpers/buildah.js';
 import { Contexts, bud, budOk, imageNames, inspectJson, mountsUnder, setupRoot, sh, steps, teardownRoot, type CliResult, type TestRoot } from './helpers.js';
 
 let t: TestRoot;
@@ -309,6 +310,34 @@ describe('RUN --mount errors', () => {
     for (const [value, message] of cases) {
       const { error, file } = await buildError(['FROM busybox-base', 'RUN true', `RUN --mount=${value} true`]);
       expect(error.startsWith(`Error: ${file}:3: RUN --mount=${value}: ${message}`), error).toBe(true);
+    }
+  });
+});
+
+// Under CI a missing buildah is a set-up failure, not a reason to skip (scripts/setup.sh installs it).
+describe.runIf(buildahAvailable() || process.env.CI === 'true')('RUN --mount side by side with buildah 1.28', () => {
+  it('gives the same files for bind, cache, tmpfs and secret mounts, minus the mount points buildah leaves', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-secret-'));
+    try {
+      await writeFile(path.join(dir, 'tok'), 'side-by-side-secret');
+      const ctx = await contexts.make({
+        Containerfile: [
+          'FROM localhost/busybox-base',
+          'RUN --mount=type=bind,source=dir,target=/src cp /src/a.txt /copied.txt && (touch /src/x 2>/dev/null && echo rw || echo ro) > /bind-ro.txt',
+          'RUN --mount=type=cache,target=/var/cache/sbs echo x > /var/cache/sbs/f && ls /var/cache/sbs > /cache-list.txt',
+          'RUN --mount=type=tmpfs,target=/t touch /t/x && ls /t > /tmpfs-list.txt',
+          'RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-copy.txt && stat -c %a /run/secrets/tok > /secret-mode.txt',
+        ].join('\n'),
+        'dir/a.txt': 'a\n',
+      });
+      const { tsbuild, buildah } = await buildBoth(ctx, ['--secret', `id=tok,src=${path.join(dir, 'tok')}`], t, 'localhost/compare-mounts');
+      // buildah leaves the mount points it created in the layer (and /run/secrets); BuildKit, the reference, does not.
+      const leftovers = (p: string): boolean => /^(dev|proc|sys|run(\/.*)?|src|t|var(\/cache(\/sbs)?)?|etc\/(hosts|resolv\.conf|hostname))$/.test(p);
+      for (const p of ['src', 't', 'run', 'var']) expect(tsbuild.files.has(p), p).toBe(false);
+      expect(comparableTree(tsbuild, leftovers)).toEqual(comparableTree(buildah, leftovers));
+      expect(tsbuild.files.get('secret-copy.txt')?.size).toBe('side-by-side-secret'.length);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
