@@ -178,7 +178,7 @@ function withDefaults(raw: Raw, workdir: string, sshIndex: number, error: (msg: 
     id = raw.id ?? raw.source ?? (target === undefined ? '' : path.posix.basename(target));
     if (id === '') throw error('a secret mount needs an id (or a target)');
     // With env= and no target the secret is an environment variable only (Dockerfile 1.10+).
-    if (target === undefined && raw.env === undefined) target = `/run/secrets/${id}`;
+    if (target === undefined && raw.env === undefined) target = `/run/secrets/${path.posix.basename(id)}`;
   } else if (type === 'ssh') {
     if (id === '') id = 'default';
     target ??= `/run/buildkit/ssh_agent.${sshIndex}`;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mergeCapabilities } from '../../../src/build/run-mounts/bud-flags.js';
 import { parseRunMounts, type RunMount } from '../../../src/build/run-mounts/parse.js';
+import { parseContainerfile, planBuild } from '../../../src/containerfile/index.js';
 import { DEFAULT_CAPABILITIES } from '../../../src/runtime/index.js';
 
 const WHERE = 'Containerfile:4';
@@ -55,6 +56,7 @@ describe('RUN --mount parser', () => {
     expect(parse(['type=secret,id=npmrc'])[0]).toMatchObject({ id: 'npmrc', target: '/run/secrets/npmrc', mode: 0o400, readOnly: true, required: false });
     expect(parse(['type=secret,target=/root/.aws/credentials'])[0]).toMatchObject({ id: 'credentials' });
     expect(parse(['type=secret,source=tok'])[0]).toMatchObject({ id: 'tok', target: '/run/secrets/tok' });
+    expect(parse(['type=secret,id=aws/credentials'])[0]).toMatchObject({ id: 'aws/credentials', target: '/run/secrets/credentials' });
     expect(parse(['type=secret,id=tok,env=TOKEN'])[0]).toMatchObject({ target: undefined, env: 'TOKEN' });
     expect(parse(['type=secret,id=tok,env=TOKEN,target=/t,required'])[0]).toMatchObject({ target: '/t', env: 'TOKEN', required: true });
   });
@@ -108,5 +110,22 @@ describe('capability merging (bud --cap-add/--cap-drop, as buildah)', () => {
     expect(() => mergeCapabilities(['ALL'], ['ALL'])).toThrow('cannot be combined');
     expect(() => mergeCapabilities(['CHOWN'], ['chown'])).toThrow('CAP_CHOWN cannot be both added and dropped');
     expect(() => mergeCapabilities(['FLY'], [])).toThrow('--cap-add "FLY": unknown capability');
+  });
+});
+
+describe('planning RUN --mount from=', () => {
+  it('builds the stages RUN --mount reads before the stage that reads them, and nothing else', () => {
+    const text = [
+      'ARG TOOLS=tools',
+      'FROM busybox AS tools',
+      'FROM busybox AS unused',
+      'FROM busybox AS cachebase',
+      'FROM busybox',
+      'RUN --mount=type=bind,from=${TOOLS},target=/t --mount=type=cache,target=/c,from=cachebase true',
+      'RUN --mount=type=bind,FROM=alpine:3,target=/a true',
+    ].join('\n');
+    const plan = planBuild(parseContainerfile(text, 'Containerfile'), { buildArgs: new Map() });
+    expect(plan.stages.map((s) => s.stage.index)).toEqual([0, 2, 3]);
+    expect(plan.stages.at(-1)!.externalImages).toEqual(['alpine:3']);
   });
 });
