@@ -122,19 +122,21 @@ export const DEFAULT_CAPABILITIES: readonly string[] = [
   'CAP_SYS_CHROOT',
 ];
 
-/**
- * Every capability of Linux 5.9+ (CAP_CHECKPOINT_RESTORE is 40) that this process may hand on: the
- * kernel's and our bounding set's (runc fails with "unable to apply caps" on one we lack, as
- * CAP_SYS_RESOURCE in some sandboxes).
- */
-export const ALL_CAPABILITIES: readonly string[] = [
+/** Every capability of Linux 5.9+, by bit number (CAP_CHECKPOINT_RESTORE is 40). */
+export const CAPABILITY_NAMES: readonly string[] = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
   'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW',
   'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
   'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD',
   'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG',
   'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
-].filter((_, bit) => (boundingSet() >> BigInt(bit)) & 1n);
+];
+
+/**
+ * The capabilities this process may hand on: those in its bounding set (runc fails with "unable to
+ * apply caps" on one we lack, as CAP_SYS_RESOURCE in some sandboxes).
+ */
+export const ALL_CAPABILITIES: readonly string[] = CAPABILITY_NAMES.filter((_, bit) => (boundingSet() >> BigInt(bit)) & 1n);
 
 function boundingSet(): bigint {
   try {

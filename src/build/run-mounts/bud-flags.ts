@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { TsbuildError, errnoCode } from '../../errors.js';
 import type { HostFileOptions } from '../../container/host-files.js';
-import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES } from '../../runtime/index.js';
+import { ALL_CAPABILITIES, CAPABILITY_NAMES, DEFAULT_CAPABILITIES } from '../../runtime/index.js';
 
 export interface VolumeFlag {
   source: string;
@@ -129,7 +129,10 @@ export function mergeCapabilities(add: readonly string[], drop: readonly string[
       const upper = n.trim().toUpperCase();
       if (upper === 'ALL') return upper;
       const cap = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
-      if (!ALL_CAPABILITIES.includes(cap)) throw new TsbuildError('INVALID_ARGUMENT', `${flag} "${n}": unknown capability`);
+      if (!CAPABILITY_NAMES.includes(cap)) throw new TsbuildError('INVALID_ARGUMENT', `${flag} "${n}": unknown capability`);
+      if (flag === '--cap-add' && !ALL_CAPABILITIES.includes(cap)) {
+        throw new TsbuildError('INVALID_ARGUMENT', `${flag} "${n}": tsbuild itself lacks this capability, so it cannot grant it`);
+      }
       return cap;
     });
   const adds = norm(add, '--cap-add');

@@ -115,7 +115,7 @@ describe('build errors', () => {
     const { result, file } = await failingBuild('FROM busybox-base\nRUN true\nRUN --device=/dev/fuse true\n');
     const error = await expectCleanFailure(result);
     expect(error).toContain(`${file}:3:`);
-    expect(error).toContain('RUN --device is not a RUN option');
+    expect(error).toContain('unknown flag --device for RUN');
     const bad = await failingBuild('FROM busybox-base\nRUN --network=bogus true\n');
     expect(await expectCleanFailure(bad.result)).toContain(`${bad.file}:2: RUN --network=bogus`);
   });
