@@ -1,5 +1,8 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mergeCapabilities } from '../../../src/build/run-mounts/bud-flags.js';
+import { mergeCapabilities, parseRunFlags } from '../../../src/build/run-mounts/bud-flags.js';
 import { parseRunMounts, type RunMount } from '../../../src/build/run-mounts/parse.js';
 import { parseContainerfile, planBuild } from '../../../src/containerfile/index.js';
 import { DEFAULT_CAPABILITIES } from '../../../src/runtime/index.js';
@@ -127,5 +130,39 @@ describe('planning RUN --mount from=', () => {
     const plan = planBuild(parseContainerfile(text, 'Containerfile'), { buildArgs: new Map() });
     expect(plan.stages.map((s) => s.stage.index)).toEqual([0, 2, 3]);
     expect(plan.stages.at(-1)!.externalImages).toEqual(['alpine:3']);
+  });
+});
+
+describe('bud --secret, --ssh, --allow parsing', () => {
+  it('reads secrets from files and variables, buildx style', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-unit-secret-'));
+    try {
+      await writeFile(path.join(dir, 'npmrc'), 'file-value');
+      const env = { TOKEN: 'env-value', gh: 'by-id-value' };
+      const flags = await parseRunFlags(
+        { secret: [`id=npm,src=${dir}/npmrc`, `source=${dir}/npmrc`, 'id=tok,env=TOKEN', 'id=t2,type=env,src=TOKEN', 'id=gh'] },
+        env,
+      );
+      expect(Object.fromEntries([...flags.secrets].map(([k, v]) => [k, v.toString()]))).toEqual({
+        npm: 'file-value',
+        npmrc: 'file-value',
+        tok: 'env-value',
+        t2: 'env-value',
+        gh: 'by-id-value',
+      });
+      await expect(parseRunFlags({ secret: [`id=x,src=${dir}/missing`] })).rejects.toThrow(`--secret "id=x,src=${dir}/missing": cannot read ${dir}/missing (ENOENT)`);
+      await expect(parseRunFlags({ secret: ['id=x,env=UNSET_VAR'] }, {})).rejects.toThrow('the environment variable UNSET_VAR is not set');
+      await expect(parseRunFlags({ secret: ['id=x,type=ssh'] })).rejects.toThrow('type must be file or env');
+      await expect(parseRunFlags({ secret: ['id=x,mode=0400'] })).rejects.toThrow('unknown key "mode"');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('needs an agent socket for --ssh and knows its entitlements', async () => {
+    await expect(parseRunFlags({ ssh: ['default'] }, {})).rejects.toThrow('--ssh default: no agent socket given and SSH_AUTH_SOCK is not set');
+    await expect(parseRunFlags({ ssh: ['default=/etc/passwd'] }, {})).rejects.toThrow('/etc/passwd is not an agent socket');
+    await expect(parseRunFlags({ allow: ['device'] })).rejects.toThrow('--allow "device": expected security.insecure or network.host');
+    expect((await parseRunFlags({ allow: ['security.insecure'] })).allow.has('security.insecure')).toBe(true);
   });
 });
