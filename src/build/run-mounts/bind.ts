@@ -1,10 +1,11 @@
 // RUN --mount=type=bind: a directory or file of the build context, a stage or an image, read-only
 // unless rw (then writes land in a throwaway overlay upper dir or copy and vanish after the RUN).
-// The source resolves inside its root, symlinks followed one component at a time and clamped, so
-// neither `..` nor a symlink an earlier RUN planted can reach the host (CVE-2024-1753 and kin).
+// The source resolves inside its root (context dir or the stage's/image's filesystem), symlinks
+// followed one component at a time and clamped, so neither `..` nor a symlink in the context or
+// planted by an earlier RUN can reach the host (CVE-2024-1753 and kin).
 import { copyFile, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { TsbuildError, isTsbuildError } from '../../errors.js';
+import { TsbuildError } from '../../errors.js';
 import { ensureSnapshots, lowerDirs, type LayerRef } from '../../image/image.js';
 import { mountOverlay } from '../../snapshot/mount.js';
 import { resolveInRoot } from '../../util/resolve-in-root.js';
@@ -51,28 +52,20 @@ export async function bindMount(m: RunMount, source: MountSource, env: MountEnv,
 }
 
 /**
- * The build-context entry a bind mount reads. The source is a path, not a pattern; `..` may not
- * leave the context (PATH_ESCAPE) and a symlink is followed inside it; an ignored or missing
- * source is NOT_FOUND.
+ * The build-context entry a bind mount reads. The source is a path, not a pattern, resolved inside
+ * the context as BuildKit resolves it: `..` and symlinks (relative or absolute) are followed but
+ * clamped at the context root, so nothing outside it is ever reached. An ignored or missing source
+ * is NOT_FOUND.
  */
 async function contextEntry(m: RunMount, source: Extract<MountSource, { kind: 'context' }>, where: string): Promise<{ root: SourceRoot; entry: SelectedEntry }> {
   const root: SourceRoot = { dir: source.dir, kind: 'context', ignore: source.ignore };
-  const what = `${where}: RUN --mount=type=bind: source "${m.source}"`;
-  const rel = path.posix.normalize(m.source.replace(/^\/+/, '') || '.');
-  if (rel === '..' || rel.startsWith('../')) throw new TsbuildError('PATH_ESCAPE', `${what} is outside the build context`);
-  let abs: string;
-  try {
-    abs = await resolveInRoot(source.dir, rel, { onEscape: 'error', what: 'the build context' });
-  } catch (err) {
-    if (isTsbuildError(err, 'PATH_ESCAPE')) throw new TsbuildError('PATH_ESCAPE', `${what} is outside the build context`, { cause: err });
-    throw err;
-  }
+  const abs = await resolveInRoot(source.dir, m.source, { onEscape: 'clamp' });
   const st = await stat(abs).catch(() => undefined);
-  const ctxRel = path.relative(source.dir, abs).split(path.sep).join('/');
-  if (!st || (ctxRel !== '' && !st.isDirectory() && source.ignore.ignores(ctxRel))) {
-    throw new TsbuildError('NOT_FOUND', `${what}: no such file or directory in the build context`);
+  const rel = path.relative(source.dir, abs).split(path.sep).join('/');
+  if (!st || (rel !== '' && !st.isDirectory() && source.ignore.ignores(rel))) {
+    throw new TsbuildError('NOT_FOUND', `${where}: RUN --mount=type=bind: source "${m.source}": no such file or directory in the build context`);
   }
-  return { root, entry: { rel: rel === '.' ? '' : rel, abs, stat: st, isDirSource: st.isDirectory() } };
+  return { root, entry: { rel, abs, stat: st, isDirSource: st.isDirectory() } };
 }
 
 /** A view of layers: read-only, or writable into `upper` (thrown away with the scratch dir). */
