@@ -47,7 +47,40 @@ export async function runContainer(
   where: string,
 ): Promise<RunContainer> {
   const flags = session.options.runFlags ?? NO_RUN_FLAGS;
-  let network = session.options.network;
+  const { network, privileged, mountValues } = instructionFlags(instruction, session.options.network, flags, expand, where);
+  const mounts = parseRunMounts(mountValues, expand, state.config.config.WorkingDir || '/', where);
+  for (const m of mounts) checkRequired(m, flags.secrets, flags.ssh, where);
+  // Bind mounts read their `from` (default: the context); cache mounts only when seeded from one.
+  const sources = await Promise.all(
+    mounts.map((m) => (m.type === 'bind' || (m.type === 'cache' && m.from !== undefined) ? mountSource(session, m.from, where) : undefined)),
+  );
+  const content = (m: RunMount, source: MountSource | undefined): Promise<string> | string | undefined =>
+    source === undefined ? undefined : source.kind === 'layers' ? source.identity : bindIdentity(m, source, where);
+  const plain = mounts.length === 0 && !privileged && flags.volumes.length === 0 && flags.capabilities === undefined && !hasHostFileFlags(flags);
+  const keyParts = plain
+    ? undefined
+    : {
+        mounts: await Promise.all(mounts.map(async (m, i) => ({ ...m, content: await content(m, sources[i]) }))),
+        privileged,
+        volumes: flags.volumes,
+        capabilities: flags.capabilities,
+        hostFiles: flags.hostFiles,
+      };
+  const ownSshAuthSock = runEnvironment(state).some((e) => e.startsWith('SSH_AUTH_SOCK='));
+  const run: RunMounts = { session, flags, mounts, sources, ownSshAuthSock, where };
+  return {
+    network,
+    privileged,
+    capabilities: flags.capabilities,
+    hostFiles: flags.hostFiles,
+    keyParts,
+    prepareMounts: mounts.length > 0 || flags.volumes.length > 0 ? (rootfs, scratch) => prepareMounts(run, rootfs, scratch) : undefined,
+  };
+}
+
+/** RUN's own flags: --network, --security (insecure only with --allow security.insecure), the --mount values. */
+function instructionFlags(instruction: RunInstruction, buildNetwork: 'host' | 'none', flags: RunFlags, expand: (raw: string) => string, where: string) {
+  let network = buildNetwork;
   let privileged = false;
   const mountValues: string[] = [];
   for (const flag of instruction.flags) {
@@ -75,30 +108,7 @@ export async function runContainer(
       throw new TsbuildError('INVALID_ARGUMENT', `${where}: RUN --${flag.name} is not a RUN option (expected --mount, --network or --security)`);
     }
   }
-  const mounts = parseRunMounts(mountValues, expand, state.config.config.WorkingDir || '/', where);
-  for (const m of mounts) checkRequired(m, flags.secrets, flags.ssh, where);
-  const sources = await Promise.all(mounts.map((m) => (m.type === 'bind' || (m.type === 'cache' && m.from !== undefined) ? mountSource(session, m.from, where) : undefined)));
-
-  const keyed = {
-    mounts: await Promise.all(
-      mounts.map(async (m, i) => ({ ...m, content: m.type === 'bind' ? await bindIdentity(m, sources[i]!, where) : undefined })),
-    ),
-    privileged,
-    volumes: flags.volumes,
-    capabilities: flags.capabilities,
-    hostFiles: flags.hostFiles,
-  };
-  const plain = mounts.length === 0 && !privileged && flags.volumes.length === 0 && flags.capabilities === undefined && !hasHostFileFlags(flags);
-  const ownSshAuthSock = runEnvironment(state).some((e) => e.startsWith('SSH_AUTH_SOCK='));
-  const needsPrepare = mounts.length > 0 || flags.volumes.length > 0;
-  return {
-    network,
-    privileged,
-    capabilities: flags.capabilities,
-    hostFiles: flags.hostFiles,
-    keyParts: plain ? undefined : keyed,
-    prepareMounts: needsPrepare ? (rootfs, scratch) => prepareMounts(session, flags, mounts, sources, ownSshAuthSock, rootfs, scratch, where) : undefined,
-  };
+  return { network, privileged, mountValues };
 }
 
 function hasHostFileFlags(flags: RunFlags): boolean {
@@ -121,16 +131,18 @@ export async function mountSource(session: BuildSession, ref: string | undefined
   return { kind: 'layers', layers: image.layers, identity: record.id, name: `image ${ref}` };
 }
 
-async function prepareMounts(
-  session: BuildSession,
-  flags: RunFlags,
-  mounts: readonly RunMount[],
-  sources: readonly (MountSource | undefined)[],
-  ownSshAuthSock: boolean,
-  rootfs: string,
-  scratch: string,
-  where: string,
-): Promise<PreparedMounts> {
+/** What one RUN's mounts need once its rootfs is mounted. */
+interface RunMounts {
+  session: BuildSession;
+  flags: RunFlags;
+  mounts: readonly RunMount[];
+  sources: readonly (MountSource | undefined)[];
+  /** The stage sets SSH_AUTH_SOCK itself: leave it alone. */
+  ownSshAuthSock: boolean;
+  where: string;
+}
+
+async function prepareMounts({ session, flags, mounts, sources, ownSshAuthSock, where }: RunMounts, rootfs: string, scratch: string): Promise<PreparedMounts> {
   const cleanups: (() => Promise<void>)[] = [];
   const release = async (): Promise<void> => {
     // Every cleanup runs even when one fails; the first failure is reported.
