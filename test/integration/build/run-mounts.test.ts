@@ -185,6 +185,13 @@ describe('RUN --mount=type=cache', () => {
       const results = await Promise.all([bud(t, ctx, ['--no-cache']), bud(t, ctx, ['--no-cache'])]);
       for (const r of results) expect(r.code, `${sharing}: ${r.stderr}`).toBe(0);
     }
+    // While one private user holds the cache, the other gets an empty one of its own.
+    const mount = '--mount=type=cache,target=/c,id=private-seen,sharing=private';
+    await build('private-seed', ['FROM busybox-base', `RUN ${mount} touch /c/marker`]);
+    const ctx = await contexts.make({ Containerfile: `FROM busybox-base\nRUN ${mount} (test -e /c/marker && echo persistent || echo fresh) > /seen.txt && sleep 3\n` });
+    await Promise.all(['private-a', 'private-b'].map((tag) => budOk(t, ctx, ['--no-cache', '-t', tag])));
+    const seen = [await sh(t, 'private-a', 'cat /seen.txt'), await sh(t, 'private-b', 'cat /seen.txt')];
+    expect(seen.sort()).toEqual(['fresh\n', 'persistent\n']);
   });
 
   it('refuses a cache seed path that leaves its stage (CVE-2024-9675)', async () => {
@@ -305,6 +312,26 @@ describe('RUN --mount=type=ssh', () => {
 });
 
 describe('RUN --mount errors', () => {
+  it('releases every mount and cache lock when the RUN fails', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-secret-'));
+    try {
+      await writeFile(path.join(dir, 's'), 'failing-run-secret');
+      const lines = [
+        'FROM busybox-base AS s',
+        'FROM busybox-base',
+        'RUN --mount=from=s,target=/s,rw --mount=type=cache,target=/c,id=fail,sharing=locked --mount=type=secret,id=s --mount=type=tmpfs,target=/t exit 3',
+      ];
+      const failed = await buildError(lines, { args: ['--secret', `id=s,src=${path.join(dir, 's')}`] });
+      expect(failed.result.code).toBe(3);
+      expect(failed.error).toContain(`${failed.file}:3: RUN exited with status 3`);
+      await expect(lstat(path.join(t.root, 'cache', 'run-mounts'))).resolves.toBeDefined();
+      const locks = (await readdir(path.join(t.root, 'cache', 'run-mounts'))).filter((f) => f.endsWith('.lock'));
+      expect(locks).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names file:line for unknown types, unknown options and bad values', async () => {
     const cases: [string, string][] = [
       ['type=volume,target=/x', 'unsupported mount type "volume"'],
