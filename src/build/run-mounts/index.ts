@@ -151,7 +151,7 @@ async function prepareMounts({ session, flags, mounts, sources, ownSshAuthSock, 
     cleanups.length = 0;
     if (first !== undefined) throw first;
   };
-  const env: MountEnv = { stores: session.stores, flags, where, rootfs, scratch, defer: (c) => cleanups.push(c) };
+  const env: MountEnv = { stores: session.stores, flags, where, scratch, defer: (c) => cleanups.push(c) };
   try {
     const prepared: PreparedMount[] = [];
     for (const [i, v] of flags.volumes.entries()) {

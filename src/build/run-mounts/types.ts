@@ -1,5 +1,5 @@
 // What the RUN mount modules share: where a bind/cache source comes from, and the per-RUN
-// environment a mount is prepared in (the RUN's mounted rootfs, its scratch dir, cleanups).
+// environment a mount is prepared in (stores, bud flags, the RUN's scratch dir, cleanups).
 import type { FileDigestMemo, IgnoreRules } from '../context/index.js';
 import type { LayerRef } from '../../image/image.js';
 import type { SpecMount } from '../../runtime/index.js';
@@ -15,8 +15,6 @@ export interface MountEnv {
   stores: Stores;
   flags: RunFlags;
   where: string;
-  /** The RUN's rootfs, mounted. */
-  rootfs: string;
   /** Per-RUN temp dir inside the root, removed after the RUN. */
   scratch: string;
   /** Registers a cleanup, run after the container ends (last registered first). */
