@@ -56,9 +56,9 @@ describe('expandWord: modifiers', () => {
   });
 
   it('fails with :? when unset or empty and with ? when unset, naming the file and line', () => {
-    expect(() => word('${nope:?must be set}')).toThrow('Containerfile:7: nope: must be set');
-    expect(() => word('${empty:?}')).toThrow('Containerfile:7: empty: is not allowed to be empty');
-    expect(() => word('${nope?}')).toThrow('Containerfile:7: nope: is not allowed to be unset');
+    expect(() => word('${nope:?must be set}')).toThrow('Containerfile:7:1: nope: must be set');
+    expect(() => word('${empty:?}')).toThrow('Containerfile:7:1: empty: is not allowed to be empty');
+    expect(() => word('${nope?}')).toThrow('Containerfile:7:1: nope: is not allowed to be unset');
     expect(word('${empty?oops}')).toBe('');
     expect(word('${v:?oops}')).toBe('value');
     expect(() => word('${nope?}')).toThrow(expect.objectContaining({ code: 'PARSE' }));
@@ -92,12 +92,12 @@ describe('expandWord: modifiers', () => {
   });
 
   it('rejects bad substitutions', () => {
-    expect(() => word('${v')).toThrow("Containerfile:7: syntax error: missing '}'");
-    expect(() => word('${v:-abc')).toThrow("Containerfile:7: syntax error: missing '}'");
-    expect(() => word('${}')).toThrow('Containerfile:7: syntax error: bad substitution');
-    expect(() => word('${v:#x}')).toThrow('Containerfile:7: unsupported modifier (:#) in substitution');
-    expect(() => word('${v^x}')).toThrow('Containerfile:7: unsupported modifier (^) in substitution');
-    expect(() => word('${v/a}')).toThrow("Containerfile:7: syntax error: missing '/' in ${}");
+    expect(() => word('${v')).toThrow("Containerfile:7:1: syntax error: missing '}'");
+    expect(() => word('${v:-abc')).toThrow("Containerfile:7:1: syntax error: missing '}'");
+    expect(() => word('${}')).toThrow('Containerfile:7:1: syntax error: bad substitution');
+    expect(() => word('${v:x}')).toThrow('Containerfile:7:1: unsupported modifier (:x) in substitution');
+    expect(() => word('${v^x}')).toThrow('Containerfile:7:1: unsupported modifier (^) in substitution');
+    expect(() => word('${v/a}')).toThrow("Containerfile:7:1: syntax error: missing '/' in ${}");
   });
 });
 
@@ -132,8 +132,8 @@ describe('expandWord: quotes and escapes', () => {
   });
 
   it('rejects unterminated quotes', () => {
-    expect(() => word('"abc')).toThrow('Containerfile:7: unexpected end of statement while looking for matching double-quote');
-    expect(() => word("'abc")).toThrow('Containerfile:7: unexpected end of statement while looking for matching single-quote');
+    expect(() => word('"abc')).toThrow('Containerfile:7:1: unexpected end of statement while looking for matching double-quote');
+    expect(() => word("'abc")).toThrow('Containerfile:7:1: unexpected end of statement while looking for matching single-quote');
   });
 });
 

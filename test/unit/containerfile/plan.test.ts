@@ -81,7 +81,7 @@ describe('planBuild', () => {
   });
 
   it('rejects COPY --from with the index of the current or a later stage', () => {
-    expect(() => plan('FROM alpine\nFROM alpine\nCOPY --from=1 /a /a\n')).toThrow(/^Containerfile:3: --from=1 does not refer to an earlier stage/);
+    expect(() => plan('FROM alpine\nFROM alpine\nCOPY --from=1 /a /a\n')).toThrow(/^Containerfile:3:6: --from=1 does not refer to an earlier stage/);
   });
 
   it('uses global ARG defaults in FROM', () => {
@@ -114,7 +114,7 @@ describe('planBuild', () => {
   });
 
   it('fails when FROM expands to nothing', () => {
-    expect(() => plan('ARG BASE\nFROM $BASE\n')).toThrow('Containerfile:2: base name ($BASE) should not be blank');
+    expect(() => plan('ARG BASE\nFROM $BASE\n')).toThrow('Containerfile:2:1: base name ($BASE) should not be blank');
   });
 
   it('fails for an unknown target, naming the file', () => {
