@@ -8,6 +8,7 @@ import { loadImage } from '../image/image.js';
 import type { HistoryEntry } from '../oci/types.js';
 import { sha256Digest, shortId } from '../oci/types.js';
 import { findBuildImage } from './base-image.js';
+import { copyHeredocs, planRun, runCreatedBy, withRunScript } from './heredoc.js';
 import type { BuildSession } from './session.js';
 import { copyStep } from './steps/copy-step.js';
 import { applyMetadata, isMetadataInstruction, type Expander, type StageFlags } from './steps/metadata.js';
@@ -61,7 +62,8 @@ export async function runInstruction(
   switch (instruction.kind) {
     case 'RUN': {
       const network = runNetwork(instruction, options.network, expand, where);
-      const result = await cachedRunStep(
+      const plan = planRun(instruction);
+      const result = await withRunScript(stores.layout.tmp, plan, state, where, (keyed, extraMounts) => cachedRunStep(
         {
           stores,
           runtime: session.runtime,
@@ -72,16 +74,16 @@ export async function runInstruction(
           signal: options.signal,
           where,
           text: instruction.text,
+          extraMounts,
         },
-        state,
-        instruction.command,
-      );
+        keyed,
+        plan.command,
+      ));
       if (result.cached) session.log(`--> Using cache ${shortId(result.key)}`);
       next.key = result.key;
       next.layers = result.layers;
       next.created = result.created;
-      const args = commandArgs(instruction.command, state.config.config.Shell);
-      history(instruction.command.form === 'exec' ? JSON.stringify(args) : args.join(' '), false, next.created);
+      history(runCreatedBy(plan, commandArgs(plan.command, state.config.config.Shell)), false, next.created);
       return next;
     }
     case 'COPY':
@@ -92,6 +94,7 @@ export async function runInstruction(
           throw new TsbuildError('INVALID_ARGUMENT', `${where}: ${instruction.kind} --${flag.name} is not supported by this version of tsbuild`);
         }
       }
+      if (instruction.heredocs?.length) return copyHeredocs(session, state, instruction, where, (s, i) => runInstruction(session, s, i, where, flags));
       const sources = instruction.sources.map((s) => expand.word(s));
       for (const s of sources) {
         if (/^(https?|git):\/\//.test(s) || s.startsWith('git@')) {
