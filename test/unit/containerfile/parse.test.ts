@@ -348,3 +348,56 @@ describe('parseContainerfile: errors', () => {
     expect(() => parseContainerfile('FROM scratch\nNOPE\n', FILE)).toThrow(expect.objectContaining({ code: 'PARSE' }));
   });
 });
+
+describe('parseContainerfile: parser directives', () => {
+  it('reads syntax, escape and check directives at the top, in any case and spacing', () => {
+    const parsed = parseContainerfile('# syntax=docker/dockerfile:1.7\n#ESCAPE = `\n#  check = skip=JSONArgsRecommended,StageNameCasing;error=true\nFROM scratch\n', FILE);
+    expect(parsed.directives).toEqual({
+      syntax: 'docker/dockerfile:1.7',
+      escape: '`',
+      check: { skip: ['JSONArgsRecommended', 'StageNameCasing'], skipAll: false, error: true },
+    });
+    expect(parsed.escapeChar).toBe('`');
+  });
+
+  it('reads check=skip=all and error alone', () => {
+    expect(parseContainerfile('# check=skip=all\nFROM scratch\n', FILE).directives.check).toEqual({ skip: [], skipAll: true, error: false });
+    expect(parseContainerfile('# check=error=true\nFROM scratch\n', FILE).directives.check).toEqual({ skip: [], skipAll: false, error: true });
+  });
+
+  it('stops reading directives at a blank line, another comment or an instruction, as BuildKit does', () => {
+    expect(parseContainerfile('\n# syntax=x\nFROM scratch\n', FILE).directives).toEqual({});
+    expect(parseContainerfile('# a comment\n# check=skip=all\nFROM scratch\n', FILE).directives).toEqual({});
+    expect(parseContainerfile('# unknown=1\n# syntax=x\nFROM scratch\n', FILE).directives).toEqual({});
+    expect(parseContainerfile('FROM scratch\n# syntax=x\n', FILE).directives).toEqual({});
+  });
+
+  it('rejects a repeated directive and a bad check value at their line', () => {
+    expect(parseErrorOf('# syntax=a\n# syntax=b\nFROM scratch\n')).toBe('Containerfile:2:1: only one syntax parser directive can be used');
+    expect(parseErrorOf('# check=skip\nFROM scratch\n')).toMatch(/^Containerfile:1:1: invalid check option "skip"/);
+    expect(parseErrorOf('# check=error=maybe\nFROM scratch\n')).toMatch(/^Containerfile:1:1: invalid check option "error=maybe": error must be true or false/);
+    expect(parseErrorOf('# check=fail=1\nFROM scratch\n')).toMatch(/^Containerfile:1:1: invalid check option "fail"/);
+  });
+});
+
+describe('parseContainerfile: error positions', () => {
+  function sourceOf(text: string): unknown {
+    try {
+      parseContainerfile(text, FILE);
+    } catch (err) {
+      if (isTsbuildError(err)) return err.source;
+    }
+    throw new Error('expected an error');
+  }
+
+  it('names line and column and carries the source line, for the CLI excerpt', () => {
+    expect(parseErrorOf('FROM scratch\n  FORM busybox\n')).toBe('Containerfile:2:3: unknown instruction "FORM" (did you mean FROM?)');
+    expect(sourceOf('FROM scratch\n  FORM busybox\n')).toEqual({ file: FILE, line: 2, column: 3, excerpt: '  FORM busybox' });
+    expect(sourceOf('FROM scratch\nCOPY --form=x a b\n')).toEqual({ file: FILE, line: 2, column: 6, excerpt: 'COPY --form=x a b' });
+    expect(sourceOf('FROM scratch\nENV A="x\n')).toEqual({ file: FILE, line: 2, column: 7, excerpt: 'ENV A="x' });
+  });
+
+  it('checks option values the parser knows at the flag', () => {
+    expect(sourceOf('FROM scratch\nHEALTHCHECK --timeout=5 CMD true\n')).toMatchObject({ line: 2, column: 13 });
+  });
+});
