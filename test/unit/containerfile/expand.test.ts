@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expandWord, expandWords, type SourceLocation } from '../../../src/containerfile/index.js';
+import { expandHeredocBody, expandWord, expandWords, type SourceLocation } from '../../../src/containerfile/index.js';
 
 const loc: SourceLocation = { file: 'Containerfile', line: 7, column: 1 };
 const env: Record<string, string> = { v: 'value', empty: '', path: '/usr/local/bin/tool.tar.gz', spaced: 'a b  c', x: 'x', star: 'a*b*c' };
@@ -149,5 +149,43 @@ describe('expandWords', () => {
   it('yields no word for unset variables or empty quotes', () => {
     expect(words('$nope ""')).toEqual([]);
     expect(words('x ${nope:-y z}')).toEqual(['x', 'y', 'z']);
+  });
+});
+
+describe('expandWord: BuildKit lexer details', () => {
+  it('accepts : before # and % as the plain forms', () => {
+    expect(word('${path:#*/}')).toBe('usr/local/bin/tool.tar.gz');
+    expect(word('${path:%%.*}')).toBe('/usr/local/bin/tool');
+  });
+
+  it('keeps escapes in a / replacement as written', () => {
+    expect(word('${v/a/\\$}')).toBe('v\\$lue');
+  });
+
+  it('only allows escaping * ? } / and the escape itself in a pattern', () => {
+    expect(word('${path/\\//x}')).toBe('xusr/local/bin/tool.tar.gz');
+    expect(() => word('${v#\\a}')).toThrow("Containerfile:7:1: invalid pattern (\\a) in substitution: invalid escape '\\a'");
+  });
+
+  it('never matches a newline with * or ?, as Go regular expressions do', () => {
+    const multi = (name: string): string | undefined => (name === 'm' ? 'a\nb' : undefined);
+    expect(expandWord('${m#*b}', multi, { escapeChar: '\\', loc })).toBe('a\nb');
+    expect(expandWord('${m/a?b/x}', multi, { escapeChar: '\\', loc })).toBe('a\nb');
+  });
+
+  it('names the position of the instruction in an error', () => {
+    expect(() => expandWord('${nope:?}', vars, { escapeChar: '\\', loc: { file: 'F', line: 3, column: 9 } })).toThrow(
+      expect.objectContaining({ message: 'F:3:9: nope: is not allowed to be unset', source: { file: 'F', line: 3, column: 9 } }),
+    );
+  });
+});
+
+describe('expandHeredocBody (COPY <<EOF with an unquoted delimiter)', () => {
+  it('expands variables but keeps quotes as ordinary characters', () => {
+    expect(expandHeredocBody('"$v" \'$x\' ${nope:-d}\n', vars, loc)).toBe('"value" \'x\' d\n');
+  });
+
+  it('removes a backslash and keeps the character after it, as BuildKit does', () => {
+    expect(expandHeredocBody('\\$v a\\\\b c\\nd\n', vars, loc)).toBe('$v a\\b cnd\n');
   });
 });
