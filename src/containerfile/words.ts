@@ -76,12 +76,6 @@ export function joinLines(
   return ll;
 }
 
-/** A single line of text (an ONBUILD trigger from an image config) as a logical line on `line`. */
-export function singleLine(text: string, file: string, line: number): LogicalLine {
-  const columns = Array.from({ length: text.length + 1 }, (_, i) => i + 1);
-  return { file, text, lines: columns.map(() => line), columns };
-}
-
 export interface RawFlag {
   /** The whole flag word with quotes removed, e.g. `--from=build`. */
   word: string;

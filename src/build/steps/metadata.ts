@@ -45,7 +45,7 @@ export function applyMetadata(config: ImageConfig, instruction: MetadataInstruct
       c.ExposedPorts = { ...c.ExposedPorts };
       for (const raw of instruction.ports) {
         for (const spec of expand.words(raw)) {
-          for (const port of checked(() => exposedPorts(spec), where)) c.ExposedPorts[port] = {};
+          for (const port of checked(() => exposedPorts(spec), `${where}: EXPOSE ${spec}`)) c.ExposedPorts[port] = {};
         }
       }
       return;
