@@ -59,8 +59,8 @@ function plan(parsed: ParsedContainerfile, opts: PlanOptions): BuildPlan {
   const earlierByName = new Map<string, number>();
   const allByName = new Map(parsed.stages.flatMap((s) => (s.name === undefined ? [] : [[s.name, s.index] as const])));
   const plans: StagePlan[] = [];
-  /** The COPY --from flag behind each stage-to-stage edge, for the cycle error. */
-  const edges = new Map<string, InstructionFlag>();
+  /** Where each stage-to-stage edge comes from (a FROM or a COPY --from), for the cycle error. */
+  const edges = new Map<string, SourceLocation>();
   // Every stage is resolved, needed or not, so that a mistake anywhere in the file is reported (as Docker does).
   for (const stage of parsed.stages) {
     const from = stage.from;
@@ -73,6 +73,7 @@ function plan(parsed: ParsedContainerfile, opts: PlanOptions): BuildPlan {
     if (baseStage !== undefined) {
       base = { kind: 'stage', index: baseStage };
       dependsOn.add(baseStage);
+      edges.set(`${stage.index}>${baseStage}`, from.loc);
     } else if (image.toLowerCase() === 'scratch') {
       base = { kind: 'scratch' };
     } else {
@@ -85,7 +86,7 @@ function plan(parsed: ParsedContainerfile, opts: PlanOptions): BuildPlan {
       const source = resolveCopyFrom(flag, expand(flag.value, flag.loc), parsed.stages.length, allByName);
       if (typeof source === 'number') {
         dependsOn.add(source);
-        if (!edges.has(`${stage.index}>${source}`)) edges.set(`${stage.index}>${source}`, flag);
+        if (!edges.has(`${stage.index}>${source}`)) edges.set(`${stage.index}>${source}`, flag.loc);
       } else if (!externalImages.includes(source)) externalImages.push(source);
     }
     const platform = from.platform === undefined ? undefined : expand(from.platform, from.loc);
@@ -124,12 +125,12 @@ function plan(parsed: ParsedContainerfile, opts: PlanOptions): BuildPlan {
 
 /**
  * BuildKit's check: a depth-first walk from each stage in file order; the first stage found on a
- * cycle is named, and the error points at the COPY --from that closes it.
+ * cycle is named, and the error points at the COPY --from (or FROM) that closes it.
  */
-function checkCycles(plans: readonly StagePlan[], edges: ReadonlyMap<string, InstructionFlag>): void {
+function checkCycles(plans: readonly StagePlan[], edges: ReadonlyMap<string, SourceLocation>): void {
   const visited = new Set<number>();
   const onPath = new Set<number>();
-  const visit = (index: number): InstructionFlag | undefined => {
+  const visit = (index: number): SourceLocation | undefined => {
     if (visited.has(index)) return undefined;
     visited.add(index);
     onPath.add(index);
@@ -142,11 +143,8 @@ function checkCycles(plans: readonly StagePlan[], edges: ReadonlyMap<string, Ins
     return undefined;
   };
   for (const p of plans) {
-    const flag = visit(p.stage.index);
-    if (flag) {
-      const stage = p.stage.name ?? `stage-${p.stage.index}`;
-      throw parseError(flag.loc, `circular dependency detected on stage: ${stage}`, 'INVALID_ARGUMENT');
-    }
+    const at = visit(p.stage.index);
+    if (at) throw parseError(at, `circular dependency detected on stage: ${p.stage.name ?? `stage-${p.stage.index}`}`, 'INVALID_ARGUMENT');
   }
 }
 

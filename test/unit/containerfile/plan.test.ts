@@ -96,6 +96,10 @@ describe('planBuild', () => {
     expect(() => plan(text)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', source: expect.objectContaining({ excerpt: 'COPY --from=stage0 f2 /sub/' }) }));
   });
 
+  it('rejects a cycle made of a COPY --from a later stage and the FROM of that stage', () => {
+    expect(() => plan('FROM alpine AS a\nCOPY --from=b /x /x\nFROM a AS b\n')).toThrow('Containerfile:3:1: circular dependency detected on stage: a');
+  });
+
   it('rejects COPY --from with a stage index the file does not have', () => {
     expect(() => plan('FROM alpine\nFROM alpine\nCOPY --from=2 /a /a\n')).toThrow('Containerfile:3:6: --from=2: there is no stage 2 (stages are numbered 0 to 1)');
   });
