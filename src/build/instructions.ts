@@ -2,7 +2,7 @@
 // the config; RUN, COPY/ADD and WORKDIR go through their steps, which consult the build cache first.
 // Every instruction derives the next cache key from the previous one.
 import path from 'node:path';
-import { expandWord, expandWords, type Instruction } from '../containerfile/index.js';
+import { expandWord, expandWords, wordLoc, type Instruction } from '../containerfile/index.js';
 import { TsbuildError } from '../errors.js';
 import { loadImage } from '../image/image.js';
 import type { HistoryEntry } from '../oci/types.js';
@@ -27,8 +27,8 @@ export async function runInstruction(
   const { escapeChar } = session;
   const vars = variableLookup(state);
   const expand: Expander = {
-    word: (raw) => expandWord(raw, vars, { escapeChar, loc: instruction.loc }),
-    words: (raw) => expandWords(raw, vars, { escapeChar, loc: instruction.loc }),
+    word: (raw) => expandWord(raw, vars, { escapeChar, loc: wordLoc(instruction, raw) }),
+    words: (raw) => expandWords(raw, vars, { escapeChar, loc: wordLoc(instruction, raw) }),
   };
   const next: StageState = { ...state, config: cloneConfig(state.config), args: new Map(state.args) };
   const history = (createdBy: string, emptyLayer: boolean, created: string): void => {

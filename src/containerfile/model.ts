@@ -163,6 +163,16 @@ export interface ParsedContainerfile {
   stages: Stage[];
 }
 
+/**
+ * Where a raw word of an instruction starts, for expansion errors: exact for an instruction on one
+ * line, the keyword otherwise (continued lines do not map back by offset).
+ */
+export function wordLoc(instruction: { loc: SourceLocation; endLine: number; text: string }, raw: string): SourceLocation {
+  const at = instruction.text.indexOf(raw);
+  if (instruction.endLine !== instruction.loc.line || at < 0 || raw === '') return instruction.loc;
+  return { ...instruction.loc, column: instruction.loc.column + at };
+}
+
 /** The value of the first flag with this name (undefined if absent or bare). */
 export function flagValue(instruction: { flags: InstructionFlag[] }, name: string): string | undefined {
   return instruction.flags.find((f) => f.name === name)?.value;

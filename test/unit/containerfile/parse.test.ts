@@ -6,6 +6,7 @@ import {
   flagValues,
   parseContainerfile,
   parseInstructionLine,
+  wordLoc,
   type Instruction,
 } from '../../../src/containerfile/index.js';
 
@@ -399,5 +400,13 @@ describe('parseContainerfile: error positions', () => {
 
   it('checks option values the parser knows at the flag', () => {
     expect(sourceOf('FROM scratch\nHEALTHCHECK --timeout=5 CMD true\n')).toMatchObject({ line: 2, column: 13 });
+  });
+});
+
+describe('wordLoc', () => {
+  it('points at a word of a one-line instruction, and at the keyword of a continued one', () => {
+    const [one, continued] = stageOf('  ENV A=${B}\nENV \\\n  C=${D}\n');
+    expect(wordLoc(one!, '${B}')).toEqual({ file: FILE, line: 2, column: 9 });
+    expect(wordLoc(continued!, '${D}')).toEqual(continued!.loc);
   });
 });
