@@ -24,7 +24,7 @@ import type { SpecMount } from '../runtime/index.js';
 import { tempName } from '../util/fs.js';
 import { compileIgnoreRules, type FileDigestMemo } from './context/index.js';
 import type { BuildSession } from './session.js';
-import { variableLookup, type StageState } from './stage-state.js';
+import { cloneConfig, variableLookup, type StageState } from './stage-state.js';
 import { copyStep } from './steps/copy-step.js';
 
 const PIPES = '/dev/pipes';
@@ -135,9 +135,9 @@ export async function copyHeredocs(
       },
     );
     if (result.cached) session.log(`--> Using cache ${shortId(result.key)}`);
-    const next: StageState = { ...base, key: result.key, layers: result.layers, created: result.created };
-    next.config = { ...base.config, history: [...(base.config.history ?? []), { created: result.created, created_by: `/bin/sh -c #(nop) ${instruction.text}` }] };
-    return next;
+    const config = cloneConfig(base.config);
+    config.history = [...(config.history ?? []), { created: result.created, created_by: `/bin/sh -c #(nop) ${instruction.text}` }];
+    return { ...base, config, key: result.key, layers: result.layers, created: result.created };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
