@@ -11,8 +11,9 @@ import { hostPlatform, sha256Digest, shortId } from '../oci/types.js';
 import type { ContainerRuntime } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
 import { findBuildImage } from './base-image.js';
-import { createBuildCache } from './cache.js';
+import { openBuildCache } from './cache.js';
 import { runInstruction } from './instructions.js';
+import { exportRootfs } from './output.js';
 import type { BuildOptions, BuildResult, BuildSession } from './session.js';
 import type { StageFlags } from './steps/metadata.js';
 import { cloneConfig, emptyConfig, platformArgs, type StageState } from './stage-state.js';
@@ -33,7 +34,7 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
     stores,
     runtime,
     options,
-    cache: options.layers ? createBuildCache({ cacheDir: stores.layout.cache, content: stores.content }) : undefined,
+    cache: openBuildCache(stores, options),
     ignore: await loadIgnoreRules(options.contextDir, { ignorefile: options.ignorefile }),
     memo,
     stageResults: new Map(),
@@ -57,6 +58,7 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
     throw withSourceExcerpt(err, parsed.file, parsed.lines);
   } finally {
     await memo.save().catch(() => undefined);
+    await session.cache?.close?.();
   }
   warnUnusedArgs(session);
 
@@ -66,6 +68,7 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
   config.rootfs = { type: 'layers', diff_ids: final.layers.map((l) => l.diffId) };
   config.created = final.created;
   const image = await commitImage(stores, { config, layers: final.layers }, { format: options.format, names: options.tags });
+  if (options.output) await exportRootfs(stores, final.layers, options.output);
   session.log(`COMMIT ${options.tags.join(', ')}`.trimEnd());
   session.log(`--> ${shortId(image.id)}`);
   for (const name of image.names) session.log(`Successfully tagged ${name}`);
