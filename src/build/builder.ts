@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { loadIgnoreRules, openFileDigestMemo } from './context/index.js';
 import { parseContainerfile, parseInstructionLine, planBuild, type Instruction, type SourceLocation, type StagePlan } from '../containerfile/index.js';
-import { TsbuildError } from '../errors.js';
+import { TsbuildError, withSourceExcerpt } from '../errors.js';
 import { commitImage, loadImage } from '../image/image.js';
 import { normalizeImageName } from '../image/names.js';
 import { hostPlatform, sha256Digest, shortId } from '../oci/types.js';
@@ -24,6 +24,9 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
   // A bad -t is the user's typo: say so before building anything, not after the last step.
   for (const tag of options.tags) normalizeImageName(tag);
   const parsed = parseContainerfile(options.containerfile.text, options.containerfile.file);
+  if (parsed.directives.syntax !== undefined) {
+    options.stderr.write(`[Warning] ${parsed.file}: ignoring "# syntax=${parsed.directives.syntax}": tsbuild builds with its own Dockerfile frontend\n`);
+  }
   // The automatic platform ARGs are usable in FROM lines without a declaration (BuildKit, buildah).
   const plan = planBuild(parsed, { target: options.target, buildArgs: options.buildArgs, builtinArgs: platformArgs() });
   const memo = await openFileDigestMemo(path.join(stores.layout.cache, 'file-digests.json'));
@@ -51,6 +54,8 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
     for (const stagePlan of plan.stages) {
       session.stageResults.set(stagePlan.stage.index, await buildStage(session, stagePlan));
     }
+  } catch (err) {
+    throw withSourceExcerpt(err, parsed.file, parsed.lines);
   } finally {
     await memo.save().catch(() => undefined);
     await session.cache?.close?.();
