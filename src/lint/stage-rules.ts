@@ -7,10 +7,12 @@
 // than guess, since base images commonly define variables (GOPATH, JAVA_HOME, ...).
 import path from 'node:path';
 import type { IgnoreRules } from '../build/context/index.js';
+import { platformArgs } from '../build/stage-state.js';
 import {
   expandWords,
   flagValue,
   flagValues,
+  planBuild,
   type Instruction,
   type ParsedContainerfile,
   type SourceLocation,
@@ -66,45 +68,16 @@ interface Scope {
 
 export async function checkStages(parsed: ParsedContainerfile, options: StageCheckOptions, report: Report): Promise<void> {
   const { globals, bases } = checkFromLines(parsed, options, report);
+  // The plan also checks the stage graph as a build would (unknown target, cycles, bad --from).
+  const plan = planBuild(parsed, { target: options.target, buildArgs: options.buildArgs, builtinArgs: platformArgs() });
+  const walk = options.target === undefined && (options.allStages ?? true) ? undefined : new Set(plan.stages.map((p) => p.stage.index));
   const scopes = new Map<number, Scope>();
-  const walk = reachable(parsed, bases, options.target, options.allStages ?? true);
   for (const stage of parsed.stages) {
-    if (!walk.has(stage.index)) continue;
+    if (walk && !walk.has(stage.index)) continue;
     const scope = await initialScope(stage, bases.get(stage.index)!, scopes, options.baseImage, report);
     walkStage(stage, scope, globals, options, parsed.escapeChar, report);
     scopes.set(stage.index, scope);
   }
-}
-
-/** The stages a target needs (its base and COPY --from stages, transitively). */
-function reachable(
-  parsed: ParsedContainerfile,
-  bases: ReadonlyMap<number, StageBase>,
-  target: string | undefined,
-  allStages: boolean,
-): Set<number> {
-  const all = new Set(parsed.stages.map((s) => s.index));
-  if (target === undefined && allStages) return all;
-  const start = target === undefined ? parsed.stages[parsed.stages.length - 1] : parsed.stages.find((s) => s.name === target.toLowerCase());
-  // An unknown target is the build's error to report; check everything meanwhile.
-  if (!start) return all;
-  const byName = new Map<string, number>();
-  for (const stage of parsed.stages) if (stage.name !== undefined) byName.set(stage.name, stage.index);
-  const out = new Set<number>();
-  const visit = (index: number): void => {
-    if (out.has(index)) return;
-    out.add(index);
-    const base = bases.get(index);
-    if (base?.kind === 'stage') visit(base.index);
-    for (const instruction of parsed.stages[index]?.instructions ?? []) {
-      const fromFlag = instruction.kind === 'COPY' ? flagValue(instruction, 'from') : undefined;
-      if (fromFlag === undefined) continue;
-      const dep = /^\d+$/.test(fromFlag) ? Number(fromFlag) : byName.get(fromFlag.toLowerCase());
-      if (dep !== undefined && dep < index) visit(dep);
-    }
-  };
-  visit(start.index);
-  return out;
 }
 
 async function initialScope(

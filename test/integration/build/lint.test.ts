@@ -100,7 +100,7 @@ describe('tsbuild lint', () => {
     const result = await t.run(['lint', ctx]);
     expect(result.code).toBe(1);
     expect(warningLines(result.stdout)).toEqual([expect.stringContaining(':2 DuplicateStageName: Duplicate stage name "x"')]);
-    expect(result.stderr).toMatch(new RegExp(`^Error: ${path.join(ctx, 'Containerfile')}:2: duplicate stage name "x"`));
+    expect(result.stderr).toMatch(new RegExp(`^Error: ${path.join(ctx, 'Containerfile')}:2:1: duplicate stage name "x"`));
     expect(result.stderr).not.toMatch(/^\s+at /m);
   });
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { formatBuildWarning, formatJson, formatText, lintFailure } from '../../../src/lint/index.js';
-import { parseCheckOptions } from '../../../src/lint/options.js';
 import { findings, report } from './helpers.js';
 
 const NOISY = 'FROM scratch AS Build\nCMD run\n';
@@ -36,7 +35,7 @@ describe('# check= directive', () => {
   it('reads the directive name in any case, after # syntax=, and only once', async () => {
     expect(await findings(`# syntax=docker/dockerfile:1\n#CHECK = skip=all\n${NOISY}`)).toEqual([]);
     expect((await report(`# check=skip=all\n# check=error=true\n${NOISY}`)).error?.message).toBe(
-      'Containerfile:2: only one check parser directive can be used',
+      'Containerfile:2:1: only one check parser directive can be used',
     );
   });
 
@@ -45,12 +44,14 @@ describe('# check= directive', () => {
     expect(await findings(`# check=error=true\n${NOISY}`, { buildArgs })).toEqual([]);
   });
 
-  it('refuses an unknown option or a bad boolean with file:line', async () => {
+  it('refuses an unknown option or a bad boolean with file:line, in the directive or the build argument', async () => {
     expect((await report(`# check=sikp=all\n${NOISY}`)).error?.message).toBe(
-      'Containerfile:1: invalid check option "sikp" (known: skip, error, experimental)',
+      'Containerfile:1:1: invalid check option "sikp": expected skip, error or experimental',
     );
-    expect(() => parseCheckOptions('error=maybe', 'Containerfile:1')).toThrow('Containerfile:1: invalid check option "error=maybe": error takes true or false');
-    expect(() => parseCheckOptions('skip', 'x')).toThrow('x: invalid check option "skip"');
+    const buildArgs = new Map([['BUILDKIT_DOCKERFILE_CHECK', 'error=maybe']]);
+    expect((await report(NOISY, { buildArgs })).error?.message).toBe(
+      '--build-arg BUILDKIT_DOCKERFILE_CHECK: invalid check option "error=maybe": error must be true or false',
+    );
   });
 });
 
@@ -58,11 +59,11 @@ describe('a parse error', () => {
   it('ends the checks, keeping the warnings found before it', async () => {
     const r = await report('FROM scratch AS b\nFROM scratch AS b\n');
     expect(r.warnings.map((w) => w.rule)).toEqual(['DuplicateStageName']);
-    expect(lintFailure(r)?.message).toMatch(/^Containerfile:2: duplicate stage name/);
+    expect(lintFailure(r)?.message).toMatch(/^Containerfile:2:1: duplicate stage name/);
   });
 
   it('is the failure even when skip=all', async () => {
-    expect(lintFailure(await report('# check=skip=all\nFROM scratch\nFORM x\n'))?.message).toBe('Containerfile:3: unknown instruction "FORM"');
+    expect(lintFailure(await report('# check=skip=all\nFROM scratch\nFORM x\n'))?.message).toBe('Containerfile:3:1: unknown instruction "FORM" (did you mean FROM?)');
   });
 });
 
@@ -98,7 +99,7 @@ describe('output', () => {
     });
     expect(JSON.parse(formatJson(await report('FROM scratch\nFORM\n')))).toEqual({
       warnings: [],
-      buildError: { message: 'Containerfile:2: unknown instruction "FORM"' },
+      buildError: { message: 'Containerfile:2:1: unknown instruction "FORM" (did you mean FROM?)' },
     });
   });
 });

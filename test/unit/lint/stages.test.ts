@@ -155,7 +155,7 @@ describe('CopyIgnoredFile (experimental)', () => {
 
   it('runs only when asked for with # check=experimental=', async () => {
     expect(await findingsOf('CopyIgnoredFile', 'FROM scratch\nCOPY secret.txt /\n', { ignore })).toEqual([]);
-    const text = '# check=experimental=CopyIgnoredFile\nFROM scratch\nCOPY secret.txt ./build/x /\nADD build/keep /keep\nCOPY --from=0 secret.txt /\n';
+    const text = '# check=experimental=CopyIgnoredFile\nFROM scratch\nCOPY secret.txt ./build/x /\nADD build/keep /keep\nFROM scratch\nCOPY --from=0 secret.txt /\n';
     expect(await findingsOf('CopyIgnoredFile', text, { ignore })).toEqual([
       { rule: 'CopyIgnoredFile', line: 3, message: 'Attempting to Copy file "secret.txt" that is excluded by .dockerignore' },
       { rule: 'CopyIgnoredFile', line: 3, message: 'Attempting to Copy file "./build/x" that is excluded by .dockerignore' },

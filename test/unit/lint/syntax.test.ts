@@ -54,7 +54,7 @@ describe('DuplicateStageName and ReservedStageName', () => {
     expect(r.warnings.map((w) => [w.rule, w.line, w.message])).toEqual([
       ['DuplicateStageName', 2, 'Duplicate stage name "b", stage names should be unique'],
     ]);
-    expect(r.error?.message).toBe('Containerfile:2: duplicate stage name "b" (first used on line 1)');
+    expect(r.error?.message).toBe('Containerfile:2:1: duplicate stage name "b" (first used on line 1)');
   });
 
   it('reports stage names BuildKit reserves', async () => {
@@ -83,6 +83,11 @@ describe('NoEmptyContinuation', () => {
   it('honours the escape directive', async () => {
     const text = '# escape=`\nFROM scratch\nCOPY a `\n   \n  /b\n';
     expect(await findingsOf('NoEmptyContinuation', text)).toEqual([{ rule: 'NoEmptyContinuation', line: 5, message: 'Empty continuation line' }]);
+  });
+
+  it('leaves blank lines of a heredoc body alone', async () => {
+    const text = 'FROM scratch\nCOPY <<EOF /greeting\nhello\n\nworld\nEOF\nRUN <<EOT\necho a\n\necho b\nEOT\n';
+    expect(await findings(text)).toEqual([]);
   });
 
   it('ignores blank lines between instructions', async () => {
