@@ -28,6 +28,12 @@ describe('# check= directive', () => {
     expect(lintFailure(r)).toBeDefined();
   });
 
+  it('takes skip, error and experimental together', async () => {
+    const r = await report(`# check=skip=JSONArgsRecommended;error=true;experimental=all\n# describes nothing\nARG V=1\n${NOISY}`);
+    expect(r.warnings.map((w) => w.rule)).toEqual(['InvalidDefinitionDescription', 'StageNameCasing']);
+    expect(lintFailure(r)).toBeDefined();
+  });
+
   it('counts only at the top of the file, like every parser directive', async () => {
     expect(await findings(`FROM scratch\n# check=skip=all\nCMD run\n`)).toHaveLength(1);
   });
