@@ -42,8 +42,7 @@ export async function lintContainerfile(options: LintOptions): Promise<LintRepor
   try {
     checkDuplicateStageNames(text, file, collector.report);
     const parsed = parseContainerfile(text, file);
-    const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
-    checkSyntax(parsed, body.split(/\r?\n/), collector.report);
+    checkSyntax(parsed, collector.report);
     await checkStages(parsed, { ...options, buildArgs }, collector.report);
   } catch (err) {
     if (!isTsbuildError(err)) throw err;

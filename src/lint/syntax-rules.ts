@@ -32,7 +32,8 @@ export function checkDuplicateStageNames(text: string, file: string, report: Rep
   }
 }
 
-export function checkSyntax(parsed: ParsedContainerfile, source: readonly string[], report: Report): void {
+export function checkSyntax(parsed: ParsedContainerfile, report: Report): void {
+  const source = parsed.lines;
   for (const stage of parsed.stages) {
     const from = stage.from;
     const fromKeyword = keywordOf(from);
