@@ -13,7 +13,7 @@ import { copyStep } from './steps/copy-step.js';
 import { applyMetadata, isMetadataInstruction, type Expander, type StageFlags } from './steps/metadata.js';
 import { cachedRunStep, commandArgs } from './steps/run-step.js';
 import { workdirStep } from './steps/workdir-step.js';
-import { cloneConfig, platformArgs, variableLookup, type StageState } from './stage-state.js';
+import { cloneConfig, variableLookup, type StageState } from './stage-state.js';
 
 export async function runInstruction(
   session: BuildSession,
@@ -44,7 +44,7 @@ export async function runInstruction(
         fromCli ??
         (arg.defaultValue !== undefined ? expand.word(arg.defaultValue) : undefined) ??
         session.globalArgs.get(arg.name) ??
-        platformArgs().get(arg.name);
+        session.builtinArgs.get(arg.name);
       next.args.set(arg.name, value);
     }
     next.key = sha256Digest(JSON.stringify([state.key, 'ARG', [...next.args]]));
