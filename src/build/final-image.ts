@@ -34,7 +34,8 @@ export async function commitFinalImage(session: BuildSession, final: StageState)
   config.rootfs = { type: 'layers', diff_ids: layers.map((l) => l.diffId) };
   config.created = final.created;
   if (epoch !== undefined) {
-    const date = new Date(epoch * 1000).toISOString();
+    // RFC 3339 in whole seconds, as buildah and BuildKit write it (Go's time.Time of a Unix second).
+    const date = new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');
     config.created = date;
     // The base image's history keeps its dates: only what this build added is dated by the epoch.
     config.history = (config.history ?? []).map((h, i) => (i >= (final.baseHistoryCount ?? 0) ? { ...h, created: date } : h));
