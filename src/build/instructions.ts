@@ -40,9 +40,12 @@ export async function runInstruction(
     for (const arg of instruction.args) {
       session.consumedArgs.add(arg.name);
       const fromCli = options.buildArgs.get(arg.name);
+      // Without --build-arg or a default, a re-declaration keeps the value the stage already has
+      // (declared earlier, or inherited from a parent stage), as docker and BuildKit do.
       const value =
         fromCli ??
         (arg.defaultValue !== undefined ? expand.word(arg.defaultValue) : undefined) ??
+        state.args.get(arg.name) ??
         session.globalArgs.get(arg.name) ??
         session.builtinArgs.get(arg.name);
       next.args.set(arg.name, value);

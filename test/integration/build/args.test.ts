@@ -34,13 +34,15 @@ describe('ARG scope', () => {
     expect(await sh(t, 'arg-scope', 'cat /a.txt')).toBe('global-default|stage-default|from-cli\n');
   });
 
-  it('a stage built FROM another inherits its ARGs; an unrelated stage does not', async () => {
+  it('a stage built FROM another inherits its ARGs, also through a re-declaration; an unrelated stage does not', async () => {
     const ctx = await contexts.make({
       Containerfile: [
         'FROM busybox-base AS parent',
         'ARG LOCAL=in-parent',
         'FROM parent AS child',
         'RUN echo "child:${LOCAL-unset}" > /child.txt',
+        'ARG LOCAL',
+        'RUN echo "redeclared:${LOCAL-unset}" >> /child.txt',
         'FROM busybox-base AS other',
         'RUN echo "other:${LOCAL-unset}" > /other.txt',
         'FROM child',
@@ -48,7 +50,7 @@ describe('ARG scope', () => {
       ].join('\n'),
     });
     await budOk(t, ctx, ['-t', 'arg-inherit']);
-    expect(await sh(t, 'arg-inherit', 'cat /child.txt /other.txt')).toBe('child:in-parent\nother:unset\n');
+    expect(await sh(t, 'arg-inherit', 'cat /child.txt /other.txt')).toBe('child:in-parent\nredeclared:in-parent\nother:unset\n');
   });
 });
 

@@ -175,6 +175,15 @@ describe.runIf(available)('side by side with buildah', () => {
     expect(comparableTree(tsbuild, runLeftovers)).toEqual(comparableTree(buildah, runLeftovers));
   });
 
+  it('--platform of the host gives the same platform fields and TARGET* args', async () => {
+    const ctx = await contexts.make({
+      Containerfile: ['FROM localhost/busybox-base', 'ARG TARGETPLATFORM TARGETARCH', 'RUN echo "$TARGETPLATFORM $TARGETARCH" > /p.txt'].join('\n'),
+    });
+    const { tsbuild, buildah } = await buildBoth(ctx, ['--platform', `${host.os}/${host.architecture}`], t, 'localhost/compare-platform');
+    for (const field of ['os', 'architecture']) expect(tsbuild.config[field], field).toBe(buildah.config[field]);
+    expect(tsbuild.files.get('p.txt')?.sha256).toBe(buildah.files.get('p.txt')?.sha256);
+  });
+
   it('--squash gives the same file tree; buildah 1.28 squashes the base layers too', async () => {
     const ctx = await contexts.make({ Containerfile: SQUASH });
     const { tsbuild, buildah } = await buildBoth(ctx, ['--squash'], t, 'localhost/compare-squash');

@@ -2,6 +2,7 @@
 // only once the stages it reads are done, output stays whole lines prefixed with the stage, and a
 // failing stage stops the others: nothing tagged, nothing left mounted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildahAvailable, buildBoth, comparableTree } from '../../helpers/buildah.js';
 import { Contexts, bud, budOk, imageNames, setupRoot, sh, teardownRoot, type TestRoot } from './helpers.js';
 
 let t: TestRoot;
@@ -100,5 +101,25 @@ describe('--jobs', () => {
     const result = await bud(t, ctx, ['--jobs', '-1']);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('--jobs -1: expected a whole number (0: no limit)');
+  });
+});
+
+describe.runIf(buildahAvailable() || process.env.CI === 'true')('side by side with buildah', () => {
+  it('--jobs 2 builds the same image as buildah --jobs 2', async () => {
+    const ctx = await contexts.make({
+      Containerfile: [
+        'FROM busybox-base AS a',
+        'RUN mkdir /out && echo a > /out/a.txt',
+        'FROM busybox-base AS b',
+        'RUN mkdir /out && echo b > /out/b.txt && chmod 600 /out/b.txt',
+        'FROM busybox-base',
+        'COPY --from=a /out/ /out/',
+        'COPY --from=b /out/ /out/',
+        'CMD ["cat", "/out/a.txt"]',
+      ].join('\n'),
+    });
+    const { tsbuild, buildah } = await buildBoth(ctx, ['--jobs', '2'], t, 'localhost/compare-jobs');
+    expect(tsbuild.config.config.Cmd).toEqual(buildah.config.config.Cmd);
+    expect(comparableTree(tsbuild)).toEqual(comparableTree(buildah));
   });
 });
