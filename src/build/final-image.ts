@@ -5,7 +5,7 @@ import { commitImage, type LayerRef } from '../image/image.js';
 import type { ImageRecord } from '../image/store.js';
 import type { ImageConfig } from '../oci/types.js';
 import type { BuildSession } from './session.js';
-import { clampLayer, squashAll, squashNew } from './squash.js';
+import { clampLayers, squashAll, squashNew } from './squash.js';
 import { cloneConfig, setEnv, type StageState } from './stage-state.js';
 
 export async function commitFinalImage(session: BuildSession, final: StageState): Promise<ImageRecord> {
@@ -14,22 +14,15 @@ export async function commitFinalImage(session: BuildSession, final: StageState)
   editConfig(config, session);
 
   const epoch = options.timestamp;
-  const baseCount = options.squash === 'all' ? 0 : (final.baseLayerCount ?? 0);
-  const base = final.layers.slice(0, baseCount);
-  const added = final.layers.slice(baseCount);
+  const base = final.layers.slice(0, final.baseLayerCount ?? 0);
+  const added = final.layers.slice(base.length);
+  const making = { stores, cache: session.cache, epoch };
   let layers: LayerRef[];
-  if (options.squash === 'all') {
-    layers = await squashAll(stores, final.layers, epoch);
-  } else if (options.squash === 'new') {
-    layers = await squashNew(stores, base, added, epoch);
-  } else if (epoch !== undefined) {
-    layers = base;
-    for (const layer of added) layers = await clampLayer(stores, layer, layers, epoch);
-  } else {
-    layers = final.layers;
-  }
-  const baseHistory = options.squash === 'all' ? 0 : (final.baseHistoryCount ?? 0);
-  if (options.squash) keepLastLayerEntry(config, baseHistory);
+  if (options.squash === 'all') layers = await squashAll(making, final.layers);
+  else if (options.squash === 'new') layers = await squashNew(making, base, added);
+  else if (epoch !== undefined) layers = await clampLayers(making, base, added);
+  else layers = final.layers;
+  if (options.squash) keepLastLayerEntry(config, options.squash === 'all' ? 0 : (final.baseHistoryCount ?? 0));
 
   config.rootfs = { type: 'layers', diff_ids: layers.map((l) => l.diffId) };
   config.created = final.created;

@@ -9,52 +9,84 @@ import { walkTree } from '../archive/walk.js';
 import { readTreeXattrs, restoreXattrs, type XattrTable } from '../archive/xattrs.js';
 import { appendLayer, ensureSnapshots, type LayerRef } from '../image/image.js';
 import { withView } from '../image/view.js';
+import { sha256Digest } from '../oci/types.js';
 import type { Stores } from '../store/root.js';
+import type { BuildCache } from './cache.js';
 import { commitLayerDir } from './layer-commit.js';
 
-/** The layer archived again from its snapshot with mtimes clamped; a new blob, its snapshot made on demand. */
-export async function clampLayer(stores: Stores, layer: LayerRef, parent: readonly LayerRef[], epoch: number): Promise<LayerRef[]> {
-  await ensureSnapshots(stores, [...parent, layer]);
-  return archiveDir(stores, stores.snapshots.fsPath(layer.chainId), parent, { mode: 'overlay-upper', clampMtime: epoch });
+export interface LayerMaking {
+  stores: Stores;
+  /** Remembers made layers by what they were made from, so a rebuild archives nothing again. */
+  cache: BuildCache | undefined;
+  /** Mtimes newer than this (seconds) become this. */
+  epoch?: number;
+}
+
+type Made = { diffId: string; size: number };
+
+/** The `added` layers archived again from their snapshots with mtimes clamped to the epoch. */
+export async function clampLayers(ctx: LayerMaking, base: readonly LayerRef[], added: readonly LayerRef[]): Promise<LayerRef[]> {
+  let out = [...base];
+  for (const layer of added) {
+    const made = await cached(ctx, ['clamp', layer.diffId, ctx.epoch], async () => {
+      await ensureSnapshots(ctx.stores, [layer]);
+      return archiveDir(ctx.stores, ctx.stores.snapshots.fsPath(layer.chainId), { mode: 'overlay-upper', clampMtime: ctx.epoch });
+    });
+    out = appendLayer(out, made.diffId, made.size);
+  }
+  return out;
 }
 
 /** The whole image's filesystem as one layer (--squash-all). */
-export async function squashAll(stores: Stores, layers: readonly LayerRef[], epoch: number | undefined): Promise<LayerRef[]> {
+export async function squashAll(ctx: LayerMaking, layers: readonly LayerRef[]): Promise<LayerRef[]> {
   if (layers.length === 0) return [];
-  return withView(stores, layers, (root) => archiveDir(stores, root, [], { mode: 'plain', clampMtime: epoch }));
+  const made = await cached(ctx, ['squash-all', layers[layers.length - 1]!.chainId, ctx.epoch], () =>
+    withView(ctx.stores, layers, (root) => archiveDir(ctx.stores, root, { mode: 'plain', clampMtime: ctx.epoch })),
+  );
+  return appendLayer([], made.diffId, made.size);
 }
 
 /**
- * `layers` above `base` merged into one layer on top of `base` (--squash): what one RUN doing all
- * their work would have left in its upper dir, whiteouts and opaque directories included.
+ * `added` merged into one layer on top of `base` (--squash): what one RUN doing all their work
+ * would have left in its upper dir, whiteouts and opaque directories included.
  */
-export async function squashNew(stores: Stores, base: readonly LayerRef[], layers: readonly LayerRef[], epoch: number | undefined): Promise<LayerRef[]> {
-  if (layers.length <= 1 && epoch === undefined) return [...base, ...layers];
-  await ensureSnapshots(stores, [...base, ...layers]);
-  const dir = await stores.snapshots.prepare();
-  try {
-    await mergeUpperDirs(
-      layers.map((l) => stores.snapshots.fsPath(l.chainId)),
-      dir,
-    );
-    return await commitLayerDir(stores, dir, base, 'overlay-upper', { clampMtime: epoch });
-  } catch (err) {
-    await stores.snapshots.discard(dir);
-    throw err;
-  }
+export async function squashNew(ctx: LayerMaking, base: readonly LayerRef[], added: readonly LayerRef[]): Promise<LayerRef[]> {
+  if (added.length === 0) return [...base];
+  if (added.length === 1) return ctx.epoch === undefined ? [...base, ...added] : clampLayers(ctx, base, added);
+  const { stores } = ctx;
+  const made = await cached(ctx, ['squash', added.map((l) => l.diffId), ctx.epoch], async () => {
+    await ensureSnapshots(stores, [...base, ...added]);
+    const dir = await stores.snapshots.prepare();
+    try {
+      await mergeUpperDirs(
+        added.map((l) => stores.snapshots.fsPath(l.chainId)),
+        dir,
+      );
+      const layers = await commitLayerDir(stores, dir, base, 'overlay-upper', { clampMtime: ctx.epoch });
+      return layers[layers.length - 1]!;
+    } catch (err) {
+      await stores.snapshots.discard(dir);
+      throw err;
+    }
+  });
+  return appendLayer(base, made.diffId, made.size);
 }
 
-async function archiveDir(
-  stores: Stores,
-  dir: string,
-  parent: readonly LayerRef[],
-  options: { mode: 'overlay-upper' | 'plain'; clampMtime?: number },
-): Promise<LayerRef[]> {
+async function cached(ctx: LayerMaking, what: unknown[], make: () => Promise<Made>): Promise<Made> {
+  const key = sha256Digest(JSON.stringify(what));
+  const hit = await ctx.cache?.lookup(key);
+  if (hit?.layer) return hit.layer;
+  const made = await make();
+  await ctx.cache?.store(key, { layer: { diffId: made.diffId, size: made.size }, created: new Date().toISOString() });
+  return made;
+}
+
+async function archiveDir(stores: Stores, dir: string, options: { mode: 'overlay-upper' | 'plain'; clampMtime?: number }): Promise<Made> {
   const tmp = stores.content.tempPath();
   try {
     const { digest, size } = await writeLayerTar(dir, createWriteStream(tmp, { mode: 0o644 }), options);
     await stores.content.commitFile(tmp, digest);
-    return appendLayer(parent, digest, size);
+    return { diffId: digest, size };
   } finally {
     await rm(tmp, { force: true });
   }

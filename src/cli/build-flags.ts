@@ -56,19 +56,14 @@ function checkEpoch(value: string, what: string): number {
   return Number(value.trim());
 }
 
-/** --env: KEY=VALUE, or KEY alone for the value in tsbuild's own environment (an error when unset). */
+/** --env: KEY=VALUE, or KEY alone for its value in tsbuild's own environment (nothing when unset, as buildah). */
 export function parseEnvFlags(values: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of values) {
     const eq = v.indexOf('=');
     if (eq === 0) throw new TsbuildError('INVALID_ARGUMENT', `--env "${v}": expected KEY=VALUE`);
-    if (eq > 0) {
-      out[v.slice(0, eq)] = v.slice(eq + 1);
-      continue;
-    }
-    const fromEnv = process.env[v];
-    if (fromEnv === undefined) throw new TsbuildError('INVALID_ARGUMENT', `--env "${v}": no value given and ${v} is not set in the environment`);
-    out[v] = fromEnv;
+    const [key, value] = eq > 0 ? [v.slice(0, eq), v.slice(eq + 1)] : [v, process.env[v]];
+    if (value !== undefined) out[key] = value;
   }
   return out;
 }
