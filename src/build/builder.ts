@@ -1,6 +1,7 @@
-// The build driver: parse, plan, then run each needed stage's steps in dependency order. Every step
-// derives a cache key from its parent's; RUN and COPY/ADD consult the cache before doing any work.
-// Only the final image gets names; a failure leaves earlier layers as cache and tags nothing.
+// The build driver: parse, plan, then run the needed stages, each as soon as the stages it reads are
+// done and up to --jobs at once (scheduler.ts), each stage's steps in order. Every step derives a
+// cache key from its parent's; RUN and COPY/ADD consult the cache before doing any work. Only the
+// final image gets names (final-image.ts); a failure leaves earlier layers as cache and tags nothing.
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { loadIgnoreRules, openFileDigestMemo } from './context/index.js';
@@ -59,7 +60,12 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
       plan.stages.map((p) => ({ ...p, id: p.stage.index })),
       { jobs, signal: options.signal },
       async (stagePlan, signal) => {
-        session.stageResults.set(stagePlan.stage.index, await buildStage(session, stagePlan, signal));
+        const stage = stageSession(session, stagePlan, signal);
+        try {
+          session.stageResults.set(stagePlan.stage.index, await buildStage(session, stage, stagePlan));
+        } finally {
+          stage.flushOutput?.();
+        }
       },
     );
   } finally {
@@ -80,42 +86,35 @@ function targetStageName(stages: readonly { name?: string }[], target: string | 
   return target?.toLowerCase() ?? stages[stages.length - 1]?.name ?? 'default';
 }
 
-async function buildStage(root: BuildSession, plan: StagePlan, signal: AbortSignal): Promise<StageState> {
-  const session = stageSession(root, plan, signal);
+async function buildStage(root: BuildSession, session: BuildSession, plan: StagePlan): Promise<StageState> {
   const { stage } = plan;
   const where = (loc: SourceLocation): string => `${loc.file}:${loc.line}`;
-  try {
-    stepLine(root, session, stage.from.text);
-    checkPlatform(plan);
-    let state = await baseState(session, plan);
-    // A stage built on another inherits its ARGs (BuildKit); the chain's base counts stay those of
-    // the first image, for --squash and --timestamp.
-    if (plan.base.kind === 'stage') state.args = new Map(root.stageResults.get(plan.base.index)!.args);
-    state.baseLayerCount ??= state.layers.length;
-    state.baseHistoryCount ??= state.config.history?.length ?? 0;
-    state.proxies = new Map([...root.options.buildArgs].filter(([name]) => isProxyArg(name)));
-    const flags: StageFlags = { cmdSet: false };
+  stepLine(root, session, stage.from.text);
+  checkPlatform(plan);
+  let state = await baseState(session, plan);
+  // A stage built on another inherits its ARGs (BuildKit); the chain's base counts stay those of
+  // the first image, for --squash and --timestamp.
+  if (plan.base.kind === 'stage') state.args = new Map(root.stageResults.get(plan.base.index)!.args);
+  state.baseLayerCount ??= state.layers.length;
+  state.baseHistoryCount ??= state.config.history?.length ?? 0;
+  state.proxies = new Map([...root.options.buildArgs].filter(([name]) => isProxyArg(name)));
+  const flags: StageFlags = { cmdSet: false };
 
-    const instructions: Instruction[] = [];
-    for (const trigger of state.config.config.OnBuild ?? []) {
-      instructions.push(parseInstructionLine(trigger, `ONBUILD trigger of ${stage.from.image}`, 1));
-    }
-    if (state.config.config.OnBuild?.length) state.config.config.OnBuild = null;
-    const triggerCount = instructions.length;
-    instructions.push(...stage.instructions);
-
-    for (const [i, instruction] of instructions.entries()) {
-      signal.throwIfAborted();
-      if (i >= triggerCount) stepLine(root, session, instruction.text);
-      else session.log(`--> Running ONBUILD trigger: ${instruction.text}`);
-      state = await runInstruction(session, state, instruction, where(instruction.loc), flags);
-    }
-    return state;
-  } finally {
-    for (const stream of [session.options.stdout, session.options.stderr]) {
-      if (stream instanceof PrefixedLines) stream.flushPartial();
-    }
+  const instructions: Instruction[] = [];
+  for (const trigger of state.config.config.OnBuild ?? []) {
+    instructions.push(parseInstructionLine(trigger, `ONBUILD trigger of ${stage.from.image}`, 1));
   }
+  if (state.config.config.OnBuild?.length) state.config.config.OnBuild = null;
+  const triggerCount = instructions.length;
+  instructions.push(...stage.instructions);
+
+  for (const [i, instruction] of instructions.entries()) {
+    session.options.signal?.throwIfAborted();
+    if (i >= triggerCount) stepLine(root, session, instruction.text);
+    else session.log(`--> Running ONBUILD trigger: ${instruction.text}`);
+    state = await runInstruction(session, state, instruction, where(instruction.loc), flags);
+  }
+  return state;
 }
 
 /**
@@ -123,7 +122,7 @@ async function buildStage(root: BuildSession, plan: StagePlan, signal: AbortSign
  * line it prints (step lines, RUN output) prefixed with the stage, so concurrent stages stay readable.
  * Shared state (results, caches, pulls, consumed args) is the root session's own objects.
  */
-function stageSession(root: BuildSession, plan: StagePlan, signal: AbortSignal): BuildSession {
+function stageSession(root: BuildSession, plan: StagePlan, signal: AbortSignal): BuildSession & { flushOutput?: () => void } {
   const { options } = root;
   if (root.stageCount === 1) return { ...root, options: { ...options, signal } };
   const prefix = `[${plan.stage.name ?? plan.stage.index}] `;
@@ -134,6 +133,11 @@ function stageSession(root: BuildSession, plan: StagePlan, signal: AbortSignal):
     options: { ...options, stdout, stderr, signal },
     log: (line) => {
       if (!options.quiet) stdout.line(line);
+    },
+    // A RUN's last line without a newline still goes out whole when the stage ends.
+    flushOutput: () => {
+      stdout.flushPartial();
+      stderr.flushPartial();
     },
   };
 }
