@@ -3,6 +3,7 @@
 // failing stage stops the others: nothing tagged, nothing left mounted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildahAvailable, buildBoth, comparableTree } from '../../helpers/buildah.js';
+import { startRegistry, startRegistryProxy } from '../../helpers/registry.js';
 import { Contexts, bud, budOk, imageNames, setupRoot, sh, teardownRoot, type TestRoot } from './helpers.js';
 
 let t: TestRoot;
@@ -94,6 +95,30 @@ describe('--jobs', () => {
     expect(result.stderr).not.toContain('    at ');
     expect(await imageNames(t)).not.toContain('localhost/never-tagged:latest');
     // teardownRoot fails the file if any mount is left under the root.
+  });
+
+  it('two stages on one registry image share one pull (the registry sees the requests of a single pull)', async () => {
+    const registry = await startRegistry();
+    const proxy = await startRegistryProxy(registry);
+    try {
+      const ref = `${proxy.host}/test/shared-base:1`;
+      await t.ok(['push', '--tls-verify=false', 'busybox-base', ref]);
+      const pullArgs = ['--pull=always', '--tls-verify=false', '--jobs', '2'];
+      const gets = () => proxy.stats().requests.filter((r) => r.method === 'GET' && r.status === 200).map((r) => r.path);
+      proxy.reset();
+      await budOk(t, await contexts.make({ Containerfile: `FROM ${ref}\nRUN echo one\n` }), pullArgs);
+      const single = gets().sort();
+      proxy.reset();
+      const ctx = await contexts.make({
+        Containerfile: [`FROM ${ref} AS a`, 'RUN echo a > /a', `FROM ${ref} AS b`, 'RUN echo b > /b', 'FROM busybox-base', 'COPY --from=a /a /a', 'COPY --from=b /b /b'].join('\n'),
+      });
+      await budOk(t, ctx, pullArgs);
+      expect(single.length).toBeGreaterThan(0);
+      expect(gets().sort()).toEqual(single);
+    } finally {
+      await proxy.stop();
+      await registry.stop();
+    }
   });
 
   it('rejects a negative --jobs', async () => {
