@@ -46,12 +46,14 @@ async function view(image: string): Promise<ImageView> {
 }
 
 describe('reproducible builds', () => {
-  it('--timestamp: two builds without cache give identical image IDs, dated by the epoch', async () => {
+  it('--timestamp: two builds without cache give identical image IDs and manifest digests, dated by the epoch', async () => {
     const first = await imageId(['--no-cache', '--timestamp', String(EPOCH), '-t', 'repro']);
+    const firstManifest = await inspectJson(t, 'repro', 'Digest');
     // A second later: every new mtime differs from the first build's.
     await new Promise((r) => setTimeout(r, 1100));
     const second = await imageId(['--no-cache', '--timestamp', String(EPOCH), '-t', 'repro']);
     expect(second).toBe(first);
+    expect(await inspectJson(t, 'repro', 'Digest')).toBe(firstManifest);
     expect(await inspectJson(t, 'repro', 'Created')).toBe(DATE);
   });
 
@@ -83,6 +85,16 @@ describe('reproducible builds', () => {
     const byTimestamp = await imageId(['--timestamp', String(EPOCH)]);
     expect(await imageId(['--build-arg', `SOURCE_DATE_EPOCH=${EPOCH}`])).toBe(byTimestamp);
     expect(await imageId([], { SOURCE_DATE_EPOCH: String(EPOCH) })).toBe(byTimestamp);
+  });
+
+  it('a multi-stage build copying files another stage wrote is reproducible too', async () => {
+    const multi = await contexts.make({
+      Containerfile: ['FROM busybox-base AS gen', 'RUN mkdir /gen && echo generated > /gen/file', 'FROM busybox-base', 'COPY --from=gen /gen /gen'].join('\n'),
+    });
+    const id = async () => (await t.ok(['bud', '-q', '--no-cache', '--timestamp', String(EPOCH), multi])).stdout.trim();
+    const first = await id();
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await id()).toBe(first);
   });
 
   it('--squash-all with --timestamp is reproducible too', async () => {
