@@ -4,14 +4,14 @@
 import { commitImage, type LayerRef } from '../image/image.js';
 import type { ImageRecord } from '../image/store.js';
 import type { ImageConfig } from '../oci/types.js';
-import type { BuildSession } from './session.js';
+import type { BuildOptions, BuildSession } from './session.js';
 import { clampLayers, squashAll, squashNew } from './squash.js';
 import { cloneConfig, setEnv, type StageState } from './stage-state.js';
 
 export async function commitFinalImage(session: BuildSession, final: StageState): Promise<ImageRecord> {
   const { options, stores } = session;
   const config = cloneConfig(final.config);
-  editConfig(config, session);
+  editConfig(config, options);
 
   const epoch = options.timestamp;
   const base = final.layers.slice(0, final.baseLayerCount ?? 0);
@@ -42,8 +42,7 @@ export async function commitFinalImage(session: BuildSession, final: StageState)
 }
 
 /** --label, then --env, then the removals, which also remove what the base image brought. */
-function editConfig(config: ImageConfig, session: BuildSession): void {
-  const { options } = session;
+function editConfig(config: ImageConfig, options: BuildOptions): void {
   const c = config.config;
   if (Object.keys(options.labels).length > 0) c.Labels = { ...c.Labels, ...options.labels };
   for (const [key, value] of Object.entries(options.env ?? {})) setEnv(config, key, value);
