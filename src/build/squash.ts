@@ -116,14 +116,19 @@ async function mergeUpperDirs(uppers: readonly string[], into: string): Promise<
       const attrs = table.get(e.host);
       const existing = await lstat(target).catch(() => undefined);
       if (e.stat.isDirectory()) {
-        const opaque = attrs?.get('trusted.overlay.opaque')?.[0] === 0x79;
-        if (existing && (opaque || !existing.isDirectory())) await removeTree(target);
-        if (!existing || opaque || !existing.isDirectory()) await mkdir(target);
+        const opaque = isOpaque(attrs);
+        const keepsContent = existing?.isDirectory() === true && !opaque;
+        // A directory an earlier layer made opaque stays so: a later copy-up of it is not marked.
+        const wasOpaque = keepsContent && isOpaque(xattrs.get(target));
+        if (existing && !keepsContent) await removeTree(target);
+        if (!keepsContent) await mkdir(target);
         await lchown(target, e.stat.uid, e.stat.gid);
         await chmod(target, e.stat.mode & 0o7777);
         // A directory in an upper dir carries its merged metadata (copy-up): it replaces, not adds.
-        if (attrs) xattrs.set(target, attrs);
-        else xattrs.delete(target);
+        // overlayfs' own bookkeeping (origin, impure, ...) is left behind, except the opaque mark.
+        const kept = new Map([...(attrs ?? [])].filter(([name]) => !name.startsWith('trusted.overlay.')));
+        if (opaque || wasOpaque) kept.set('trusted.overlay.opaque', Buffer.from('y'));
+        xattrs.set(target, kept);
         dirTimes.set(target, { atime: e.stat.atime, mtime: e.stat.mtime });
       } else {
         if (existing) await removeTree(target);
@@ -134,4 +139,8 @@ async function mergeUpperDirs(uppers: readonly string[], into: string): Promise<
   await restoreXattrs(xattrs);
   // Last: linking entries into a directory changed its mtime.
   for (const [dir, t] of dirTimes) await utimes(dir, t.atime, t.mtime);
+}
+
+function isOpaque(attrs: ReadonlyMap<string, Buffer> | undefined): boolean {
+  return attrs?.get('trusted.overlay.opaque')?.[0] === 0x79; // 'y'
 }
