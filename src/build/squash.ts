@@ -100,8 +100,9 @@ async function archiveDir(stores: Stores, dir: string, options: { mode: 'overlay
 async function mergeUpperDirs(uppers: readonly string[], into: string): Promise<void> {
   const xattrs: XattrTable = new Map();
   const dirTimes = new Map<string, { atime: Date; mtime: Date }>();
-  const removeTree = async (target: string): Promise<void> => {
+  const remove = async (target: string, isDir: boolean): Promise<void> => {
     await rm(target, { recursive: true, force: true });
+    if (!isDir) return;
     for (const key of [...xattrs.keys(), ...dirTimes.keys()]) {
       if (key === target || key.startsWith(`${target}/`)) {
         xattrs.delete(key);
@@ -120,7 +121,7 @@ async function mergeUpperDirs(uppers: readonly string[], into: string): Promise<
         const keepsContent = existing?.isDirectory() === true && !opaque;
         // A directory an earlier layer made opaque stays so: a later copy-up of it is not marked.
         const wasOpaque = keepsContent && isOpaque(xattrs.get(target));
-        if (existing && !keepsContent) await removeTree(target);
+        if (existing && !keepsContent) await remove(target, existing.isDirectory());
         if (!keepsContent) await mkdir(target);
         await lchown(target, e.stat.uid, e.stat.gid);
         await chmod(target, e.stat.mode & 0o7777);
@@ -131,7 +132,7 @@ async function mergeUpperDirs(uppers: readonly string[], into: string): Promise<
         xattrs.set(target, kept);
         dirTimes.set(target, { atime: e.stat.atime, mtime: e.stat.mtime });
       } else {
-        if (existing) await removeTree(target);
+        if (existing) await remove(target, existing.isDirectory());
         await link(e.host, target);
       }
     }
