@@ -12,8 +12,9 @@ import { sha256Digest, shortId } from '../oci/types.js';
 import type { ContainerRuntime } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
 import { findBuildImage } from './base-image.js';
-import { createBuildCache } from './cache.js';
+import { openBuildCache } from './cache.js';
 import { runInstruction } from './instructions.js';
+import { exportRootfs } from './output.js';
 import type { BuildOptions, BuildResult, BuildSession } from './session.js';
 import type { StageFlags } from './steps/metadata.js';
 import { cloneConfig, emptyConfig, isProxyArg, platformArgs, type StageState } from './stage-state.js';
@@ -37,7 +38,7 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
     stores,
     runtime,
     options,
-    cache: options.layers ? createBuildCache({ cacheDir: stores.layout.cache, content: stores.content }) : undefined,
+    cache: openBuildCache(stores, options),
     ignore: await loadIgnoreRules(options.contextDir, { ignorefile: options.ignorefile }),
     memo,
     stageResults: new Map(),
@@ -70,10 +71,13 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
     );
   } finally {
     await memo.save().catch(() => undefined);
+    await session.cache?.close?.();
   }
   warnUnusedArgs(session);
 
-  const image = await commitFinalImage(session, session.stageResults.get(plan.target)!);
+  const final = session.stageResults.get(plan.target)!;
+  const image = await commitFinalImage(session, final);
+  if (options.output) await exportRootfs(stores, final.layers, options.output);
   session.log(`COMMIT ${options.tags.join(', ')}`.trimEnd());
   session.log(`--> ${shortId(image.id)}`);
   for (const name of image.names) session.log(`Successfully tagged ${name}`);

@@ -2,6 +2,7 @@
 // the result alone apply here: --label, --env, --unsetenv, --unsetlabel, --squash/--squash-all,
 // --timestamp/SOURCE_DATE_EPOCH (dates and layer mtimes) and --annotation.
 import { commitImage, type LayerRef } from '../image/image.js';
+import { createBuildCache } from './cache.js';
 import type { ImageRecord } from '../image/store.js';
 import type { ImageConfig } from '../oci/types.js';
 import type { BuildOptions, BuildSession } from './session.js';
@@ -16,7 +17,10 @@ export async function commitFinalImage(session: BuildSession, final: StageState)
   const epoch = options.timestamp;
   const base = final.layers.slice(0, final.baseLayerCount ?? 0);
   const added = final.layers.slice(base.length);
-  const making = { stores, cache: session.cache, epoch };
+  // Made layers are remembered locally only: they derive from layers the step cache (and its
+  // registry side, which is closed by now) already covers.
+  const cache = session.cache ? createBuildCache({ cacheDir: stores.layout.cache, content: stores.content }) : undefined;
+  const making = { stores, cache, epoch };
   let layers: LayerRef[];
   if (options.squash === 'all') layers = await squashAll(making, final.layers);
   else if (options.squash === 'new') layers = await squashNew(making, base, added);

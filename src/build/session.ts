@@ -10,6 +10,7 @@ import type { ContainerRuntime } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
 import type { BuildCache } from './cache.js';
 import type { StageState } from './stage-state.js';
+import type { OutputTarget } from './output.js';
 
 export interface BuildOptions {
   /** Containerfile text and the name used in messages. */
@@ -45,6 +46,13 @@ export interface BuildOptions {
   platform?: string;
   /** Stages run at once at most (default: the core count). */
   jobs?: number;
+  /** Registry repositories to look cache keys up in / push cached steps to (--cache-from, --cache-to); registry flags as for pulls. */
+  cacheFrom?: string[];
+  cacheTo?: string[];
+  /** Cache entries older than this are not used (--cache-ttl; 0 is --no-cache). */
+  cacheTtlMs?: number;
+  /** Where the final stage's root filesystem goes as well (--output). */
+  output?: OutputTarget;
 }
 
 export interface BuildResult {

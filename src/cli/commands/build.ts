@@ -2,6 +2,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
+import type { OutputTarget } from '../../build/output.js';
+import { parseDuration } from '../../containerfile/duration.js';
 import { TsbuildError, errnoCode } from '../../errors.js';
 import { storesFor, type GlobalArgs } from '../global.js';
 import { registryFlags, registryOptions, type RegistryArgs } from '../registry-flags.js';
@@ -33,6 +35,10 @@ interface BuildArgs extends GlobalArgs, RegistryArgs {
   unsetlabel: string[];
   platform?: string;
   jobs?: number;
+  'cache-from': string[];
+  'cache-to': string[];
+  'cache-ttl'?: string;
+  output?: string | string[];
 }
 
 export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
@@ -66,10 +72,16 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('unsetlabel', { type: 'string', array: true, nargs: 1, default: [], describe: 'remove a label from the image (also an inherited one)' })
       .option('platform', { type: 'string', describe: 'os/arch[/variant] to build for; only the host platform can be built' })
       .option('jobs', { type: 'number', describe: 'stages to build at once (default: the core count; 0: no limit; 1: one after another)' })
+      .option('cache-from', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to look cached steps up in on a local miss (repeatable)' })
+      .option('cache-to', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to push cached steps to, tagged with their cache keys (repeatable)' })
+      .option('cache-ttl', { type: 'string', describe: 'use only cached steps made less than this long ago (Go duration, e.g. 12h; 0 is --no-cache)' })
+      .option('output', { alias: 'o', type: 'string', describe: 'also export the final root filesystem: type=local,dest=DIR, type=tar,dest=FILE (- is stdout), or just DIR' })
       .option('pull', { type: 'string', default: 'missing', describe: 'pull FROM and COPY --from images: always (also --pull alone), missing, never, or newer (when the registry has another digest)' })
       .example('$0 bud -t hello .', 'build ./Containerfile as localhost/hello:latest')
       .example('$0 bud -f build/Dockerfile --build-arg VERSION=1.2 --target runtime -t app:1.2 .', 'build one stage with a build argument')
       .example('cat Containerfile | $0 bud -f - -t app ctx/', 'read the Containerfile from stdin')
+      .example('$0 bud --cache-to reg.example.com/team/cache --cache-from reg.example.com/team/cache -t app .', 'share the build cache through a registry')
+      .example('$0 bud -o type=tar,dest=rootfs.tar .', 'build, and write the final root filesystem as a tar')
       .example('$0 bud --pull --tls-verify=false -t app .', 'pull FROM images again even when they are local, from a plain-HTTP registry')
       .example('$0 bud --timestamp 0 --no-cache -t app .', 'a reproducible build: the same inputs give the same image ID') as never,
   handler: async (args) => {
@@ -84,6 +96,15 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const policy = parsePullPolicy(args.pull);
     const buildArgs = await collectBuildArgs(args['build-arg-file'], args['build-arg']);
     if (args.squash && args['squash-all']) throw new TsbuildError('INVALID_ARGUMENT', '--squash and --squash-all cannot be used together');
+    const { parseCacheRepository } = await import('../../build/remote-cache.js');
+    const repositories = (values: string[], flag: string): string[] =>
+      [...new Set(values.map((v) => parseCacheRepository(v, flag)))];
+    const cacheFrom = repositories(args['cache-from'], '--cache-from');
+    const cacheTo = repositories(args['cache-to'], '--cache-to');
+    const cacheTtlMs = parseCacheTtl(args['cache-ttl']);
+    const output = await outputTarget([args.output ?? []].flat());
+    // A tar on stdout owns stdout: step lines and the image ID go to stderr instead.
+    const stdout = output?.stream ? process.stderr : process.stdout;
     const runtime = createRuncRuntime({ stateRoot: stores.layout.runcState, logger: stores.logger });
     const result = await withAbortOnSignals((signal) =>
       build(stores, runtime, {
@@ -105,12 +126,16 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         network: args.network,
         labels: parseKeyValues(args.label, '--label'),
         ignorefile: args.ignorefile,
-        stdout: process.stdout,
+        stdout,
         stderr: process.stderr,
         quiet: args.quiet,
         signal,
         // Pull progress goes to stderr: stdout carries the step lines (or, with -q, only the ID).
         pull: { policy, flags: registryFlags(args), progress: createProgress({ stream: process.stderr, quiet: args.quiet }) },
+        cacheFrom,
+        cacheTo,
+        cacheTtlMs,
+        output,
       }),
     );
     if (args.iidfile) {
@@ -119,6 +144,24 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     }
   },
 };
+
+/** --cache-ttl in Go's duration syntax (buildah's), as milliseconds. */
+function parseCacheTtl(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ns = parseDuration(value.trim());
+  if (ns === undefined || ns < 0) throw new TsbuildError('INVALID_ARGUMENT', `--cache-ttl "${value}": expected a duration such as 30m, 12h or 1h30m`);
+  return ns / 1e6;
+}
+
+async function outputTarget(values: string[]): Promise<OutputTarget | undefined> {
+  if (values.length === 0) return undefined;
+  if (values.length > 1) throw new TsbuildError('INVALID_ARGUMENT', `--output given ${values.length} times; only one output is supported`);
+  const { parseOutputSpec } = await import('../../build/output.js');
+  const spec = parseOutputSpec(values[0]!);
+  if (spec.type !== 'tar' || spec.dest !== '-') return spec;
+  if (process.stdout.isTTY) throw new TsbuildError('INVALID_ARGUMENT', '--output: refusing to write a tar archive to a terminal', { hint: 'redirect standard output, or give dest=FILE' });
+  return { ...spec, stream: process.stdout };
+}
 
 /** A missing context is a typo worth reporting before the build, not when the first COPY needs it. */
 async function checkContextDir(context: string): Promise<void> {
