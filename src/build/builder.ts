@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { loadIgnoreRules, openFileDigestMemo } from './context/index.js';
 import { parseContainerfile, parseInstructionLine, planBuild, type Instruction, type SourceLocation, type StagePlan } from '../containerfile/index.js';
+import { withSourceExcerpt } from '../errors.js';
 import { loadImage } from '../image/image.js';
 import { normalizeImageName } from '../image/names.js';
 import { sha256Digest, shortId } from '../oci/types.js';
@@ -30,6 +31,9 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
   for (const tag of options.tags) normalizeImageName(tag);
   const target = options.platform === undefined ? undefined : hostTargetPlatform(options.platform, `--platform ${options.platform}`);
   const parsed = parseContainerfile(options.containerfile.text, options.containerfile.file);
+  if (parsed.directives.syntax !== undefined) {
+    options.stderr.write(`[Warning] ${parsed.file}: ignoring "# syntax=${parsed.directives.syntax}": tsbuild builds with its own Dockerfile frontend\n`);
+  }
   const builtinArgs = platformArgs(target, targetStageName(parsed.stages, options.target));
   // The automatic platform ARGs are usable in FROM lines without a declaration (BuildKit, buildah).
   const plan = planBuild(parsed, { target: options.target, buildArgs: options.buildArgs, builtinArgs });
@@ -69,6 +73,8 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
         }
       },
     );
+  } catch (err) {
+    throw withSourceExcerpt(err, parsed.file, parsed.lines);
   } finally {
     await memo.save().catch(() => undefined);
     await session.cache?.close?.();

@@ -2,15 +2,17 @@
 // the config; RUN, COPY/ADD and WORKDIR go through their steps, which consult the build cache first.
 // Every instruction derives the next cache key from the previous one.
 import path from 'node:path';
-import { expandWord, expandWords, type Instruction } from '../containerfile/index.js';
+import { expandWord, expandWords, wordLoc, type Instruction } from '../containerfile/index.js';
 import { TsbuildError } from '../errors.js';
 import { loadImage } from '../image/image.js';
 import type { HistoryEntry } from '../oci/types.js';
 import { sha256Digest, shortId } from '../oci/types.js';
 import { findBuildImage } from './base-image.js';
+import { copyHeredocs, planRun, runCreatedBy, withRunScript } from './heredoc.js';
 import type { BuildSession } from './session.js';
 import { copyStep } from './steps/copy-step.js';
 import { applyMetadata, isMetadataInstruction, type Expander, type StageFlags } from './steps/metadata.js';
+import { runContainer } from './run-mounts/index.js';
 import { cachedRunStep, commandArgs } from './steps/run-step.js';
 import { workdirStep } from './steps/workdir-step.js';
 import { cloneConfig, variableLookup, type StageState } from './stage-state.js';
@@ -26,8 +28,8 @@ export async function runInstruction(
   const { escapeChar } = session;
   const vars = variableLookup(state);
   const expand: Expander = {
-    word: (raw) => expandWord(raw, vars, { escapeChar, loc: instruction.loc }),
-    words: (raw) => expandWords(raw, vars, { escapeChar, loc: instruction.loc }),
+    word: (raw) => expandWord(raw, vars, { escapeChar, loc: wordLoc(instruction, raw) }),
+    words: (raw) => expandWords(raw, vars, { escapeChar, loc: wordLoc(instruction, raw) }),
   };
   const next: StageState = { ...state, config: cloneConfig(state.config), args: new Map(state.args) };
   const history = (createdBy: string, emptyLayer: boolean, created: string): void => {
@@ -63,28 +65,29 @@ export async function runInstruction(
 
   switch (instruction.kind) {
     case 'RUN': {
-      const network = runNetwork(instruction, options.network, expand, where);
-      const result = await cachedRunStep(
+      const container = await runContainer(session, state, instruction, expand.word, where);
+      const plan = planRun(instruction);
+      const result = await withRunScript(stores.layout.tmp, plan, state, where, (keyed, extraMounts) => cachedRunStep(
         {
           stores,
           runtime: session.runtime,
           cache: session.cache,
-          network,
+          ...container,
           stdout: options.quiet ? options.stderr : options.stdout,
           stderr: options.stderr,
           signal: options.signal,
           where,
           text: instruction.text,
+          extraMounts,
         },
-        state,
-        instruction.command,
-      );
+        keyed,
+        plan.command,
+      ));
       if (result.cached) session.log(`--> Using cache ${shortId(result.key)}`);
       next.key = result.key;
       next.layers = result.layers;
       next.created = result.created;
-      const args = commandArgs(instruction.command, state.config.config.Shell);
-      history(instruction.command.form === 'exec' ? JSON.stringify(args) : args.join(' '), false, next.created);
+      history(runCreatedBy(plan, commandArgs(plan.command, state.config.config.Shell)), false, next.created);
       return next;
     }
     case 'COPY':
@@ -95,6 +98,7 @@ export async function runInstruction(
           throw new TsbuildError('INVALID_ARGUMENT', `${where}: ${instruction.kind} --${flag.name} is not supported by this version of tsbuild`);
         }
       }
+      if (instruction.heredocs?.length) return copyHeredocs(session, state, instruction, where, (s, i) => runInstruction(session, s, i, where, flags));
       const sources = instruction.sources.map((s) => expand.word(s));
       for (const s of sources) {
         if (/^(https?|git):\/\//.test(s) || s.startsWith('git@')) {
@@ -144,28 +148,6 @@ export async function runInstruction(
     default:
       throw new TsbuildError('PARSE', `${where}: instruction ${(instruction as Instruction).kind} is not supported`);
   }
-}
-
-/**
- * The network of one RUN: its --network flag, else the build's. Flags this version cannot honour
- * are refused: silently running without a requested mount or sandbox would build something else.
- */
-function runNetwork(instruction: Extract<Instruction, { kind: 'RUN' }>, buildNetwork: 'host' | 'none', expand: Expander, where: string): 'host' | 'none' {
-  let network = buildNetwork;
-  for (const flag of instruction.flags) {
-    const value = flag.value === undefined ? undefined : expand.word(flag.value);
-    if (flag.name === 'network') {
-      if (value === 'none' || value === 'host') network = value;
-      else if (value !== 'default') {
-        throw new TsbuildError('INVALID_ARGUMENT', `${where}: RUN --network=${value ?? ''}: expected none, host or default`);
-      }
-    } else if (flag.name === 'security' && value === 'sandbox') {
-      // The default: nothing to do.
-    } else {
-      throw new TsbuildError('INVALID_ARGUMENT', `${where}: RUN --${flag.name} is not supported by this version of tsbuild`);
-    }
-  }
-  return network;
 }
 
 /** COPY --from: an earlier stage (by name or index, resolved by the planner) or a local image. */

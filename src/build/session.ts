@@ -9,6 +9,7 @@ import type { Progress } from '../remote/types.js';
 import type { ContainerRuntime } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
 import type { BuildCache } from './cache.js';
+import type { RunFlags } from './run-mounts/bud-flags.js';
 import type { StageState } from './stage-state.js';
 import type { OutputTarget } from './output.js';
 
@@ -30,6 +31,8 @@ export interface BuildOptions {
   stderr: NodeJS.WritableStream;
   quiet: boolean;
   signal?: AbortSignal;
+  /** bud's flags for RUN containers (--volume, --cap-add, --secret, --ssh, ...); default: none. */
+  runFlags?: RunFlags;
   /** How FROM and COPY --from images are found (default: local, else pulled) and the registry flags for pulls. */
   pull?: { policy: PullPolicy; flags?: RegistryFlags; progress?: Progress };
   /** Reproducible builds (--timestamp, SOURCE_DATE_EPOCH): created dates and new layers' mtimes, in seconds. */

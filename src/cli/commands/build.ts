@@ -35,6 +35,17 @@ interface BuildArgs extends GlobalArgs, RegistryArgs {
   unsetlabel: string[];
   platform?: string;
   jobs?: number;
+  volume: string[];
+  'cap-add': string[];
+  'cap-drop': string[];
+  hosts: boolean;
+  'add-host': string[];
+  dns: string[];
+  'dns-search': string[];
+  'dns-option': string[];
+  secret: string[];
+  ssh: string[];
+  allow: string[];
   'cache-from': string[];
   'cache-to': string[];
   'cache-ttl'?: string;
@@ -72,6 +83,19 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('unsetlabel', { type: 'string', array: true, nargs: 1, default: [], describe: 'remove a label from the image (also an inherited one)' })
       .option('platform', { type: 'string', describe: 'os/arch[/variant] to build for; only the host platform can be built' })
       .option('jobs', { type: 'number', describe: 'stages to build at once (default: the core count; 0: no limit; 1: one after another)' })
+      // RUN containers, as buildah (and docker buildx for --secret, --ssh, --allow) name them.
+      .option('volume', { alias: 'v', type: 'string', array: true, nargs: 1, default: [], describe: 'bind HOST-DIR:CONTAINER-DIR[:ro|rw|O|z|Z] into every RUN (never part of a layer)' })
+      .option('cap-add', { type: 'string', array: true, nargs: 1, default: [], describe: 'add a capability to RUN containers (ALL: every one)' })
+      .option('cap-drop', { type: 'string', array: true, nargs: 1, default: [], describe: 'drop a capability from RUN containers (ALL: every one)' })
+      // Declared as "hosts" for the same reason as "cache": yargs reads --no-hosts as its negation.
+      .option('hosts', { type: 'boolean', default: true, describe: "generate /etc/hosts of RUN containers (--no-hosts: keep the image's)" })
+      .option('add-host', { type: 'string', array: true, nargs: 1, default: [], describe: 'add HOST:IP to /etc/hosts of RUN containers (repeatable)' })
+      .option('dns', { type: 'string', array: true, nargs: 1, default: [], describe: 'nameserver for RUN containers (none: keep the image\'s resolv.conf)' })
+      .option('dns-search', { type: 'string', array: true, nargs: 1, default: [], describe: 'DNS search domain for RUN containers' })
+      .option('dns-option', { type: 'string', array: true, nargs: 1, default: [], describe: 'resolver option for RUN containers' })
+      .option('secret', { type: 'string', array: true, nargs: 1, default: [], describe: 'secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE' })
+      .option('ssh', { type: 'string', array: true, nargs: 1, default: [], describe: 'ssh agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or ID=SOCKET' })
+      .option('allow', { type: 'string', array: true, nargs: 1, default: [], describe: 'allow an entitlement: security.insecure (RUN --security=insecure)' })
       .option('cache-from', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to look cached steps up in on a local miss (repeatable)' })
       .option('cache-to', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to push cached steps to, tagged with their cache keys (repeatable)' })
       .option('cache-ttl', { type: 'string', describe: 'use only cached steps made less than this long ago (Go duration, e.g. 12h; 0 is --no-cache)' })
@@ -80,6 +104,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .example('$0 bud -t hello .', 'build ./Containerfile as localhost/hello:latest')
       .example('$0 bud -f build/Dockerfile --build-arg VERSION=1.2 --target runtime -t app:1.2 .', 'build one stage with a build argument')
       .example('cat Containerfile | $0 bud -f - -t app ctx/', 'read the Containerfile from stdin')
+      .example('$0 bud --secret id=npmrc,src=$HOME/.npmrc --ssh default -t app .', 'give RUN --mount=type=secret,id=npmrc and RUN --mount=type=ssh what they need')
       .example('$0 bud --cache-to reg.example.com/team/cache --cache-from reg.example.com/team/cache -t app .', 'share the build cache through a registry')
       .example('$0 bud -o type=tar,dest=rootfs.tar .', 'build, and write the final root filesystem as a tar')
       .example('$0 bud --pull --tls-verify=false -t app .', 'pull FROM images again even when they are local, from a plain-HTTP registry')
@@ -93,9 +118,23 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const { build } = await import('../../build/builder.js');
     const { parsePullPolicy } = await import('../../remote/policy.js');
     const { createProgress } = await import('../../remote/progress.js');
+    const { parseRunFlags } = await import('../../build/run-mounts/bud-flags.js');
     const policy = parsePullPolicy(args.pull);
     const buildArgs = await collectBuildArgs(args['build-arg-file'], args['build-arg']);
     if (args.squash && args['squash-all']) throw new TsbuildError('INVALID_ARGUMENT', '--squash and --squash-all cannot be used together');
+    const runFlags = await parseRunFlags({
+      volume: args.volume,
+      capAdd: args['cap-add'],
+      capDrop: args['cap-drop'],
+      noHosts: !args.hosts,
+      addHost: args['add-host'],
+      dns: args.dns,
+      dnsSearch: args['dns-search'],
+      dnsOption: args['dns-option'],
+      secret: args.secret,
+      ssh: args.ssh,
+      allow: args.allow,
+    });
     const { parseCacheRepository } = await import('../../build/remote-cache.js');
     const repositories = (values: string[], flag: string): string[] =>
       [...new Set(values.map((v) => parseCacheRepository(v, flag)))];
@@ -126,6 +165,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         network: args.network,
         labels: parseKeyValues(args.label, '--label'),
         ignorefile: args.ignorefile,
+        runFlags,
         stdout,
         stderr: process.stderr,
         quiet: args.quiet,
