@@ -6,7 +6,8 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { Stores } from '../../store/root.js';
 import { storesFor, type GlobalArgs } from '../global.js';
-import { checkContextDir, parseBuildArgs, readContainerfile } from './build.js';
+import { collectBuildArgs } from '../build-flags.js';
+import { checkContextDir, readContainerfile } from './build.js';
 
 interface LintArgs extends GlobalArgs {
   context: string;
@@ -114,7 +115,7 @@ export const lintCommand: CommandModule<GlobalArgs, LintArgs> = {
       {
         containerfile,
         contextDir: path.resolve(context),
-        buildArgs: parseBuildArgs(args['build-arg']),
+        buildArgs: await collectBuildArgs([], args['build-arg']),
         target: args.target,
         ignorefile: args.ignorefile,
         ...(stores && { stores }),
