@@ -13,6 +13,7 @@ export type { LintWarning } from './report.js';
 export { RULES, type RuleName } from './rules.js';
 export type { BaseImageInfo, BaseImageLookup } from './stage-rules.js';
 export { formatJson, formatText, formatBuildWarning } from './format.js';
+export { localBaseImages } from './base-images.js';
 
 export interface LintOptions extends Partial<StageCheckOptions> {
   text: string;
@@ -61,4 +62,3 @@ export function lintFailure(report: LintReport): TsbuildError | undefined {
   const rules = [...new Set(report.warnings.map((w) => w.rule))];
   return new TsbuildError('INVALID_ARGUMENT', `${report.file}: lint violation found for rules: ${rules.join(', ')}`);
 }
-export { localBaseImages } from './base-images.js';
