@@ -82,8 +82,8 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
   warnUnusedArgs(session);
 
   const final = session.stageResults.get(plan.target)!;
-  const image = await commitFinalImage(session, final);
-  if (options.output) await exportRootfs(stores, final.layers, options.output);
+  const { image, layers } = await commitFinalImage(session, final);
+  if (options.output) await exportRootfs(stores, layers, options.output);
   session.log(`COMMIT ${options.tags.join(', ')}`.trimEnd());
   session.log(`--> ${shortId(image.id)}`);
   for (const name of image.names) session.log(`Successfully tagged ${name}`);
@@ -184,7 +184,7 @@ function stepLine(root: BuildSession, session: BuildSession, text: string): void
 
 function warnUnusedArgs(session: BuildSession): void {
   const unused = [...session.options.buildArgs.keys()].filter(
-    (k) => !session.consumedArgs.has(k) && !session.globalArgs.has(k) && !isProxyArg(k) && k !== 'SOURCE_DATE_EPOCH',
+    (k) => !session.consumedArgs.has(k) && !session.globalArgs.has(k) && !isProxyArg(k) && k !== 'SOURCE_DATE_EPOCH' && k !== 'BUILDKIT_DOCKERFILE_CHECK',
   );
   if (unused.length > 0) {
     session.options.stderr.write(`[Warning] one or more build args were not consumed: [${unused.join(' ')}]\n`);

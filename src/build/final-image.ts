@@ -9,7 +9,8 @@ import type { BuildOptions, BuildSession } from './session.js';
 import { clampLayers, squashAll, squashNew } from './squash.js';
 import { cloneConfig, setEnv, type StageState } from './stage-state.js';
 
-export async function commitFinalImage(session: BuildSession, final: StageState): Promise<ImageRecord> {
+/** The image, and its layers as committed (squashed or clamped), which --output exports. */
+export async function commitFinalImage(session: BuildSession, final: StageState): Promise<{ image: ImageRecord; layers: LayerRef[] }> {
   const { options, stores } = session;
   const config = cloneConfig(final.config);
   editConfig(config, options);
@@ -42,7 +43,8 @@ export async function commitFinalImage(session: BuildSession, final: StageState)
     options.stderr.write('[Warning] annotations are not supported by the docker image format: --annotation ignored\n');
     annotations = undefined;
   }
-  return commitImage(stores, { config, layers }, { format: options.format, names: options.tags, annotations });
+  const image = await commitImage(stores, { config, layers }, { format: options.format, names: options.tags, annotations });
+  return { image, layers };
 }
 
 /** --label, then --env, then the removals, which also remove what the base image brought. */

@@ -1,6 +1,6 @@
 // Turns a finished layer directory (a RUN's overlay upper dir, or a COPY's fresh dir) into a stored
 // layer: one streaming pass writes the uncompressed tar blob and computes its digest, then the dir
-// itself becomes the snapshot for that chain ID (no re-extraction).
+// itself becomes the snapshot for that chain ID (no re-extraction), unless mtimes were clamped.
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { writeLayerTar } from '../archive/index.js';
@@ -19,7 +19,10 @@ export async function commitLayerDir(
     const { digest, size } = await writeLayerTar(dir, createWriteStream(tmp, { mode: 0o644 }), { mode, clampMtime: options.clampMtime });
     await stores.content.commitFile(tmp, digest);
     const layers = appendLayer(parent, digest, size);
-    await stores.snapshots.commit(dir, layers[layers.length - 1]!.chainId);
+    // With clamped mtimes the dir no longer matches its tar (and may share inodes with other
+    // snapshots, so it cannot be changed in place): the snapshot is unpacked from the blob when needed.
+    if (options.clampMtime === undefined) await stores.snapshots.commit(dir, layers[layers.length - 1]!.chainId);
+    else await stores.snapshots.discard(dir);
     return layers;
   } finally {
     await rm(tmp, { force: true });

@@ -62,6 +62,7 @@ export async function squashNew(ctx: LayerMaking, base: readonly LayerRef[], add
         added.map((l) => stores.snapshots.fsPath(l.chainId)),
         dir,
       );
+      await dropStrayWhiteouts(stores, dir, base);
       const layers = await commitLayerDir(stores, dir, base, 'overlay-upper', { clampMtime: ctx.epoch });
       return layers[layers.length - 1]!;
     } catch (err) {
@@ -140,6 +141,32 @@ async function mergeUpperDirs(uppers: readonly string[], into: string): Promise<
   await restoreXattrs(xattrs);
   // Last: linking entries into a directory changed its mtime.
   for (const [dir, t] of dirTimes) await utimes(dir, t.atime, t.mtime);
+}
+
+/**
+ * A whiteout in the merged dir that hides nothing of the base (a file made and removed again by the
+ * squashed layers) is dropped: one RUN doing all the work would not have left it, and overlayfs
+ * lists a whiteout in a directory that exists in one layer only as a file that cannot be opened.
+ */
+async function dropStrayWhiteouts(stores: Stores, dir: string, base: readonly LayerRef[]): Promise<void> {
+  const whiteouts = (await walkTree(dir, new Set())).filter((e) => e.stat.isCharacterDevice() && e.stat.rdev === 0);
+  if (whiteouts.length === 0) return;
+  // Component by component without following links: a symlinked parent in the base means the
+  // path is not there (and is never looked up outside the view).
+  const hidesNothing = async (root: string | undefined, rel: string): Promise<boolean> => {
+    if (root === undefined) return true;
+    const parts = rel.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const st = await lstat(path.join(root, ...parts.slice(0, i))).catch(() => undefined);
+      if (st === undefined || (i < parts.length && !st.isDirectory())) return true;
+    }
+    return false;
+  };
+  const check = async (root: string | undefined): Promise<void> => {
+    for (const e of whiteouts) if (await hidesNothing(root, e.rel)) await rm(e.host);
+  };
+  if (base.length === 0) await check(undefined);
+  else await withView(stores, base, check);
 }
 
 function isOpaque(attrs: ReadonlyMap<string, Buffer> | undefined): boolean {

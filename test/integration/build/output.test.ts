@@ -105,6 +105,14 @@ describe('bud --output', () => {
     await expectExportedFiles(dest);
   });
 
+  it('exports the layers the image got: squashed, and with mtimes clamped by --timestamp', async () => {
+    const dest = path.join(work, 'clamped');
+    await budOk(t, ctx, ['--squash', '--timestamp', '1000000000', '-o', dest, '-t', 'clamped']);
+    await expectExportedFiles(dest);
+    expect((await lstat(path.join(dest, 'out/a.txt'))).mtimeMs / 1000).toBe(1000000000);
+    expect(await dirTree(dest)).toEqual(await imageTree('clamped'));
+  });
+
   it('type=tar writes one archive with the same tree and no whiteout entries', async () => {
     const file = path.join(work, 'rootfs.tar');
     await budOk(t, ctx, ['--output', `type=tar,dest=${file}`, '-t', 'tarred']);
