@@ -13,6 +13,7 @@ import type { Stores } from '../store/root.js';
 import { findBuildImage } from './base-image.js';
 import { createBuildCache } from './cache.js';
 import { runInstruction } from './instructions.js';
+import { findNamedContext, namedContextState } from './named-context.js';
 import type { BuildOptions, BuildResult, BuildSession } from './session.js';
 import type { StageFlags } from './steps/metadata.js';
 import { cloneConfig, emptyConfig, platformArgs, type StageState } from './stage-state.js';
@@ -24,7 +25,12 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
   for (const tag of options.tags) normalizeImageName(tag);
   const parsed = parseContainerfile(options.containerfile.text, options.containerfile.file);
   // The automatic platform ARGs are usable in FROM lines without a declaration (BuildKit, buildah).
-  const plan = planBuild(parsed, { target: options.target, buildArgs: options.buildArgs, builtinArgs: platformArgs() });
+  const plan = planBuild(parsed, {
+    target: options.target,
+    buildArgs: options.buildArgs,
+    builtinArgs: platformArgs(),
+    namedContext: (ref) => findNamedContext(options.buildContexts, ref),
+  });
   const memo = await openFileDigestMemo(path.join(stores.layout.cache, 'file-digests.json'));
   const session: BuildSession = {
     stores,
@@ -119,6 +125,7 @@ async function baseState(session: BuildSession, plan: StagePlan): Promise<StageS
     return { ...parent, config: cloneConfig(parent.config), args: new Map() };
   }
   const loc = plan.stage.from.loc;
+  if (base.kind === 'context') return namedContextState(session, base.name, `${loc.file}:${loc.line}`);
   const record = await findBuildImage(session, base.ref, `${loc.file}:${loc.line}: base image`);
   const image = await loadImage(stores, record);
   const config = cloneConfig(image.config);

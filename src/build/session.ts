@@ -9,6 +9,7 @@ import type { Progress } from '../remote/types.js';
 import type { ContainerRuntime } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
 import type { BuildCache } from './cache.js';
+import type { NamedContext } from './named-context.js';
 import type { StageState } from './stage-state.js';
 
 export interface BuildOptions {
@@ -31,6 +32,8 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** How FROM and COPY --from images are found (default: local, else pulled) and the registry flags for pulls. */
   pull?: { policy: PullPolicy; flags?: RegistryFlags; progress?: Progress };
+  /** --build-context: named contexts by key (see named-context.ts), replacing stages and images of that name. */
+  buildContexts?: ReadonlyMap<string, NamedContext>;
 }
 
 export interface BuildResult {

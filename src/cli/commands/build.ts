@@ -22,6 +22,7 @@ interface BuildArgs extends GlobalArgs, RegistryArgs {
   network: 'host' | 'none';
   label: string[];
   ignorefile?: string;
+  'build-context': string[];
 }
 
 export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
@@ -45,10 +46,12 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('network', { choices: ['host', 'none'] as const, default: 'host' as const, describe: 'network for RUN steps' })
       .option('label', { type: 'string', array: true, nargs: 1, default: [], describe: 'add a label to the image, KEY=VALUE (repeatable)' })
       .option('ignorefile', { type: 'string', describe: 'ignore file to use instead of .containerignore/.dockerignore' })
+      .option('build-context', { type: 'string', array: true, nargs: 1, default: [], describe: 'a named context, name=DIR | name=docker-image://REF | name=oci-layout://DIR[:tag|@sha256:...]; replaces the stage or image of that name (repeatable)' })
       .option('pull', { type: 'string', default: 'missing', describe: 'pull FROM and COPY --from images: always (also --pull alone), missing, never, or newer (when the registry has another digest)' })
       .example('$0 bud -t hello .', 'build ./Containerfile as localhost/hello:latest')
       .example('$0 bud -f build/Dockerfile --build-arg VERSION=1.2 --target runtime -t app:1.2 .', 'build one stage with a build argument')
       .example('cat Containerfile | $0 bud -f - -t app ctx/', 'read the Containerfile from stdin')
+      .example('$0 bud --build-context base=docker-image://localhost/base:1 --build-context src=../src -t app .', 'use another image for FROM base, and ../src for COPY --from=src')
       .example('$0 bud --pull --tls-verify=false -t app .', 'pull FROM images again even when they are local, from a plain-HTTP registry') as never,
   handler: async (args) => {
     const contextDir = path.resolve(args.context);
@@ -57,6 +60,8 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const stores = await storesFor(args);
     const { createRuncRuntime } = await import('../../runtime/index.js');
     const { build } = await import('../../build/builder.js');
+    const { parseBuildContexts } = await import('../../build/named-context.js');
+    const buildContexts = await parseBuildContexts(args['build-context']);
     const { parsePullPolicy } = await import('../../remote/policy.js');
     const { createProgress } = await import('../../remote/progress.js');
     const policy = parsePullPolicy(args.pull);
@@ -73,6 +78,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         network: args.network,
         labels: parseKeyValues(args.label, '--label'),
         ignorefile: args.ignorefile,
+        buildContexts,
         stdout: process.stdout,
         stderr: process.stderr,
         quiet: args.quiet,

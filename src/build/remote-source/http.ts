@@ -1,0 +1,92 @@
+// ADD <http(s) URL>: the file is streamed to a private temp dir (memory stays flat whatever its size)
+// and hashed on the way, then copied like a context file. As in BuildKit it is saved with mode 0600,
+// takes the server's Last-Modified as its mtime, and is named after the URL path's last component
+// (`__unnamed__` when the path has none). --checksum is verified before anything is committed.
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, rm, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { TsbuildError } from '../../errors.js';
+import { tempName } from '../../util/fs.js';
+import type { FetchedSource } from './index.js';
+
+export interface HttpFetchOptions {
+  url: string;
+  /** `sha256:<hex>` (or sha384/sha512), from ADD --checksum. */
+  checksum?: string;
+  tmpDir: string;
+  where: string;
+  signal?: AbortSignal;
+}
+
+const ALGORITHMS = new Set(['sha256', 'sha384', 'sha512']);
+
+export function isHttpSource(src: string): boolean {
+  return /^https?:\/\//i.test(src);
+}
+
+/** The file name a URL's content gets: the last component of its path, as BuildKit names it. */
+export function urlFileName(url: string): string {
+  const base = path.posix.basename(decodeURIComponent(new URL(url).pathname));
+  return base === '' || base === '.' || base === '/' ? '__unnamed__' : base;
+}
+
+/** Checks an ADD --checksum value early, so a typo fails before any download. */
+export function parseChecksum(value: string, where: string): { algorithm: string; hex: string } {
+  const m = /^([a-z0-9]+):([a-f0-9]+)$/.exec(value);
+  const lengths: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+  if (!m || !ALGORITHMS.has(m[1]!) || m[2]!.length !== lengths[m[1]!]) {
+    throw new TsbuildError('INVALID_ARGUMENT', `${where}: invalid --checksum "${value}": expected sha256:<64 hex digits> (or sha384, sha512)`);
+  }
+  return { algorithm: m[1]!, hex: m[2]! };
+}
+
+export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSource> {
+  const { url, where } = options;
+  const expected = options.checksum === undefined ? undefined : parseChecksum(options.checksum, where);
+  const name = urlFileName(url);
+  const dir = tempName(options.tmpDir, 'add-url');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const release = (): Promise<void> => rm(dir, { recursive: true, force: true });
+  try {
+    // Loaded on first use: builds without URLs never pay for undici.
+    const { fetch } = await import('undici');
+    let response;
+    try {
+      response = await fetch(url, { signal: options.signal, redirect: 'follow' });
+    } catch (err) {
+      const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
+      throw new TsbuildError('IO', `${where}: ADD ${url}: ${cause}`, { cause: err });
+    }
+    if (!response.ok || response.body === null) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new TsbuildError('NOT_FOUND', `${where}: ADD ${url}: the server answered ${response.status} ${response.statusText}`.trimEnd());
+    }
+    const file = path.join(dir, name);
+    const hash = createHash(expected?.algorithm ?? 'sha256');
+    const hasher = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), hasher, createWriteStream(file, { mode: 0o600 }));
+    } catch (err) {
+      throw new TsbuildError('IO', `${where}: ADD ${url}: download failed: ${(err as Error).message}`, { cause: err });
+    }
+    const actual = hash.digest('hex');
+    if (expected !== undefined && actual !== expected.hex) {
+      throw new TsbuildError('DIGEST_MISMATCH', `${where}: ADD ${url}: checksum mismatch: expected ${expected.algorithm}:${expected.hex}, got ${expected.algorithm}:${actual}`);
+    }
+    await chmod(file, 0o600);
+    const lastModified = Date.parse(response.headers.get('last-modified') ?? '');
+    if (!Number.isNaN(lastModified)) await utimes(file, lastModified / 1000, lastModified / 1000);
+    return { dir, pattern: name, release };
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
