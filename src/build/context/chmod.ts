@@ -36,7 +36,7 @@ export function parseChmod(text: string, where: string): ChmodSpec {
     const m = /^([ugoa]*)((?:[-+=](?:[rwxXst]*|[ugo]))+)$/.exec(raw);
     if (!m) return invalid(raw === '' ? 'empty clause' : `bad clause "${raw}"`);
     const who = m[1]!.includes('a') || m[1] === '' ? 'ugo' : m[1]!;
-    const actions = [...m[2]!.matchAll(/([-+=])([rwxXst]*|[ugo])/g)].map((a) => ({ op: a[1] as '+' | '-' | '=', perms: a[2]! }));
+    const actions = [...m[2]!.matchAll(/([-+=])([ugo]|[rwxXst]*)/g)].map((a) => ({ op: a[1] as '+' | '-' | '=', perms: a[2]! }));
     return { who, actions };
   });
   return { text, apply: (mode, isDir) => applyClauses(clauses, mode & 0o7777, isDir) };
