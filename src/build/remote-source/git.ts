@@ -73,11 +73,23 @@ export async function fetchGit(options: GitFetchOptions): Promise<FetchedSource>
     try {
       await git(['fetch', '-q', '--depth=1', '--no-tags', 'origin', ref]);
       await git(['checkout', '-q', 'FETCH_HEAD']);
-    } catch (err) {
-      // Servers may refuse a bare commit as a want: fetch everything, then look the commit up.
-      if (!/^[0-9a-f]{7,64}$/.test(ref) || !isTsbuildError(err)) throw err;
-      await git(['fetch', '-q', 'origin', '+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*']);
-      await git(['checkout', '-q', ref]);
+    } catch (shallowErr) {
+      if (!isTsbuildError(shallowErr)) throw shallowErr;
+      // The dumb HTTP protocol cannot fetch shallowly, and servers may refuse a bare commit as a
+      // want: fetch every branch and tag, then check the ref out from there.
+      await git(['fetch', '-q', 'origin', '+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*']).catch(() => {
+        throw shallowErr;
+      });
+      const candidates = ref === 'HEAD' ? ['origin/HEAD', 'origin/main', 'origin/master'] : [`origin/${ref}`, `refs/tags/${ref}`, ref];
+      await git(['remote', 'set-head', 'origin', '--auto']).catch(() => undefined);
+      let checkedOut = false;
+      for (const candidate of candidates) {
+        if (await git(['checkout', '-q', `${candidate}^{commit}`]).then(() => true, () => false)) {
+          checkedOut = true;
+          break;
+        }
+      }
+      if (!checkedOut) throw shallowErr;
     }
     const commit = await git(['rev-parse', 'HEAD']);
     if (options.checksum !== undefined && !commit.startsWith(options.checksum)) {
