@@ -28,6 +28,7 @@ import type { Stores } from '../../store/root.js';
 import { resolveInRoot } from '../../util/resolve-in-root.js';
 import type { BuildCache } from '../cache.js';
 import { commitLayerDir } from '../layer-commit.js';
+import { parseChecksum, urlFileName } from '../remote-source/http.js';
 import { fetchRemote, refuseRemoteInCopy, remoteKind } from '../remote-source/index.js';
 import { nonDirectoryOnPath } from './dest-path.js';
 
@@ -81,11 +82,12 @@ export interface CopyResult {
 
 /** One place the sources are read from, with what was selected there. */
 interface SourceGroup {
-  root: SourceRoot;
-  entries: SelectedEntry[];
   identity: string;
-  extract: boolean;
+  /** What the group contributes to the cache key. */
   checksum: string;
+  extract: boolean;
+  /** The root and its selected entries; a URL with --checksum is only downloaded when this is first called. */
+  selection(): Promise<{ root: SourceRoot; entries: SelectedEntry[] }>;
 }
 
 const GLOB = /[*?[]/;
@@ -119,6 +121,7 @@ export async function copyStep(ctx: CopyStepContext, parentKey: string, parentLa
     const layerDir = await ctx.stores.snapshots.prepare();
     let committed = false;
     try {
+      const selections = await Promise.all(groups.map(async (group) => ({ group, ...(await group.selection()) })));
       const copyInto = async (image: string | undefined): Promise<LayerRef[]> => {
         const owner = linkOwner ?? (request.chown !== undefined && image !== undefined ? await resolveOwner(image, request.chown, where) : undefined);
         let target = path.posix.normalize(dest);
@@ -128,12 +131,12 @@ export async function copyStep(ctx: CopyStepContext, parentKey: string, parentLa
           target = `/${path.relative(image, resolved)}`;
           existingDir = (await lstat(resolved).catch(() => undefined))?.isDirectory() ?? false;
           // A directory source makes the destination a directory too, so a file there is in the way.
-          const blocking = await nonDirectoryOnPath(image, resolved, destIsDir || groups.some((g) => g.entries.some((e) => e.isDirSource)));
+          const blocking = await nonDirectoryOnPath(image, resolved, destIsDir || selections.some((s) => s.entries.some((e) => e.isDirSource)));
           if (blocking !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `${where}: cannot copy to ${dest}: ${blocking} is not a directory in the image`);
         }
-        const createdDirMtime = newestMtime(groups.flatMap((g) => g.entries));
-        for (const group of groups) {
-          await copySelection(group.entries, group.root, layerDir, target, destIsDir || existingDir, {
+        const createdDirMtime = newestMtime(selections.flatMap((s) => s.entries));
+        for (const { group, root, entries } of selections) {
+          await copySelection(entries, root, layerDir, target, destIsDir || existingDir, {
             chown: owner,
             chmod,
             extractArchives: group.extract,
@@ -171,15 +174,15 @@ async function openGroups(
   releases: Array<() => Promise<void>>,
 ): Promise<SourceGroup[]> {
   const { where } = request;
-  if (request.checksum !== undefined && !request.sources.some((s) => remoteKind(s) !== undefined)) {
-    throw new TsbuildError('INVALID_ARGUMENT', `${where}: --checksum needs a URL or git source`);
+  if (request.checksum !== undefined && (request.sources.length !== 1 || remoteKind(request.sources[0]!) === undefined)) {
+    throw new TsbuildError('INVALID_ARGUMENT', `${where}: --checksum needs exactly one source, a URL or git repository`);
   }
   const select = { parents: request.parents, exclude };
   const groups: SourceGroup[] = [];
   const addGroup = async (root: SourceRoot, patterns: string[], identity: string, extract: boolean): Promise<void> => {
     const entries = await selectSources(root, patterns, where, select);
     const checksum = await checksumSelection(entries, root, root.kind === 'context' ? ctx.memo : undefined);
-    groups.push({ root, entries, identity, extract, checksum });
+    groups.push({ identity, checksum, extract, selection: async () => ({ root, entries }) });
   };
   const local: string[] = [];
   const flushLocal = async (): Promise<void> => {
@@ -201,16 +204,27 @@ async function openGroups(
     }
     if (request.instruction === 'COPY') refuseRemoteInCopy(src, where);
     await flushLocal();
-    const fetched = await fetchRemote(kind, src, {
-      tmpDir: ctx.stores.layout.tmp,
-      where,
-      checksum: request.checksum,
-      keepGitDir: request.keepGitDir,
-      signal: ctx.signal,
-    });
-    releases.push(fetched.release);
+    const extract = kind === 'http' && request.unpack === true;
+    const fetch = async () => {
+      const fetched = await fetchRemote(kind, src, { tmpDir: ctx.stores.layout.tmp, where, checksum: request.checksum, keepGitDir: request.keepGitDir, signal: ctx.signal });
+      releases.push(fetched.release);
+      return fetched;
+    };
+    if (kind === 'http' && request.checksum !== undefined) {
+      // The checksum is the content: the key needs no download, and a cache hit makes none.
+      const checksum = JSON.stringify([urlFileName(src), parseChecksum(request.checksum, where)]);
+      let selected: Promise<{ root: SourceRoot; entries: SelectedEntry[] }> | undefined;
+      const selection = () =>
+        (selected ??= fetch().then(async (fetched) => {
+          const root: SourceRoot = { dir: fetched.dir, kind: 'context' };
+          return { root, entries: await selectSources(root, [fetched.pattern], where, select) };
+        }));
+      groups.push({ identity: 'http-checksum', checksum, extract, selection });
+      continue;
+    }
     // What was fetched is the content: the URL itself is no part of the key.
-    await addGroup({ dir: fetched.dir, kind: 'context' }, [fetched.pattern], kind, kind === 'http' && request.unpack === true);
+    const fetched = await fetch();
+    await addGroup({ dir: fetched.dir, kind: 'context' }, [fetched.pattern], kind, extract);
   }
   await flushLocal();
   return groups;

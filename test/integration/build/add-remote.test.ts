@@ -63,7 +63,7 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     requests.set(url.pathname, (requests.get(url.pathname) ?? 0) + 1);
-    if (url.pathname === '/files/hello.txt' || url.pathname === '/') {
+    if (url.pathname === '/files/hello.txt' || url.pathname === '/pinned/hello.txt' || url.pathname === '/') {
       res.writeHead(200, { 'Last-Modified': LAST_MODIFIED, 'Content-Length': HELLO.length });
       res.end(HELLO);
     } else if (url.pathname === '/archive.tar.gz') {
@@ -183,6 +183,17 @@ describe('ADD <url>', () => {
     const changed = await build(file, 'add-cache');
     expect(steps(changed.result.stdout).map((s) => s.cached)).toEqual([false, false]);
     expect(await sh(t, 'add-cache', 'cat /c.txt')).toBe('second\n');
+  });
+
+  it('keys on --checksum alone: a cache hit downloads nothing', async () => {
+    const file = `FROM busybox-base\nADD --checksum=sha256:${sha256(HELLO)} ${base}/pinned/hello.txt /p/\n`;
+    await build(file, 'add-pinned');
+    const downloads = requests.get('/pinned/hello.txt');
+    expect(downloads).toBe(1);
+    const again = await build(file, 'add-pinned');
+    expect(steps(again.result.stdout).map((s) => s.cached)).toEqual([false, true]);
+    expect(requests.get('/pinned/hello.txt')).toBe(downloads);
+    expect(await sh(t, 'add-pinned', "stat -c '%a' /p/hello.txt && cat /p/hello.txt")).toBe(`600\n${HELLO}`);
   });
 
   it('reports a URL the server does not have, naming the line', async () => {
