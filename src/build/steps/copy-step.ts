@@ -246,16 +246,13 @@ async function resolveOwner(image: string, spec: string, where: string): Promise
 }
 
 /**
- * The owner of a --link copy, fixed before its cache key: numeric ids need nothing, names are looked
- * up in the parent image (the only place they can mean anything). The ids, not the parent, go into
+ * The owner of a --link copy, fixed before its cache key: numeric ids need no image, names are
+ * looked up in the parent (the only place they can mean anything). The ids, not the parent, go into
  * the key, so the layer stays independent of the parent's content.
  */
-async function linkedOwner(stores: Stores, parentLayers: readonly LayerRef[], spec: string, where: string): Promise<{ uid: number; gid: number }> {
-  if (/^\d+(:\d+)?$/.test(spec)) {
-    const [uid, gid] = spec.split(':').map(Number);
-    return { uid: uid!, gid: gid ?? uid! };
-  }
-  return withView(stores, parentLayers, (image) => resolveOwner(image, spec, where));
+function linkedOwner(stores: Stores, parentLayers: readonly LayerRef[], spec: string, where: string): Promise<{ uid: number; gid: number }> {
+  const numeric = /^\d+(:\d+)?$/.test(spec);
+  return withView(stores, numeric ? [] : parentLayers, (image) => resolveOwner(image, spec, where));
 }
 
 /** Mode, owner and mtime of a directory of the image (path already resolved), if it is one. */
