@@ -1,13 +1,13 @@
 // ADD <git repository>: `https://host/repo.git#ref:subdir`, `git://host/repo#ref`, `ssh://...`,
 // `git@host:repo.git`. Debian's git fetches the ref shallowly into a private temp dir (a branch, a
-// tag, or a commit, which falls back to a full fetch when the server refuses to serve a bare commit),
-// checks it out, and drops .git unless --keep-git-dir. git runs with argv arrays, no prompts, no
+// tag, or a commit; a full fetch where the server cannot serve that shallowly), checks it out with
+// its submodules, and drops .git unless --keep-git-dir. git runs with argv arrays, no prompts, no
 // system or user config, and an ssh that never asks for a password.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError, isTsbuildError } from '../../errors.js';
 import { execFile } from '../../util/exec.js';
-import { tempName } from '../../util/fs.js';
+import { pathExists, tempName } from '../../util/fs.js';
 import type { FetchedSource } from './index.js';
 
 export interface GitFetchOptions {
@@ -91,11 +91,18 @@ export async function fetchGit(options: GitFetchOptions): Promise<FetchedSource>
       }
       if (!checkedOut) throw shallowErr;
     }
+    // Submodules come along, as BuildKit checks them out (git refuses file:// ones from a remote's .gitmodules).
+    const submodules = await pathExists(path.join(repo, '.gitmodules'));
+    if (submodules) await git(['submodule', 'update', '--init', '--recursive']);
     const commit = await git(['rev-parse', 'HEAD']);
     if (options.checksum !== undefined && !commit.startsWith(options.checksum)) {
       throw new TsbuildError('DIGEST_MISMATCH', `${where}: ADD ${options.url}: checksum mismatch: expected commit ${options.checksum}, got ${commit}`);
     }
-    if (!options.keepGitDir) await rm(path.join(repo, '.git'), { recursive: true, force: true });
+    if (!options.keepGitDir) {
+      await rm(path.join(repo, '.git'), { recursive: true, force: true });
+      // A submodule's .git is a file pointing into the .git just removed.
+      if (submodules) await removeGitLinks(repo);
+    }
     return { dir: repo, pattern: source.subdir ?? '.', release };
   } catch (err) {
     await release();
@@ -104,5 +111,13 @@ export async function fetchGit(options: GitFetchOptions): Promise<FetchedSource>
       throw new TsbuildError('IO', `${where}: ADD ${options.url}: git failed: ${detail}`, { cause: err });
     }
     throw err;
+  }
+}
+
+async function removeGitLinks(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const abs = path.join(dir, entry.name);
+    if (entry.name === '.git' && entry.isFile()) await rm(abs);
+    else if (entry.isDirectory()) await removeGitLinks(abs);
   }
 }

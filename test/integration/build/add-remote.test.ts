@@ -57,8 +57,22 @@ beforeAll(async () => {
   commits = { v1, main: git(['rev-parse', 'HEAD'], src) };
   gitBase = path.join(work, 'git');
   await mkdir(gitBase);
-  git(['clone', '-q', '--bare', src, path.join(gitBase, 'repo.git')], work);
-  git(['update-server-info'], path.join(gitBase, 'repo.git'));
+  // A library repository, and a branch of the main one that has it as a submodule by relative URL
+  // (resolved against wherever the main repository is fetched from, as users of ../x.git rely on).
+  const lib = path.join(work, 'lib');
+  await mkdir(lib);
+  git(['init', '-q', '-b', 'main'], lib);
+  await writeFile(path.join(lib, 'lib.txt'), 'from the submodule\n');
+  git(['add', '-A'], lib);
+  git(['commit', '-q', '-m', 'lib'], lib);
+  git(['clone', '-q', '--bare', lib, path.join(gitBase, 'lib.git')], work);
+  git(['remote', 'add', 'origin', path.join(gitBase, 'repo.git')], src);
+  git(['checkout', '-q', '-b', 'with-sub'], src);
+  git(['-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', '../lib.git', 'vendor/lib'], src);
+  git(['commit', '-q', '-m', 'submodule'], src);
+  git(['checkout', '-q', 'main'], src);
+  git(['clone', '-q', '--bare', '--no-local', src, path.join(gitBase, 'repo.git')], work);
+  for (const bare of ['repo.git', 'lib.git']) git(['update-server-info'], path.join(gitBase, bare));
 
   server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -73,7 +87,7 @@ beforeAll(async () => {
     } else if (url.pathname === '/redirect') {
       res.writeHead(302, { Location: '/files/hello.txt' });
       res.end();
-    } else if (url.pathname.startsWith('/repo.git/')) {
+    } else if (/^\/(repo|lib)\.git\//.test(url.pathname)) {
       // git's dumb HTTP protocol is plain static files (info/refs written by update-server-info).
       const file = path.join(gitBase, path.normalize(url.pathname));
       readFile(file).then(
@@ -221,6 +235,11 @@ describe('ADD <git repository>', () => {
   it('checks out a branch over dumb HTTP, and a commit by its hash', async () => {
     await build(`FROM busybox-base\nADD ${base}/repo.git#feature /b/\nADD ${base}/repo.git#${commits.v1} /c/\n`, 'add-git-http');
     expect(await sh(t, 'add-git-http', 'cat /b/feature.txt /c/sub/file.txt')).toBe('on the branch\nsub at v1\n');
+  });
+
+  it('checks out submodules, found relative to the repository URL', async () => {
+    await build(`FROM busybox-base\nADD ${base}/repo.git#with-sub /s/\n`, 'add-git-sub');
+    expect(await sh(t, 'add-git-sub', 'cat /s/vendor/lib/lib.txt; ls -A /s/vendor/lib')).toBe('from the submodule\nlib.txt\n');
   });
 
   it('keeps .git with --keep-git-dir, and --checksum pins the commit', async () => {
