@@ -237,6 +237,11 @@ describe('ADD <git repository>', () => {
     expect(await sh(t, 'add-git-http', 'cat /b/feature.txt /c/sub/file.txt')).toBe('on the branch\nsub at v1\n');
   });
 
+  it('takes the ref and subdir from the query form, and submodules=false skips submodules', async () => {
+    await build(`FROM busybox-base\nADD ${base}/repo.git?tag=v1&subdir=sub /q/\nADD ${base}/repo.git?branch=with-sub&submodules=false /n/\n`, 'add-git-query');
+    expect(await sh(t, 'add-git-query', 'cat /q/file.txt; ls -A /n/vendor/lib | wc -l')).toBe('sub at v1\n0\n');
+  });
+
   it('checks out submodules, found relative to the repository URL', async () => {
     await build(`FROM busybox-base\nADD ${base}/repo.git#with-sub /s/\n`, 'add-git-sub');
     expect(await sh(t, 'add-git-sub', 'cat /s/vendor/lib/lib.txt; ls -A /s/vendor/lib')).toBe('from the submodule\nlib.txt\n');

@@ -50,7 +50,7 @@ describe('remote ADD sources', () => {
     expect(remoteKind('https://example.com/file.tar.gz')).toBe('http');
     expect(remoteKind('http://example.com/x.git.txt')).toBe('http');
     expect(remoteKind('local/dir.git')).toBeUndefined();
-    expect(isGitSource('https://example.com/repo.git/')).toBe(true);
+    expect(isGitSource('https://example.com/repo.git?ref=main')).toBe(true);
   });
 
   it('splits the #ref:subdir fragment of a git source', () => {
@@ -58,6 +58,21 @@ describe('remote ADD sources', () => {
     expect(parseGitSource('https://h/r.git#main')).toEqual({ remote: 'https://h/r.git', ref: 'main' });
     expect(parseGitSource('https://h/r.git#:sub')).toEqual({ remote: 'https://h/r.git', subdir: 'sub' });
     expect(parseGitSource('git@h:o/r.git')).toEqual({ remote: 'git@h:o/r.git' });
+  });
+
+  it('reads the query form of a git source, as BuildKit does', () => {
+    expect(parseGitSource('https://h/r.git?tag=v1&subdir=docs')).toEqual({ remote: 'https://h/r.git', ref: 'refs/tags/v1', subdir: 'docs' });
+    expect(parseGitSource('https://h/r.git?branch=dev&keep-git-dir&submodules=false')).toEqual({
+      remote: 'https://h/r.git',
+      ref: 'refs/heads/dev',
+      keepGitDir: true,
+      submodules: false,
+    });
+    expect(parseGitSource(`git@h:o/r.git?commit=${'a'.repeat(40)}`)).toEqual({ remote: 'git@h:o/r.git', ref: 'a'.repeat(40), checksum: 'a'.repeat(40) });
+    expect(() => parseGitSource('https://h/r.git?tag=a&branch=b', 'C:2')).toThrow('C:2: git source "https://h/r.git?tag=a&branch=b": branch conflicts with tag');
+    expect(() => parseGitSource('https://h/r.git?ref=a#b', 'C:2')).toThrow(/ref conflicts/);
+    expect(() => parseGitSource('https://h/r.git?colour=red', 'C:2')).toThrow(/unexpected query "colour"/);
+    expect(() => parseGitSource('https://h/r.git?ref=', 'C:2')).toThrow(/query "ref" has no value/);
   });
 
   it('names a downloaded file after the URL path, __unnamed__ when it has none', () => {
