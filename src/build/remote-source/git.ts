@@ -9,6 +9,7 @@ import path from 'node:path';
 import { TsbuildError, isTsbuildError } from '../../errors.js';
 import { execFile } from '../../util/exec.js';
 import { pathExists, tempName } from '../../util/fs.js';
+import { redactUrl } from './http.js';
 import type { FetchedSource } from './index.js';
 
 export interface GitFetchOptions {
@@ -43,7 +44,7 @@ export function isGitSource(src: string): boolean {
  */
 export function parseGitSource(src: string, where = src): GitSource {
   const invalid = (why: string): never => {
-    throw new TsbuildError('INVALID_ARGUMENT', `${where}: git source "${src}": ${why}`);
+    throw new TsbuildError('INVALID_ARGUMENT', `${where}: git source "${redactUrl(src)}": ${why}`);
   };
   const hash = src.indexOf('#');
   const fragment = hash < 0 ? undefined : src.slice(hash + 1);
@@ -96,6 +97,7 @@ export function parseGitSource(src: string, where = src): GitSource {
 
 export async function fetchGit(options: GitFetchOptions): Promise<FetchedSource> {
   const { where } = options;
+  const shown = redactUrl(options.url);
   const source = parseGitSource(options.url, where);
   const checksums = [options.checksum, source.checksum].filter((c): c is string => c !== undefined);
   for (const checksum of checksums) {
@@ -147,7 +149,7 @@ export async function fetchGit(options: GitFetchOptions): Promise<FetchedSource>
     if (submodules) await git(['submodule', 'update', '--init', '--recursive']);
     const commit = await git(['rev-parse', 'HEAD']);
     for (const checksum of checksums) {
-      if (!commit.startsWith(checksum)) throw new TsbuildError('DIGEST_MISMATCH', `${where}: ADD ${options.url}: checksum mismatch: expected commit ${checksum}, got ${commit}`);
+      if (!commit.startsWith(checksum)) throw new TsbuildError('DIGEST_MISMATCH', `${where}: ADD ${shown}: checksum mismatch: expected commit ${checksum}, got ${commit}`);
     }
     if (!keepGitDir) {
       await rm(path.join(repo, '.git'), { recursive: true, force: true });
@@ -158,8 +160,8 @@ export async function fetchGit(options: GitFetchOptions): Promise<FetchedSource>
   } catch (err) {
     await release();
     if (isTsbuildError(err) && err.code === 'RUNTIME') {
-      const detail = err.message.replace(/^git .*?exited with status \d+:? ?/, '') || err.message;
-      throw new TsbuildError('IO', `${where}: ADD ${options.url}: git failed: ${detail}`, { cause: err });
+      const detail = (err.message.replace(/^git .*?exited with status \d+:? ?/, '') || err.message).replace(/(\/\/[^/:@\s]*):[^@/\s]*@/g, '$1:***@');
+      throw new TsbuildError('IO', `${where}: ADD ${shown}: git failed: ${detail}`);
     }
     throw err;
   }

@@ -29,8 +29,28 @@ export function isHttpSource(src: string): boolean {
 
 /** The file name a URL's content gets: the last component of its path, as BuildKit names it. */
 export function urlFileName(url: string): string {
-  const base = path.posix.basename(decodeURIComponent(new URL(url).pathname));
-  return base === '' || base === '.' || base === '/' ? '__unnamed__' : base;
+  const pathname = new URL(url).pathname;
+  let decoded = pathname;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    // A malformed escape: the name is taken as written.
+  }
+  const base = path.posix.basename(decoded);
+  // `..` (or an encoded `%2e%2e`) must never name a file next to the download dir.
+  return base === '' || base === '.' || base === '..' || base === '/' ? '__unnamed__' : base;
+}
+
+/** The URL as messages show it: a password in it is replaced by `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '') return url;
+    parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
 }
 
 /** Checks an ADD --checksum value early, so a typo fails before any download. */
@@ -44,9 +64,20 @@ export function parseChecksum(value: string, where: string): { algorithm: string
 }
 
 export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSource> {
-  const { url, where } = options;
+  const { where } = options;
+  const shown = redactUrl(options.url);
+  // fetch() refuses URLs with credentials: they travel as a Basic Authorization header instead.
+  const target = new URL(options.url);
+  const headers: Record<string, string> = {};
+  if (target.username !== '' || target.password !== '') {
+    const user = decodeURIComponent(target.username);
+    const password = decodeURIComponent(target.password);
+    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    target.username = '';
+    target.password = '';
+  }
   const expected = options.checksum === undefined ? undefined : parseChecksum(options.checksum, where);
-  const name = urlFileName(url);
+  const name = urlFileName(options.url);
   const dir = tempName(options.tmpDir, 'add-url');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const release = (): Promise<void> => rm(dir, { recursive: true, force: true });
@@ -55,14 +86,14 @@ export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSourc
     const { fetch } = await import('undici');
     let response;
     try {
-      response = await fetch(url, { signal: options.signal, redirect: 'follow' });
+      response = await fetch(target, { signal: options.signal, redirect: 'follow', headers });
     } catch (err) {
       const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-      throw new TsbuildError('IO', `${where}: ADD ${url}: ${cause}`, { cause: err });
+      throw new TsbuildError('IO', `${where}: ADD ${shown}: ${cause}`, { cause: err });
     }
     if (!response.ok || response.body === null) {
       await response.body?.cancel().catch(() => undefined);
-      throw new TsbuildError('NOT_FOUND', `${where}: ADD ${url}: the server answered ${response.status} ${response.statusText}`.trimEnd());
+      throw new TsbuildError('NOT_FOUND', `${where}: ADD ${shown}: the server answered ${response.status} ${response.statusText}`.trimEnd());
     }
     const file = path.join(dir, name);
     const hash = createHash(expected?.algorithm ?? 'sha256');
@@ -75,11 +106,11 @@ export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSourc
     try {
       await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), hasher, createWriteStream(file, { mode: 0o600 }));
     } catch (err) {
-      throw new TsbuildError('IO', `${where}: ADD ${url}: download failed: ${(err as Error).message}`, { cause: err });
+      throw new TsbuildError('IO', `${where}: ADD ${shown}: download failed: ${(err as Error).message}`, { cause: err });
     }
     const actual = hash.digest('hex');
     if (expected !== undefined && actual !== expected.hex) {
-      throw new TsbuildError('DIGEST_MISMATCH', `${where}: ADD ${url}: checksum mismatch: expected ${expected.algorithm}:${expected.hex}, got ${expected.algorithm}:${actual}`);
+      throw new TsbuildError('DIGEST_MISMATCH', `${where}: ADD ${shown}: checksum mismatch: expected ${expected.algorithm}:${expected.hex}, got ${expected.algorithm}:${actual}`);
     }
     await chmod(file, 0o600);
     const lastModified = Date.parse(response.headers.get('last-modified') ?? '');

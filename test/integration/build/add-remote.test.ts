@@ -82,6 +82,10 @@ beforeAll(async () => {
       res.end(HELLO);
     } else if (url.pathname === '/archive.tar.gz') {
       void readFile(path.join(work, 'archive.tar.gz')).then((data) => res.end(data));
+    } else if (url.pathname === '/private/secret.txt') {
+      const ok = req.headers.authorization === `Basic ${Buffer.from('user:s3cret').toString('base64')}`;
+      res.writeHead(ok ? 200 : 401);
+      res.end(ok ? 'secret\n' : 'who are you');
     } else if (url.pathname === '/changing.txt') {
       res.end(changing);
     } else if (url.pathname === '/redirect') {
@@ -215,6 +219,17 @@ describe('ADD <url>', () => {
     const result = await bud(t, ctx, ['-t', 'add-404']);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain(`${path.join(ctx, 'Containerfile')}:2: ADD ${base}/nothing-here: the server answered 404`);
+  });
+
+  it('sends credentials in the URL as Basic auth, and never shows the password', async () => {
+    const withAuth = (password: string): string => base.replace('http://', `http://user:${password}@`);
+    await build(`FROM busybox-base\nADD ${withAuth('s3cret')}/private/secret.txt /s.txt\n`, 'add-auth');
+    expect(await sh(t, 'add-auth', 'cat /s.txt')).toBe('secret\n');
+    const ctx = await contexts.make({ Containerfile: `FROM busybox-base\nADD ${withAuth('wrong-pass')}/private/secret.txt /s.txt\n` });
+    const result = await bud(t, ctx, ['-t', 'add-auth-bad']);
+    const error = result.stderr.split('\n').find((l) => l.startsWith('Error: '));
+    expect(error).toContain(`Containerfile:2: ADD ${withAuth('***')}/private/secret.txt: the server answered 401`);
+    expect(error).not.toContain('wrong-pass');
   });
 
   it('refuses a URL in COPY', async () => {

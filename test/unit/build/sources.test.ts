@@ -80,6 +80,9 @@ describe('remote ADD sources', () => {
     expect(urlFileName('https://h/dir/with%20space')).toBe('with space');
     expect(urlFileName('https://h/')).toBe('__unnamed__');
     expect(urlFileName('https://h')).toBe('__unnamed__');
+    expect(urlFileName('https://h/a/%2e%2e')).toBe('__unnamed__');
+    expect(urlFileName('https://h/a/%2e%2e%2f%2e%2e%2fetc%2fpasswd')).toBe('passwd');
+    expect(urlFileName('https://h/bad%zz')).toBe('bad%zz');
   });
 
   it('accepts sha256, sha384 and sha512 checksums of the right length only', () => {
