@@ -13,7 +13,7 @@ import type { Stores } from '../store/root.js';
 import { findBuildImage } from './base-image.js';
 import { createBuildCache } from './cache.js';
 import { runInstruction } from './instructions.js';
-import { findNamedContext, namedContextState } from './named-context.js';
+import { findNamedContext, namedContextState, releaseNamedSources } from './named-context.js';
 import type { BuildOptions, BuildResult, BuildSession } from './session.js';
 import type { StageFlags } from './steps/metadata.js';
 import { cloneConfig, emptyConfig, platformArgs, type StageState } from './stage-state.js';
@@ -58,6 +58,7 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
     }
   } finally {
     await memo.save().catch(() => undefined);
+    await releaseNamedSources(session);
   }
   warnUnusedArgs(session);
 

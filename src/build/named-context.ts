@@ -1,7 +1,8 @@
 // Named build contexts (`bud --build-context name=VALUE`), with BuildKit's rules: a context replaces
 // the image or the stage of its name in FROM and COPY --from (a stage of that name is not built at
 // all), and RUN --mount from= can use it too. VALUE is a directory (read like the main context, with
-// its own .dockerignore), `docker-image://REF` (an image, local or pulled under --pull) or
+// its own .dockerignore), a git repository (cloned as ADD clones one, then read like a directory),
+// `docker-image://REF` (an image, local or pulled under --pull) or
 // `oci-layout://DIR[:tag|@sha256:...]` (an image in an OCI layout directory, imported into the
 // store without a name). Image names match as BuildKit matches them: `alpine`, `alpine:latest`,
 // `docker.io/library/alpine` are one name.
@@ -14,14 +15,19 @@ import { loadImage, type Image } from '../image/image.js';
 import type { Descriptor, Index } from '../oci/types.js';
 import { sha256Digest } from '../oci/types.js';
 import { tempName } from '../util/fs.js';
+import { resolveInRoot } from '../util/resolve-in-root.js';
 import { findBuildImage } from './base-image.js';
 import { loadIgnoreRules, type IgnoreRules } from './context/index.js';
 import type { BuildSession } from './session.js';
+import { fetchGit, isGitSource } from './remote-source/git.js';
+import { redactUrl } from './remote-source/http.js';
 import { copyStep } from './steps/copy-step.js';
 import { cloneConfig, emptyConfig, type StageState } from './stage-state.js';
 
 export type NamedContext =
   | { kind: 'dir'; dir: string }
+  /** A git repository (`https://host/repo.git#ref:subdir`, `git@host:repo.git`, ...), cloned when first used. */
+  | { kind: 'git'; url: string }
   | { kind: 'image'; ref: string }
   | { kind: 'oci-layout'; dir: string; tag?: string; digest?: string };
 
@@ -49,7 +55,7 @@ export async function parseBuildContexts(values: readonly string[], cwd = proces
     const eq = value.indexOf('=');
     const bad = (why: string): never => {
       throw new TsbuildError('INVALID_ARGUMENT', `--build-context "${value}": ${why}`, {
-        hint: 'expected name=DIR, name=docker-image://REF or name=oci-layout://DIR[:tag|@sha256:...]',
+        hint: 'expected name=DIR, name=<git URL>, name=docker-image://REF or name=oci-layout://DIR[:tag|@sha256:...]',
       });
     };
     if (eq <= 0 || eq === value.length - 1) bad('expected name=VALUE');
@@ -65,6 +71,8 @@ export async function parseBuildContexts(values: readonly string[], cwd = proces
       const m = /^(.+?)(?:@(sha256:[a-f0-9]{64})|:([^/:@]+))?$/.exec(target.slice('oci-layout://'.length));
       if (!m) return bad('oci-layout:// needs a directory');
       context = { kind: 'oci-layout', dir: path.resolve(cwd, m[1]!), ...(m[2] && { digest: m[2] }), ...(m[3] && { tag: m[3] }) };
+    } else if (isGitSource(target)) {
+      context = { kind: 'git', url: target };
     } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
       return bad(`the ${target.slice(0, target.indexOf(':'))}:// scheme is not supported for build contexts`);
     } else {
@@ -89,6 +97,14 @@ export function findNamedContext(contexts: ReadonlyMap<string, NamedContext> | u
 }
 
 const resolved = new WeakMap<BuildSession, Map<string, Promise<NamedSource>>>();
+const cleanups = new WeakMap<BuildSession, Array<() => Promise<void>>>();
+
+/** Removes what resolving the build's named contexts fetched (git clones); the builder calls it when the build ends. */
+export async function releaseNamedSources(session: BuildSession): Promise<void> {
+  const pending = cleanups.get(session) ?? [];
+  cleanups.delete(session);
+  await Promise.all(pending.map((release) => release().catch(() => undefined)));
+}
 
 /**
  * The named context `name` means in this build (undefined when there is none), resolved once per
@@ -112,6 +128,17 @@ async function openNamedSource(session: BuildSession, key: string, context: Name
   const { stores } = session;
   if (context.kind === 'dir') {
     return { kind: 'dir', dir: context.dir, ignore: await loadIgnoreRules(context.dir), identity: `context:${key}` };
+  }
+  if (context.kind === 'git') {
+    const fetched = await fetchGit({ url: context.url, tmpDir: stores.layout.tmp, where: what, signal: session.options.signal });
+    if (!cleanups.has(session)) cleanups.set(session, []);
+    cleanups.get(session)!.push(fetched.release);
+    const dir = await resolveInRoot(fetched.dir, fetched.pattern, { onEscape: 'error', what: 'the repository' });
+    if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) {
+      throw new TsbuildError('NOT_FOUND', `${what}: ${fetched.pattern} is not a directory of ${redactUrl(context.url)}`);
+    }
+    // Its content is the identity: copies from it hit the cache whatever the clone's temp path.
+    return { kind: 'dir', dir, ignore: await loadIgnoreRules(dir), identity: `git-context:${key}` };
   }
   const record = context.kind === 'image' ? await findBuildImage(session, context.ref, `${what}: image`) : await importOciLayout(session, context, what);
   const image = await loadImage(stores, record);
@@ -167,7 +194,7 @@ async function importOciLayout(session: BuildSession, context: Extract<NamedCont
     const wanted = context.digest ?? (context.tag !== undefined ? `tag ${context.tag}` : 'a single image (name one with :tag or @sha256:...)');
     throw new TsbuildError('NOT_FOUND', `${what}: OCI layout ${context.dir} has no ${wanted}`);
   }
-  const indexFile = tempName(session.stores.layout.tmp, 'oci-context-index');
+  const indexFile = tempName(session.stores.layout.tmp, 'ociindex');
   const single: Index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ ...chosen, annotations: undefined }] };
   await writeFile(indexFile, JSON.stringify(single));
   try {

@@ -104,7 +104,7 @@ export async function fetchGit(options: GitFetchOptions): Promise<FetchedSource>
     if (!/^[0-9a-f]{7,64}$/.test(checksum)) throw new TsbuildError('INVALID_ARGUMENT', `${where}: invalid checksum "${checksum}" for a git source: expected a commit hash`);
   }
   const keepGitDir = source.keepGitDir ?? options.keepGitDir ?? false;
-  const dir = tempName(options.tmpDir, 'add-git');
+  const dir = tempName(options.tmpDir, 'gitclone');
   const repo = path.join(dir, 'repo');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const release = (): Promise<void> => rm(dir, { recursive: true, force: true });

@@ -78,7 +78,7 @@ export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSourc
   }
   const expected = options.checksum === undefined ? undefined : parseChecksum(options.checksum, where);
   const name = urlFileName(options.url);
-  const dir = tempName(options.tmpDir, 'add-url');
+  const dir = tempName(options.tmpDir, 'download');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const release = (): Promise<void> => rm(dir, { recursive: true, force: true });
   try {

@@ -46,7 +46,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('network', { choices: ['host', 'none'] as const, default: 'host' as const, describe: 'network for RUN steps' })
       .option('label', { type: 'string', array: true, nargs: 1, default: [], describe: 'add a label to the image, KEY=VALUE (repeatable)' })
       .option('ignorefile', { type: 'string', describe: 'ignore file to use instead of .containerignore/.dockerignore' })
-      .option('build-context', { type: 'string', array: true, nargs: 1, default: [], describe: 'a named context, name=DIR | name=docker-image://REF | name=oci-layout://DIR[:tag|@sha256:...]; replaces the stage or image of that name (repeatable)' })
+      .option('build-context', { type: 'string', array: true, nargs: 1, default: [], describe: 'a named context, name=DIR | name=GIT-URL | name=docker-image://REF | name=oci-layout://DIR[:tag|@sha256:...]; replaces the stage or image of that name (repeatable)' })
       .option('pull', { type: 'string', default: 'missing', describe: 'pull FROM and COPY --from images: always (also --pull alone), missing, never, or newer (when the registry has another digest)' })
       .example('$0 bud -t hello .', 'build ./Containerfile as localhost/hello:latest')
       .example('$0 bud -f build/Dockerfile --build-arg VERSION=1.2 --target runtime -t app:1.2 .', 'build one stage with a build argument')

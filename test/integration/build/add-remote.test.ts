@@ -171,7 +171,7 @@ describe('ADD <url>', () => {
     expect(await imageNames(t)).not.toContain('localhost/add-checksum-bad:latest');
     expect(await mountsUnder(t.root)).toEqual([]);
     // Nothing downloaded stays behind in the root's temp dir.
-    expect((await readdir(path.join(t.root, 'tmp'))).filter((n) => n.startsWith('.add-'))).toEqual([]);
+    expect((await readdir(path.join(t.root, 'tmp'))).filter((n) => n.startsWith('.download-'))).toEqual([]);
   });
 
   it('rejects a malformed --checksum before downloading', async () => {

@@ -2,7 +2,10 @@
 // the image or stage of its name in FROM and COPY --from, a stage of that name is not built at all,
 // a directory is read like the main context (its own .dockerignore), and images come from local
 // storage (docker-image://) or an OCI layout directory (oci-layout://).
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +58,46 @@ describe('--build-context name=DIR', () => {
     const { stdout } = await budOk(t, ctx, ['-t', 'stage-replaced', '--build-context', `tools=${files}`, '--pull=never']);
     expect(stdout).not.toContain('RUN exit 1');
     expect(await sh(t, 'stage-replaced', 'ls /from-stage && cat /passwd-via-stage')).toBe('x\nroot:x:0:0:root:/root:/bin/sh\n');
+  });
+});
+
+describe('--build-context name=<git URL>', () => {
+  it('clones the repository (ref and subdir as for ADD) and reads it like a directory, removing the clone afterwards', async () => {
+    const work = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-git-context-'));
+    const env = { ...process.env, HOME: work, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@x' };
+    const git = (args: string[], cwd: string): string => execFileSync('git', args, { cwd, env, encoding: 'utf8' });
+    const src = path.join(work, 'src');
+    await mkdir(path.join(src, 'app'), { recursive: true });
+    await writeFile(path.join(src, 'app', 'main.sh'), 'echo from git\n');
+    await writeFile(path.join(src, 'app', 'notes.tmp'), 'ignored\n');
+    await writeFile(path.join(src, 'app', '.dockerignore'), '*.tmp\n');
+    git(['init', '-q', '-b', 'main'], src);
+    git(['add', '-A'], src);
+    git(['commit', '-q', '-m', 'one'], src);
+    git(['tag', 'v1'], src);
+    git(['clone', '-q', '--bare', src, path.join(work, 'repo.git')], work);
+    git(['update-server-info'], path.join(work, 'repo.git'));
+    // git's dumb HTTP protocol is static files.
+    const server = createServer((req, res) => {
+      readFile(path.join(work, path.normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)))).then(
+        (data) => res.end(data),
+        () => {
+          res.writeHead(404);
+          res.end();
+        },
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/repo.git#v1:app`;
+      const ctx = await contexts.make({ Containerfile: 'FROM busybox-base\nCOPY --from=src . /app/\n' });
+      await budOk(t, ctx, ['-t', 'git-context', '--build-context', `src=${url}`]);
+      expect(await sh(t, 'git-context', 'ls -A /app && sh /app/main.sh')).toBe('.dockerignore\nmain.sh\nfrom git\n');
+      expect((await readdir(path.join(t.root, 'tmp'))).filter((n) => n.startsWith('.gitclone-'))).toEqual([]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await rm(work, { recursive: true, force: true });
+    }
   });
 });
 

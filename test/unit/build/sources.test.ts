@@ -29,6 +29,11 @@ describe('named build contexts', () => {
     expect(contexts.get('base')).toEqual({ kind: 'image', ref: 'localhost/base:1' });
     expect(contexts.get('lay')).toEqual({ kind: 'oci-layout', dir, tag: 'v2' });
     expect(contexts.get('dig')).toEqual({ kind: 'oci-layout', dir, digest: `sha256:${'a'.repeat(64)}` });
+    const git = await parseBuildContexts(['a=https://h/r.git#main:sub', 'b=git@h:o/r.git'], dir);
+    expect([...git.values()]).toEqual([
+      { kind: 'git', url: 'https://h/r.git#main:sub' },
+      { kind: 'git', url: 'git@h:o/r.git' },
+    ]);
     expect(findNamedContext(contexts, 'docker.io/library/src:latest')).toBe('src');
     expect(findNamedContext(contexts, 'other')).toBeUndefined();
   });
