@@ -160,7 +160,7 @@ export async function namedContextState(session: BuildSession, name: string, whe
     { stores: session.stores, cache: session.cache, contextDir: source.dir, ignore: source.ignore, memo: session.memo, signal: session.options.signal },
     sha256Digest('scratch'),
     [],
-    { instruction: 'COPY', sources: ['.'], dest: '/', workdir: '/', from: { kind: 'dir', dir: source.dir, ignore: source.ignore, identity: source.identity }, where },
+    { instruction: 'COPY', sources: ['.'], dest: '/', workdir: '/', from: source, where },
   );
   const config = emptyConfig();
   config.history = [{ created: result.created, created_by: `build context ${name}` }];
@@ -174,7 +174,14 @@ export async function namedContextState(session: BuildSession, name: string, whe
  */
 async function importOciLayout(session: BuildSession, context: Extract<NamedContext, { kind: 'oci-layout' }>, what: string) {
   const layout = await openOciDir(context.dir);
-  const index = JSON.parse(await readFile(layout.file('index.json'), 'utf8')) as Index;
+  const json = async <T>(file: string): Promise<T> => {
+    try {
+      return JSON.parse(await readFile(file, 'utf8')) as T;
+    } catch (err) {
+      throw new TsbuildError('INVALID_ARGUMENT', `${what}: OCI layout ${context.dir}: ${path.basename(file)} is not valid JSON`, { cause: err });
+    }
+  };
+  const index = await json<Partial<Index>>(layout.file('index.json'));
   const manifests = Array.isArray(index.manifests) ? index.manifests : [];
   const refName = (d: Descriptor): string | undefined => d.annotations?.['org.opencontainers.image.ref.name'];
   let chosen: Descriptor | undefined;
@@ -182,7 +189,7 @@ async function importOciLayout(session: BuildSession, context: Extract<NamedCont
     chosen = manifests.find((d) => d.digest === context.digest);
     if (chosen === undefined && layout.has(`blobs/sha256/${context.digest.slice(7)}`)) {
       const file = layout.file(`blobs/sha256/${context.digest.slice(7)}`);
-      const body = JSON.parse(await readFile(file, 'utf8')) as { mediaType?: string };
+      const body = await json<{ mediaType?: string }>(file);
       chosen = { mediaType: body.mediaType ?? 'application/vnd.oci.image.manifest.v1+json', digest: context.digest, size: (await stat(file)).size };
     }
   } else if (context.tag !== undefined) {

@@ -115,6 +115,9 @@ export async function fetchGit(options: GitFetchOptions): Promise<FetchedSource>
     GIT_TERMINAL_PROMPT: '0',
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_SSH_COMMAND: 'ssh -o BatchMode=yes',
+    // Only the network transports: a repository's .gitmodules must not reach file:// or ext::.
+    GIT_PROTOCOL_FROM_USER: '0',
+    GIT_ALLOW_PROTOCOL: 'http:https:git:ssh',
   };
   const git = (args: string[]): Promise<string> =>
     execFile(['git', '-C', repo, '-c', 'advice.detachedHead=false', ...args], { env, signal: options.signal }).then((r) => r.stdout.trim());
@@ -144,7 +147,7 @@ export async function fetchGit(options: GitFetchOptions): Promise<FetchedSource>
       }
       if (!checkedOut) throw shallowErr;
     }
-    // Submodules come along, as BuildKit checks them out (git refuses file:// ones from a remote's .gitmodules).
+    // Submodules come along, as BuildKit checks them out.
     const submodules = source.submodules !== false && (await pathExists(path.join(repo, '.gitmodules')));
     if (submodules) await git(['submodule', 'update', '--init', '--recursive']);
     const commit = await git(['rev-parse', 'HEAD']);
