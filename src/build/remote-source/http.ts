@@ -1,7 +1,8 @@
-// ADD <http(s) URL>: the file is streamed to a private temp dir (memory stays flat whatever its size)
-// and hashed on the way, then copied like a context file. As in BuildKit it is saved with mode 0600,
-// takes the server's Last-Modified as its mtime, and is named after the URL path's last component
-// (`__unnamed__` when the path has none). --checksum is verified before anything is committed.
+// ADD <http(s) URL>: the file is streamed to a private temp dir (memory stays flat whatever its
+// size), hashed on the way when there is a --checksum to verify, then copied like a context file. As
+// in BuildKit it is saved with mode 0600, takes the server's Last-Modified as its mtime, and is named
+// after the URL path's last component (`__unnamed__` when the path has none). A checksum mismatch
+// fails before anything is committed.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, rm, utimes } from 'node:fs/promises';
@@ -93,22 +94,30 @@ export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSourc
     }
     if (!response.ok || response.body === null) {
       await response.body?.cancel().catch(() => undefined);
-      throw new TsbuildError('NOT_FOUND', `${where}: ADD ${shown}: the server answered ${response.status} ${response.statusText}`.trimEnd());
+      const code = response.status === 401 || response.status === 403 ? 'UNAUTHORIZED' : response.status === 404 || response.status === 410 ? 'NOT_FOUND' : 'IO';
+      throw new TsbuildError(code, `${where}: ADD ${shown}: the server answered ${response.status} ${response.statusText}`.trimEnd());
     }
     const file = path.join(dir, name);
-    const hash = createHash(expected?.algorithm ?? 'sha256');
-    const hasher = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
+    // Hashed on the way in only when there is a checksum to verify; the copy step hashes files itself.
+    const hash = expected === undefined ? undefined : createHash(expected.algorithm);
+    const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [Readable.fromWeb(response.body as import('node:stream/web').ReadableStream)];
+    if (hash !== undefined) {
+      stages.push(
+        new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            hash.update(chunk);
+            done(null, chunk);
+          },
+        }),
+      );
+    }
+    stages.push(createWriteStream(file, { mode: 0o600 }));
     try {
-      await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), hasher, createWriteStream(file, { mode: 0o600 }));
+      await pipeline(stages);
     } catch (err) {
       throw new TsbuildError('IO', `${where}: ADD ${shown}: download failed: ${(err as Error).message}`, { cause: err });
     }
-    const actual = hash.digest('hex');
+    const actual = hash?.digest('hex');
     if (expected !== undefined && actual !== expected.hex) {
       throw new TsbuildError('DIGEST_MISMATCH', `${where}: ADD ${shown}: checksum mismatch: expected ${expected.algorithm}:${expected.hex}, got ${expected.algorithm}:${actual}`);
     }
