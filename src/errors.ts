@@ -21,12 +21,25 @@ export interface TsbuildErrorOptions {
   cause?: unknown;
   /** Exit code a command should end with, when it is not derived from the code (e.g. a RUN's status). */
   exitCode?: number;
+  /** Where in a source file (a Containerfile) the problem is; the CLI shows that line with a caret. */
+  source?: SourcePosition;
+}
+
+export interface SourcePosition {
+  file: string;
+  /** 1-based */
+  line: number;
+  /** 1-based */
+  column: number;
+  /** The text of that source line, when known. */
+  excerpt?: string;
 }
 
 export class TsbuildError extends Error {
   readonly code: ErrorCode;
   readonly hint?: string;
   readonly exitCode?: number;
+  source?: SourcePosition;
 
   constructor(code: ErrorCode, message: string, options: TsbuildErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -34,7 +47,20 @@ export class TsbuildError extends Error {
     this.code = code;
     this.hint = options.hint;
     this.exitCode = options.exitCode;
+    this.source = options.source;
   }
+}
+
+/**
+ * Fills in the source line of an error that points into `file` but was raised without the text
+ * (expansion and planning errors only know the position). Returns the error for `throw`.
+ */
+export function withSourceExcerpt(err: unknown, file: string, lines: readonly string[]): unknown {
+  if (err instanceof TsbuildError && err.source?.file === file && err.source.excerpt === undefined) {
+    const line = lines[err.source.line - 1];
+    if (line !== undefined) err.source = { ...err.source, excerpt: line };
+  }
+  return err;
 }
 
 export function isTsbuildError(err: unknown, code?: ErrorCode): err is TsbuildError {

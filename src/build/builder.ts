@@ -4,16 +4,17 @@
 import path from 'node:path';
 import { loadIgnoreRules, openFileDigestMemo } from './context/index.js';
 import { parseContainerfile, parseInstructionLine, planBuild, type Instruction, type SourceLocation, type StagePlan } from '../containerfile/index.js';
-import { TsbuildError } from '../errors.js';
+import { TsbuildError, withSourceExcerpt } from '../errors.js';
 import { commitImage, loadImage } from '../image/image.js';
 import { normalizeImageName } from '../image/names.js';
 import { hostPlatform, sha256Digest, shortId } from '../oci/types.js';
 import type { ContainerRuntime } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
 import { findBuildImage } from './base-image.js';
-import { createBuildCache } from './cache.js';
+import { openBuildCache } from './cache.js';
 import { runInstruction } from './instructions.js';
 import { findNamedContext, namedContextState, releaseNamedSources } from './named-context.js';
+import { exportRootfs } from './output.js';
 import type { BuildOptions, BuildResult, BuildSession } from './session.js';
 import type { StageFlags } from './steps/metadata.js';
 import { cloneConfig, emptyConfig, platformArgs, type StageState } from './stage-state.js';
@@ -24,6 +25,9 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
   // A bad -t is the user's typo: say so before building anything, not after the last step.
   for (const tag of options.tags) normalizeImageName(tag);
   const parsed = parseContainerfile(options.containerfile.text, options.containerfile.file);
+  if (parsed.directives.syntax !== undefined) {
+    options.stderr.write(`[Warning] ${parsed.file}: ignoring "# syntax=${parsed.directives.syntax}": tsbuild builds with its own Dockerfile frontend\n`);
+  }
   // The automatic platform ARGs are usable in FROM lines without a declaration (BuildKit, buildah).
   const plan = planBuild(parsed, {
     target: options.target,
@@ -36,7 +40,7 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
     stores,
     runtime,
     options,
-    cache: options.layers ? createBuildCache({ cacheDir: stores.layout.cache, content: stores.content }) : undefined,
+    cache: openBuildCache(stores, options),
     ignore: await loadIgnoreRules(options.contextDir, { ignorefile: options.ignorefile }),
     memo,
     stageResults: new Map(),
@@ -56,9 +60,12 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
     for (const stagePlan of plan.stages) {
       session.stageResults.set(stagePlan.stage.index, await buildStage(session, stagePlan));
     }
+  } catch (err) {
+    throw withSourceExcerpt(err, parsed.file, parsed.lines);
   } finally {
     await memo.save().catch(() => undefined);
     await releaseNamedSources(session);
+    await session.cache?.close?.();
   }
   warnUnusedArgs(session);
 
@@ -68,6 +75,7 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
   config.rootfs = { type: 'layers', diff_ids: final.layers.map((l) => l.diffId) };
   config.created = final.created;
   const image = await commitImage(stores, { config, layers: final.layers }, { format: options.format, names: options.tags });
+  if (options.output) await exportRootfs(stores, final.layers, options.output);
   session.log(`COMMIT ${options.tags.join(', ')}`.trimEnd());
   session.log(`--> ${shortId(image.id)}`);
   for (const name of image.names) session.log(`Successfully tagged ${name}`);

@@ -1,9 +1,15 @@
 // The build cache index: a step's cache key -> the layer it produced. Entries are small JSON records
-// (cache/steps/<key>.json); an entry whose layer blob has gone (pruned) is treated as a miss.
+// (cache/steps/<key>.json); an entry whose layer blob has gone (pruned) is treated as a miss, and so
+// is one older than --cache-ttl. With --cache-from a local miss is looked up in the registry (see
+// remote-cache.ts) and a hit there becomes a local entry; with --cache-to every entry the build
+// uses or makes is pushed there too.
 import path from 'node:path';
 import type { ContentStore } from '../content/store.js';
 import { digestHex } from '../oci/types.js';
+import type { Stores } from '../store/root.js';
 import { readJson, writeJsonAtomic } from '../util/fs.js';
+import type { RemoteCache } from './remote-cache.js';
+import type { BuildOptions } from './session.js';
 
 export interface CacheEntry {
   /** The layer the step produced; absent for a step that changed no file (WORKDIR of an existing dir). */
@@ -14,18 +20,80 @@ export interface CacheEntry {
 export interface BuildCache {
   lookup(key: string): Promise<CacheEntry | undefined>;
   store(key: string, entry: CacheEntry): Promise<void>;
+  /** Waits for pushes to --cache-to and closes registry connections; call once, after the build, failed or not. */
+  close?(): Promise<void>;
 }
 
-export function createBuildCache(options: { cacheDir: string; content: ContentStore }): BuildCache {
+export interface BuildCacheOptions {
+  cacheDir: string;
+  content: ContentStore;
+  /** Entries created longer ago than this are misses (--cache-ttl). */
+  ttlMs?: number;
+  /** The registry side (--cache-from/--cache-to), loaded when first needed. */
+  remote?: () => Promise<RemoteCache>;
+  /** Step output, for buildah's "--> Cache pulled from remote" line. */
+  log?: (line: string) => void;
+}
+
+export function createBuildCache(options: BuildCacheOptions): BuildCache {
   const entryPath = (key: string): string => path.join(options.cacheDir, 'steps', `${digestHex(key)}.json`);
+  const fresh = (created: string): boolean => options.ttlMs === undefined || Date.now() - Date.parse(created) <= options.ttlMs;
+  let remote: Promise<RemoteCache> | undefined;
+  const remoteCache = (): Promise<RemoteCache> | undefined => (options.remote ? (remote ??= options.remote()) : undefined);
+  const storeLocal = (key: string, entry: CacheEntry): Promise<void> => writeJsonAtomic(entryPath(key), entry);
+
   return {
     async lookup(key) {
       const entry = await readJson<CacheEntry>(entryPath(key)).catch(() => undefined);
-      if (!entry || (entry.layer && !(await options.content.has(entry.layer.diffId)))) return undefined;
-      return entry;
+      if (entry && fresh(entry.created) && (!entry.layer || (await options.content.has(entry.layer.diffId)))) {
+        // A local hit the cache repository may lack (it was built before --cache-to was given).
+        (await remoteCache())?.push(key, entry, { ifAbsent: true });
+        return entry;
+      }
+      const found = await (await remoteCache())?.fetch(key, fresh);
+      if (!found) return undefined;
+      options.log?.(`--> Cache pulled from remote ${found.repository}:${digestHex(key)}`);
+      await storeLocal(key, found.entry);
+      (await remoteCache())?.push(key, found.entry, { ifAbsent: true, skip: found.repository });
+      return found.entry;
     },
     async store(key, entry) {
-      await writeJsonAtomic(entryPath(key), entry);
+      await storeLocal(key, entry);
+      (await remoteCache())?.push(key, entry);
+    },
+    async close() {
+      await (remote ? (await remote).close() : undefined);
     },
   };
+}
+
+/**
+ * The cache of one build: none with --no-cache or --layers=false (where buildah ignores
+ * --cache-from/--cache-to as well, so a warning says so), or --cache-ttl=0 (buildah: the same as
+ * --no-cache).
+ */
+export function openBuildCache(stores: Stores, options: BuildOptions): BuildCache | undefined {
+  const from = options.cacheFrom ?? [];
+  const to = options.cacheTo ?? [];
+  if (!options.layers || options.cacheTtlMs === 0) {
+    if (from.length + to.length > 0) options.stderr.write('[Warning] --cache-from and --cache-to are ignored when the build cache is off\n');
+    return undefined;
+  }
+  const remote =
+    from.length + to.length > 0
+      ? async (): Promise<RemoteCache> => {
+          const { createRemoteCache } = await import('./remote-cache.js');
+          return createRemoteCache(stores, {
+            from,
+            to,
+            flags: options.pull?.flags,
+            signal: options.signal,
+            warn: (message) => options.stderr.write(`${message}\n`),
+          });
+        }
+      : undefined;
+  const log = (line: string): void => {
+    if (!options.quiet) options.stdout.write(`${line}\n`);
+  };
+  return createBuildCache({ cacheDir: stores.layout.cache, content: stores.content, ttlMs: options.cacheTtlMs, remote, log });
 }

@@ -2,16 +2,18 @@
 // the config; RUN, COPY/ADD and WORKDIR go through their steps, which consult the build cache first.
 // Every instruction derives the next cache key from the previous one.
 import path from 'node:path';
-import { expandWord, expandWords, flagEnabled, flagValue, flagValues, type Instruction } from '../containerfile/index.js';
+import { expandWord, expandWords, flagEnabled, flagValue, flagValues, wordLoc, type Instruction } from '../containerfile/index.js';
 import { TsbuildError } from '../errors.js';
 import { loadImage } from '../image/image.js';
 import type { HistoryEntry } from '../oci/types.js';
 import { sha256Digest, shortId } from '../oci/types.js';
 import { findBuildImage } from './base-image.js';
+import { copyHeredocs, planRun, runCreatedBy, withRunScript } from './heredoc.js';
 import type { BuildSession } from './session.js';
 import { resolveNamedSource } from './named-context.js';
 import { copyStep, type CopySource } from './steps/copy-step.js';
 import { applyMetadata, isMetadataInstruction, type Expander, type StageFlags } from './steps/metadata.js';
+import { runContainer } from './run-mounts/index.js';
 import { cachedRunStep, commandArgs } from './steps/run-step.js';
 import { workdirStep } from './steps/workdir-step.js';
 import { cloneConfig, platformArgs, variableLookup, type StageState } from './stage-state.js';
@@ -27,8 +29,8 @@ export async function runInstruction(
   const { escapeChar } = session;
   const vars = variableLookup(state);
   const expand: Expander = {
-    word: (raw) => expandWord(raw, vars, { escapeChar, loc: instruction.loc }),
-    words: (raw) => expandWords(raw, vars, { escapeChar, loc: instruction.loc }),
+    word: (raw) => expandWord(raw, vars, { escapeChar, loc: wordLoc(instruction, raw) }),
+    words: (raw) => expandWords(raw, vars, { escapeChar, loc: wordLoc(instruction, raw) }),
   };
   const next: StageState = { ...state, config: cloneConfig(state.config), args: new Map(state.args) };
   const history = (createdBy: string, emptyLayer: boolean, created: string): void => {
@@ -61,28 +63,29 @@ export async function runInstruction(
 
   switch (instruction.kind) {
     case 'RUN': {
-      const network = runNetwork(instruction, options.network, expand, where);
-      const result = await cachedRunStep(
+      const container = await runContainer(session, state, instruction, expand.word, where);
+      const plan = planRun(instruction);
+      const result = await withRunScript(stores.layout.tmp, plan, state, where, (keyed, extraMounts) => cachedRunStep(
         {
           stores,
           runtime: session.runtime,
           cache: session.cache,
-          network,
+          ...container,
           stdout: options.quiet ? options.stderr : options.stdout,
           stderr: options.stderr,
           signal: options.signal,
           where,
           text: instruction.text,
+          extraMounts,
         },
-        state,
-        instruction.command,
-      );
+        keyed,
+        plan.command,
+      ));
       if (result.cached) session.log(`--> Using cache ${shortId(result.key)}`);
       next.key = result.key;
       next.layers = result.layers;
       next.created = result.created;
-      const args = commandArgs(instruction.command, state.config.config.Shell);
-      history(instruction.command.form === 'exec' ? JSON.stringify(args) : args.join(' '), false, next.created);
+      history(runCreatedBy(plan, commandArgs(plan.command, state.config.config.Shell)), false, next.created);
       return next;
     }
     case 'COPY':
@@ -90,6 +93,7 @@ export async function runInstruction(
       const value = (name: string): string | undefined => mapDefined(flagValue(instruction, name), expand.word);
       const fromRef = value('from');
       const unpack = instruction.flags.some((f) => f.name === 'unpack') ? flagEnabled(instruction, 'unpack') : undefined;
+      if (instruction.heredocs?.length) return copyHeredocs(session, state, instruction, where, (s, i) => runInstruction(session, s, i, where, flags));
       const result = await copyStep(
         { stores, cache: session.cache, contextDir: options.contextDir, ignore: session.ignore, memo: session.memo, signal: options.signal },
         state.key,
@@ -138,28 +142,6 @@ export async function runInstruction(
     default:
       throw new TsbuildError('PARSE', `${where}: instruction ${(instruction as Instruction).kind} is not supported`);
   }
-}
-
-/**
- * The network of one RUN: its --network flag, else the build's. Flags this version cannot honour
- * are refused: silently running without a requested mount or sandbox would build something else.
- */
-function runNetwork(instruction: Extract<Instruction, { kind: 'RUN' }>, buildNetwork: 'host' | 'none', expand: Expander, where: string): 'host' | 'none' {
-  let network = buildNetwork;
-  for (const flag of instruction.flags) {
-    const value = flag.value === undefined ? undefined : expand.word(flag.value);
-    if (flag.name === 'network') {
-      if (value === 'none' || value === 'host') network = value;
-      else if (value !== 'default') {
-        throw new TsbuildError('INVALID_ARGUMENT', `${where}: RUN --network=${value ?? ''}: expected none, host or default`);
-      }
-    } else if (flag.name === 'security' && value === 'sandbox') {
-      // The default: nothing to do.
-    } else {
-      throw new TsbuildError('INVALID_ARGUMENT', `${where}: RUN --${flag.name} is not supported by this version of tsbuild`);
-    }
-  }
-  return network;
 }
 
 /**

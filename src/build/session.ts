@@ -10,7 +10,9 @@ import type { ContainerRuntime } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
 import type { BuildCache } from './cache.js';
 import type { NamedContext } from './named-context.js';
+import type { RunFlags } from './run-mounts/bud-flags.js';
 import type { StageState } from './stage-state.js';
+import type { OutputTarget } from './output.js';
 
 export interface BuildOptions {
   /** Containerfile text and the name used in messages. */
@@ -30,8 +32,17 @@ export interface BuildOptions {
   stderr: NodeJS.WritableStream;
   quiet: boolean;
   signal?: AbortSignal;
+  /** bud's flags for RUN containers (--volume, --cap-add, --secret, --ssh, ...); default: none. */
+  runFlags?: RunFlags;
   /** How FROM and COPY --from images are found (default: local, else pulled) and the registry flags for pulls. */
   pull?: { policy: PullPolicy; flags?: RegistryFlags; progress?: Progress };
+  /** Registry repositories to look cache keys up in / push cached steps to (--cache-from, --cache-to); registry flags as for pulls. */
+  cacheFrom?: string[];
+  cacheTo?: string[];
+  /** Cache entries older than this are not used (--cache-ttl; 0 is --no-cache). */
+  cacheTtlMs?: number;
+  /** Where the final stage's root filesystem goes as well (--output). */
+  output?: OutputTarget;
   /** --build-context: named contexts by key (see named-context.ts), replacing stages and images of that name. */
   buildContexts?: ReadonlyMap<string, NamedContext>;
 }

@@ -33,15 +33,26 @@ export function humanAge(iso: string, now = Date.now()): string {
  * `{{json .Field}}`, and literal text. Strings print bare, other values as JSON.
  */
 export function formatTemplate(template: string, value: unknown): string {
-  return template.replace(/\{\{\s*(json\s+)?(\.[\w.]*)\s*\}\}/g, (_, json: string | undefined, expr: string) => {
-    let current: unknown = value;
-    for (const key of expr.split('.').filter(Boolean)) {
-      current = current && typeof current === 'object' ? (current as Record<string, unknown>)[key] : undefined;
-    }
-    if (json) return JSON.stringify(current ?? null);
-    if (current === undefined || current === null) return '<no value>';
-    if (typeof current === 'string') return current;
-    if (Array.isArray(current) && current.every((c) => typeof c === 'string')) return `[${current.join(' ')}]`;
-    return typeof current === 'object' ? JSON.stringify(current) : String(current);
-  }).replace(/\\n/g, '\n').replace(/\\t/g, '\t');
+  // `\n` and `\t` are escapes in the literal text only; a value (a heredoc in a history entry) keeps its own.
+  const literal = (text: string): string => text.replace(/\\n/g, '\n').replace(/\\t/g, '\t');
+  const field = /\{\{\s*(json\s+)?(\.[\w.]*)\s*\}\}/g;
+  let out = '';
+  let last = 0;
+  for (const m of template.matchAll(field)) {
+    out += literal(template.slice(last, m.index)) + formatField(value, m[1], m[2] as string);
+    last = (m.index ?? 0) + m[0].length;
+  }
+  return out + literal(template.slice(last));
+}
+
+function formatField(value: unknown, json: string | undefined, expr: string): string {
+  let current: unknown = value;
+  for (const key of expr.split('.').filter(Boolean)) {
+    current = current && typeof current === 'object' ? (current as Record<string, unknown>)[key] : undefined;
+  }
+  if (json) return JSON.stringify(current ?? null);
+  if (current === undefined || current === null) return '<no value>';
+  if (typeof current === 'string') return current;
+  if (Array.isArray(current) && current.every((c) => typeof c === 'string')) return `[${current.join(' ')}]`;
+  return typeof current === 'object' ? JSON.stringify(current) : String(current);
 }

@@ -11,8 +11,8 @@
 //   STOPSIGNAL, USER, WORKDIR, VOLUME paths: expandWord
 //   ONBUILD     nothing when declared; the trigger expands when it runs in the child build
 // RUN, CMD, ENTRYPOINT and SHELL are not expanded by the builder: the shell in the container does it.
-import { TsbuildError } from '../errors.js';
 import type { SourceLocation } from './model.js';
+import { parseError } from './words.js';
 
 export type VarLookup = (name: string) => string | undefined;
 
@@ -30,6 +30,32 @@ export function expandWord(word: string, vars: VarLookup, opts: ExpandOptions): 
 /** Expands and splits into words on unquoted blanks, including blanks that came from a variable's value. */
 export function expandWords(text: string, vars: VarLookup, opts: ExpandOptions): string[] {
   return new Lexer(text, vars, opts).processStopOn(undefined, false).words;
+}
+
+/**
+ * The body of a COPY/ADD heredoc with an unquoted delimiter: variables expand, quotes are ordinary
+ * characters, and a backslash (always backslash) escapes the next character and is removed, exactly
+ * as BuildKit's raw expansion of heredoc sources (SkipProcessQuotes) does.
+ */
+export function expandHeredocBody(body: string, vars: VarLookup, loc: SourceLocation): string {
+  return new Lexer(body, vars, { escapeChar: '\\', loc }, { skipProcessQuotes: true }).processStopOn(undefined, false).result;
+}
+
+/** Lexer switches of BuildKit's shell.Lex, for the parser's own uses (heredoc words). */
+export interface LexModes {
+  /** Keep quote characters in the result (they still group words). */
+  rawQuotes?: boolean;
+  /** Keep escape characters in the result. */
+  rawEscapes?: boolean;
+  /** Quotes are ordinary characters. */
+  skipProcessQuotes?: boolean;
+  /** References to unset variables stay as written. */
+  skipUnset?: boolean;
+}
+
+/** Splits into words with the given modes and no variables set (the parser's view of a line). */
+export function lexWords(text: string, modes: LexModes, loc: SourceLocation): string[] {
+  return new Lexer(text, () => undefined, { escapeChar: '\\', loc }, modes).processStopOn(undefined, modes.rawEscapes ?? false).words;
 }
 
 const isSpace = (ch: string): boolean => /\s/u.test(ch);
@@ -66,7 +92,12 @@ class Lexer {
   private readonly chars: string[];
   private pos = 0;
 
-  constructor(text: string, private readonly vars: VarLookup, private readonly opts: ExpandOptions) {
+  constructor(
+    text: string,
+    private readonly vars: VarLookup,
+    private readonly opts: ExpandOptions,
+    private readonly modes: LexModes = {},
+  ) {
     // Code points, not UTF-16 units, so a name test never splits a surrogate pair.
     this.chars = Array.from(text);
   }
@@ -78,7 +109,7 @@ class Lexer {
     return this.chars[this.pos++];
   }
   private fail(message: string): never {
-    throw new TsbuildError('PARSE', `${this.opts.loc.file}:${this.opts.loc.line}: ${message}`);
+    throw parseError(this.opts.loc, message);
   }
 
   /** Reads up to `stop` (consumed) or the end. rawEscapes keeps the escape character for patterns. */
@@ -91,7 +122,7 @@ class Lexer {
         this.next();
         return { result, words: words.finish() };
       }
-      if (ch === "'" || ch === '"') {
+      if ((ch === "'" || ch === '"') && !this.modes.skipProcessQuotes) {
         const quoted = ch === "'" ? this.singleQuoted() : this.doubleQuoted();
         result += quoted;
         words.addRaw(quoted);
@@ -128,7 +159,7 @@ class Lexer {
       if (ch === undefined) this.fail('unexpected end of statement while looking for matching single-quote');
       out += ch;
     }
-    return out;
+    return this.modes.rawQuotes ? `'${out}'` : out;
   }
 
   /** $ expands inside double quotes; the escape character only escapes ", $ and itself, as in sh. */
@@ -140,7 +171,7 @@ class Lexer {
       if (ch === undefined) this.fail('unexpected end of statement while looking for matching double-quote');
       if (ch === '"') {
         this.next();
-        return out;
+        return this.modes.rawQuotes ? `"${out}"` : out;
       }
       if (ch === '$') {
         out += this.dollar();
@@ -148,6 +179,7 @@ class Lexer {
       }
       this.next();
       if (ch === this.opts.escapeChar) {
+        if (this.modes.rawEscapes) out += ch;
         const following = this.peek();
         if (following === undefined) continue;
         if (following === '"' || following === '$' || following === this.opts.escapeChar) {
@@ -182,7 +214,9 @@ class Lexer {
     this.next();
     if (this.peek() !== '{') {
       const name = this.name();
-      return name === '' ? '$' : this.lookup(name).value;
+      if (name === '') return '$';
+      const { value, set } = this.lookup(name);
+      return !set && this.modes.skipUnset ? `$${name}` : value;
     }
     this.next();
     const first = this.peek();
@@ -190,7 +224,10 @@ class Lexer {
     if (first === '{' || first === '}' || first === ':') this.fail('syntax error: bad substitution');
     const name = this.name();
     let op = this.next();
-    if (op === '}') return this.lookup(name).value;
+    if (op === '}') {
+      const { value, set } = this.lookup(name);
+      return !set && this.modes.skipUnset ? `\${${name}}` : value;
+    }
     if (op === '/') return this.replace(name);
     let modifier = op ?? '';
     const nullIsUnset = op === ':';
@@ -198,13 +235,14 @@ class Lexer {
       op = this.next();
       modifier += op ?? '';
     }
+    // As in BuildKit, `:` may precede # and % too (`${v:#p}` is `${v#p}`).
     if (op !== '-' && op !== '+' && op !== '?' && op !== '#' && op !== '%') {
       return op === undefined ? this.fail("syntax error: missing '}'") : this.fail(`unsupported modifier (${modifier}) in substitution`);
     }
     const isPattern = op === '#' || op === '%';
-    if (nullIsUnset && isPattern) this.fail(`unsupported modifier (${modifier}) in substitution`);
     let word = this.argument('}', isPattern);
     const { value, set } = this.lookup(name);
+    if (!set && this.modes.skipUnset) return `\${${name}${modifier}${word}}`;
     const unsetOrNull = !set || (nullIsUnset && value === '');
     switch (op) {
       case '-':
@@ -243,8 +281,10 @@ class Lexer {
     const all = this.peek() === '/';
     if (all) this.next();
     const pattern = this.argument('/', true);
-    const replacement = this.argument('}', false);
-    const { value } = this.lookup(name);
+    // BuildKit keeps escapes in the replacement as written.
+    const replacement = this.argument('}', true);
+    const { value, set } = this.lookup(name);
+    if (!set && this.modes.skipUnset) return `\${${name}/${all ? '/' : ''}${pattern}/${replacement}}`;
     const re = this.toRegExp(pattern, true, false, all);
     return value.replace(re, () => replacement);
   }
@@ -254,7 +294,11 @@ class Lexer {
     return match ? value.slice(match[0].length) : value;
   }
 
-  /** A shell glob (* ? and escapes) as a regular expression; escaped } and / are plain characters. */
+  /**
+   * A shell glob (* ? and escapes) as a regular expression, as BuildKit converts it: an escape may
+   * only quote * ? the escape itself, or the } and / that would end the ${...}; `.` does not match
+   * a newline (Go's regexp default).
+   */
   private toRegExp(pattern: string, greedy: boolean, anchored: boolean, global: boolean): RegExp {
     const esc = this.opts.escapeChar;
     let out = anchored ? '^' : '';
@@ -263,10 +307,13 @@ class Lexer {
       const ch = chars[i] as string;
       if (ch === '*') out += greedy ? '.*' : '.*?';
       else if (ch === '?') out += '.';
-      else if (ch === esc && i + 1 < chars.length) out += escapeRegExp(chars[++i] as string);
-      else out += escapeRegExp(ch);
+      else if (ch === esc && i + 1 < chars.length) {
+        const escaped = chars[++i] as string;
+        if (!['*', '?', esc, '}', '/'].includes(escaped)) this.fail(`invalid pattern (${pattern}) in substitution: invalid escape '${esc}${escaped}'`);
+        out += escapeRegExp(escaped);
+      } else out += escapeRegExp(ch);
     }
-    return new RegExp(out, `su${global ? 'g' : ''}`);
+    return new RegExp(out, `u${global ? 'g' : ''}`);
   }
 }
 

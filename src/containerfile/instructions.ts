@@ -2,7 +2,8 @@
 // allowed set, and splits the arguments the way buildkit's parser does for that instruction
 // (JSON-or-shell, key=value pairs, whitespace words, or the whole rest as one string).
 import { parseDuration } from './duration.js';
-import type { CommandForm, Instruction, InstructionFlag, InstructionKind, KeyValue } from './model.js';
+import { parseHeredocWord } from './heredoc.js';
+import type { CommandForm, Heredoc, Instruction, InstructionFlag, InstructionKind, KeyValue } from './model.js';
 import { INSTRUCTION_KINDS } from './model.js';
 import {
   type LogicalLine,
@@ -42,6 +43,11 @@ export interface InstructionContext {
   escapeChar: string;
   /** 1-based last source line of the instruction. */
   endLine: number;
+  /**
+   * Reads the bodies of the heredocs the logical line opens (RUN, COPY and ADD in shell form only,
+   * as in BuildKit). Absent where no bodies can follow.
+   */
+  readHeredocs?: (line: string) => Heredoc[];
 }
 
 export function parseInstruction(ll: LogicalLine, ctx: InstructionContext): Instruction {
@@ -50,7 +56,8 @@ export function parseInstruction(ll: LogicalLine, ctx: InstructionContext): Inst
   const loc = locAt(ll, keywordOffset);
   const kind = split.keyword.toUpperCase();
   if (!(INSTRUCTION_KINDS as readonly string[]).includes(kind)) {
-    throw parseError(loc, `unknown instruction "${kind}"`);
+    const near = INSTRUCTION_KINDS.find((k) => editDistance(k, kind) <= (kind.length > 3 ? 2 : 1));
+    throw parseError(loc, `unknown instruction "${kind}"${near ? ` (did you mean ${near}?)` : ''}`);
   }
   const flags = validateFlags(kind as InstructionKind, split.flags.map((f) => toFlag(ll, f.word, f.offset)));
   const base = { loc, endLine: ctx.endLine, text: ll.text.trim(), flags };
@@ -84,6 +91,8 @@ export function parseInstruction(ll: LogicalLine, ctx: InstructionContext): Inst
     case 'ENTRYPOINT': {
       const command = commandForm(args, kind, fail);
       if (kind === 'RUN' && command.form === 'exec' && command.args.length === 0) fail('RUN requires at least one argument');
+      const heredocs = kind === 'RUN' && command.form === 'shell' ? (ctx.readHeredocs?.(ll.text) ?? []) : [];
+      if (heredocs.length > 0) return { ...base, kind: 'RUN', command, heredocs };
       return { ...base, kind: kind as 'RUN' | 'CMD' | 'ENTRYPOINT', command };
     }
     case 'SHELL': {
@@ -98,7 +107,19 @@ export function parseInstruction(ll: LogicalLine, ctx: InstructionContext): Inst
       if (json === 'not-strings') return fail(`${kind} JSON form must be an array of strings`);
       const words = json ?? splitWhitespace(ll, split.argsOffset).map((w) => w.value);
       if (words.length < 2) fail(`${kind} requires at least two arguments: one or more sources and a destination`);
-      return { ...base, kind: kind as 'COPY' | 'ADD', sources: words.slice(0, -1), dest: words[words.length - 1] as string };
+      const dest = words[words.length - 1] as string;
+      const heredocs = json === undefined ? (ctx.readHeredocs?.(ll.text) ?? []) : [];
+      if (heredocs.length === 0) return { ...base, kind: kind as 'COPY' | 'ADD', sources: words.slice(0, -1), dest };
+      if (parseHeredocWord(dest, loc)) fail(`${kind} cannot accept a heredoc as a destination`);
+      // Each heredoc word among the sources takes the next body, in order (BuildKit's parseSourcesAndDest).
+      const sources: string[] = [];
+      const inline: Heredoc[] = [];
+      for (const word of words.slice(0, -1)) {
+        const heredoc = parseHeredocWord(word, loc) ? heredocs[inline.length] : undefined;
+        if (heredoc) inline.push(heredoc);
+        else sources.push(word);
+      }
+      return { ...base, kind: kind as 'COPY' | 'ADD', sources, dest, heredocs: inline };
     }
     case 'ENV':
     case 'LABEL':
@@ -141,9 +162,29 @@ export function parseInstruction(ll: LogicalLine, ctx: InstructionContext): Inst
         );
       }
       // Docker stores the original text minus the ONBUILD keyword, keeping the trigger's own case.
-      return { ...base, kind: 'ONBUILD', trigger, triggerText: base.text.replace(/^\s*ONBUILD\s*/i, '') };
+      // Heredoc bodies follow on their own lines, so that the child build reads the same trigger
+      // (BuildKit drops them, which leaves the child build an unterminated heredoc).
+      const bodies = triggerHeredocs(trigger).map((h) => `\n${h.content}${h.name}`).join('');
+      return { ...base, kind: 'ONBUILD', trigger, triggerText: base.text.replace(/^\s*ONBUILD\s*/i, '') + bodies };
     }
   }
+}
+
+function triggerHeredocs(trigger: Instruction): Heredoc[] {
+  return (trigger.kind === 'RUN' || trigger.kind === 'COPY' || trigger.kind === 'ADD' ? trigger.heredocs : undefined) ?? [];
+}
+
+/** Levenshtein distance, for "did you mean" on a misspelt instruction. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next.push(Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    }
+    row = next;
+  }
+  return row[b.length] ?? 0;
 }
 
 function toFlag(ll: LogicalLine, word: string, offset: number): InstructionFlag {

@@ -1,6 +1,9 @@
 // The typed instruction model of a parsed Containerfile. Values are kept raw (unexpanded, quotes and
 // escapes intact) because expansion depends on build state (ARG/ENV values at that step) that only the
 // executor knows; see expand.ts for which instructions expand which fields.
+import type { Heredoc } from './heredoc.js';
+
+export type { Heredoc } from './heredoc.js';
 
 export interface SourceLocation {
   file: string;
@@ -40,9 +43,22 @@ export type FromInstruction = Base & {
   /** Raw value of --platform. */
   platform?: string;
 };
-export type RunInstruction = Base & { kind: 'RUN'; command: CommandForm };
+export type RunInstruction = Base & {
+  kind: 'RUN';
+  /** For heredocs, the shell form holds the line as written (`<<EOF python3`); the bodies are in `heredocs`. */
+  command: CommandForm;
+  /** The heredocs the line opens, in order (shell form only). */
+  heredocs?: Heredoc[];
+};
 /** Raw words, unexpanded; the exec (JSON array) form is already decoded. */
-export type CopyInstruction = Base & { kind: 'COPY' | 'ADD'; sources: string[]; dest: string };
+export type CopyInstruction = Base & {
+  kind: 'COPY' | 'ADD';
+  /** Path sources (heredoc words are not among them). */
+  sources: string[];
+  dest: string;
+  /** Sources given inline (`COPY <<EOF /file`): each becomes a file named after its delimiter. */
+  heredocs?: Heredoc[];
+};
 export interface KeyValue {
   key: string;
   /** Raw: quotes and escapes are removed by expandWord. */
@@ -119,12 +135,42 @@ export interface Stage {
   instructions: Instruction[];
 }
 
+/** `# check=skip=A,B;error=true`, for `tsbuild lint` (BuildKit's ParseLintOptions). */
+export interface CheckDirective {
+  /** Rule names to skip; empty with skipAll. */
+  skip: string[];
+  skipAll: boolean;
+  /** Whether lint warnings fail the build. */
+  error: boolean;
+}
+
+/** The parser directives at the top of the file (BuildKit: syntax, escape, check). */
+export interface Directives {
+  /** The frontend image a `# syntax=` names; tsbuild has one built-in frontend and ignores it. */
+  syntax?: string;
+  escape?: string;
+  check?: CheckDirective;
+}
+
 export interface ParsedContainerfile {
   file: string;
   escapeChar: string;
+  directives: Directives;
+  /** The source lines (BOM removed), for error excerpts. */
+  lines: readonly string[];
   /** ARGs before the first FROM: the only variables FROM lines may use. */
   globalArgs: ArgInstruction[];
   stages: Stage[];
+}
+
+/**
+ * Where a raw word of an instruction starts, for expansion errors: exact for an instruction on one
+ * line, the keyword otherwise (continued lines do not map back by offset).
+ */
+export function wordLoc(instruction: { loc: SourceLocation; endLine: number; text: string }, raw: string): SourceLocation {
+  const at = instruction.text.indexOf(raw);
+  if (instruction.endLine !== instruction.loc.line || at < 0 || raw === '') return instruction.loc;
+  return { ...instruction.loc, column: instruction.loc.column + at };
 }
 
 /** The value of the first flag with this name (undefined if absent or bare). */

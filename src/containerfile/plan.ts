@@ -1,8 +1,9 @@
 // The stage graph: resolves each stage's base (an earlier stage, an image or scratch) with the global
 // ARGs, finds which stages and images each stage reads through COPY --from, and keeps only the
-// stages the target needs, dependencies first. Follows Docker: a name refers to a stage only when
-// that stage comes earlier; otherwise it is an image reference.
-import { TsbuildError } from '../errors.js';
+// stages the target needs, dependencies first. Follows BuildKit: FROM <name> means a stage only when
+// that stage comes earlier (otherwise it is an image), while COPY --from=<name|index> may name any
+// stage, later ones included; a stage that ends up depending on itself is an error.
+import { TsbuildError, withSourceExcerpt } from '../errors.js';
 import { expandWord } from './expand.js';
 import type { InstructionFlag, ParsedContainerfile, SourceLocation, Stage } from './model.js';
 import { parseError } from './words.js';
@@ -53,12 +54,23 @@ export interface PlanOptions {
 }
 
 export function planBuild(parsed: ParsedContainerfile, opts: PlanOptions): BuildPlan {
+  try {
+    return plan(parsed, opts);
+  } catch (err) {
+    throw withSourceExcerpt(err, parsed.file, parsed.lines);
+  }
+}
+
+function plan(parsed: ParsedContainerfile, opts: PlanOptions): BuildPlan {
   const globalArgs = resolveGlobalArgs(parsed, opts);
   const lookup = (name: string): string | undefined => (globalArgs.has(name) ? globalArgs.get(name) : opts.builtinArgs?.get(name));
   const expand = (word: string, loc: SourceLocation): string => expandWord(word, lookup, { escapeChar: parsed.escapeChar, loc });
 
   const earlierByName = new Map<string, number>();
+  const allByName = new Map(parsed.stages.flatMap((s) => (s.name === undefined ? [] : [[s.name, s.index] as const])));
   const plans: StagePlan[] = [];
+  /** Where each stage-to-stage edge comes from (a FROM or a COPY --from), for the cycle error. */
+  const edges = new Map<string, SourceLocation>();
   // Every stage is resolved, needed or not, so that a mistake anywhere in the file is reported (as Docker does).
   for (const stage of parsed.stages) {
     const from = stage.from;
@@ -78,6 +90,7 @@ export function planBuild(parsed: ParsedContainerfile, opts: PlanOptions): Build
     if (baseStage !== undefined) {
       base = { kind: 'stage', index: baseStage };
       dependsOn.add(baseStage);
+      edges.set(`${stage.index}>${baseStage}`, from.loc);
     } else if (image.toLowerCase() === 'scratch') {
       base = { kind: 'scratch' };
     } else if (baseContext !== undefined) {
@@ -86,12 +99,16 @@ export function planBuild(parsed: ParsedContainerfile, opts: PlanOptions): Build
       base = { kind: 'image', ref: image };
     }
     for (const instruction of stage.instructions) {
-      if (instruction.kind !== 'COPY' && instruction.kind !== 'ADD') continue;
-      const flag = instruction.flags.find((f) => f.name === 'from');
-      if (flag?.value === undefined) continue;
-      const source = resolveCopyFrom(flag, expand(flag.value, flag.loc), stage.index, earlierByName);
-      if (typeof source === 'number') dependsOn.add(source);
-      else if (!externalImages.includes(source)) externalImages.push(source);
+      if (instruction.kind !== 'COPY' && instruction.kind !== 'ADD' && instruction.kind !== 'RUN') continue;
+      const froms = instruction.kind === 'RUN' ? runMountFroms(instruction.flags) : instruction.flags.filter((f) => f.name === 'from');
+      for (const flag of froms) {
+        if (flag.value === undefined) continue;
+        const source = resolveCopyFrom(flag, expand(flag.value, flag.loc), parsed.stages.length, allByName);
+        if (typeof source === 'number') {
+          dependsOn.add(source);
+          if (!edges.has(`${stage.index}>${source}`)) edges.set(`${stage.index}>${source}`, flag.loc);
+        } else if (!externalImages.includes(source)) externalImages.push(source);
+      }
     }
     const platform = from.platform === undefined ? undefined : expand(from.platform, from.loc);
     plans.push({
@@ -101,38 +118,79 @@ export function planBuild(parsed: ParsedContainerfile, opts: PlanOptions): Build
       dependsOn: [...dependsOn].sort((a, b) => a - b),
       externalImages,
     });
-    // Registered only after its own FROM and COPYs: a stage never refers to itself or a later stage.
+    // Registered only after its own FROM: a FROM never names itself or a later stage.
     if (stage.name !== undefined) earlierByName.set(stage.name, stage.index);
   }
+  checkCycles(plans, edges);
 
   const target = findTarget(parsed, opts.target);
   const needed = new Set<number>();
-  const visit = (index: number): void => {
+  const collect = (index: number): void => {
     if (needed.has(index)) return;
     needed.add(index);
-    for (const dep of plans[index]?.dependsOn ?? []) visit(dep);
+    for (const dep of plans[index]?.dependsOn ?? []) collect(dep);
   };
-  visit(target);
-  return { file: parsed.file, stages: plans.filter((p) => needed.has(p.stage.index)), target, globalArgs };
+  collect(target);
+  // Dependencies first; stages in file order where the graph leaves a choice.
+  const ordered: StagePlan[] = [];
+  const placed = new Set<number>();
+  const place = (index: number): void => {
+    if (placed.has(index)) return;
+    placed.add(index);
+    for (const dep of plans[index]?.dependsOn ?? []) place(dep);
+    ordered.push(plans[index] as StagePlan);
+  };
+  for (const p of plans) if (needed.has(p.stage.index)) place(p.stage.index);
+  return { file: parsed.file, stages: ordered, target, globalArgs };
 }
 
-/** A stage index for a stage reference, or the image reference to read from. */
-function resolveCopyFrom(
-  flag: InstructionFlag,
-  value: string,
-  current: number,
-  earlierByName: ReadonlyMap<string, number>,
-): number | string {
+/**
+ * The from= values of RUN --mount flags, as flags of their own, so that the stages they name are
+ * built first. Only the from= field is read here; src/build/run-mounts/parse.ts parses the rest.
+ */
+function runMountFroms(flags: readonly InstructionFlag[]): InstructionFlag[] {
+  return flags
+    .filter((f) => f.name === 'mount' && f.value !== undefined)
+    .flatMap((f) => f.value!.split(',').flatMap((field) => (/^from=/i.test(field.trim()) ? [{ ...f, name: 'from', value: field.trim().slice(5) }] : [])));
+}
+
+/**
+ * BuildKit's check: a depth-first walk from each stage in file order; the first stage found on a
+ * cycle is named, and the error points at the COPY --from (or FROM) that closes it.
+ */
+function checkCycles(plans: readonly StagePlan[], edges: ReadonlyMap<string, SourceLocation>): void {
+  const visited = new Set<number>();
+  const onPath = new Set<number>();
+  const visit = (index: number): SourceLocation | undefined => {
+    if (visited.has(index)) return undefined;
+    visited.add(index);
+    onPath.add(index);
+    for (const dep of plans[index]?.dependsOn ?? []) {
+      if (onPath.has(dep)) return edges.get(`${index}>${dep}`);
+      const found = visit(dep);
+      if (found) return found;
+    }
+    onPath.delete(index);
+    return undefined;
+  };
+  for (const p of plans) {
+    const at = visit(p.stage.index);
+    if (at) throw parseError(at, `circular dependency detected on stage: ${p.stage.name ?? `stage-${p.stage.index}`}`, 'INVALID_ARGUMENT');
+  }
+}
+
+/** A stage index for a stage reference (a name or an index), or the image reference to read from. */
+function resolveCopyFrom(flag: InstructionFlag, value: string, stageCount: number, byName: ReadonlyMap<string, number>): number | string {
   if (value === '') throw parseError(flag.loc, `--from is empty (from "${flag.value ?? ''}")`);
   if (/^\d+$/.test(value)) {
     const index = Number(value);
-    if (index >= current) {
-      const detail = `this is stage ${current}; stages are numbered from 0`;
-      throw parseError(flag.loc, `--from=${value} does not refer to an earlier stage (${detail})`);
+    if (index >= stageCount) {
+      const range = stageCount === 1 ? 'the only stage is 0' : `stages are numbered 0 to ${stageCount - 1}`;
+      throw parseError(flag.loc, `--from=${value}: there is no stage ${index} (${range})`, 'INVALID_ARGUMENT');
     }
     return index;
   }
-  return earlierByName.get(value.toLowerCase()) ?? value;
+  return byName.get(value.toLowerCase()) ?? value;
 }
 
 function findTarget(parsed: ParsedContainerfile, target: string | undefined): number {

@@ -20,8 +20,13 @@ export function locAt(ll: LogicalLine, offset: number): SourceLocation {
   return { file: ll.file, line: ll.lines[i] ?? 1, column: ll.columns[i] ?? 1 };
 }
 
-export function parseError(loc: { file: string; line: number }, message: string): TsbuildError {
-  return new TsbuildError('PARSE', `${loc.file}:${loc.line}: ${message}`);
+/**
+ * A Containerfile error at `file:line:column` (`file:line` when the column is unknown). The parser
+ * adds the source line for the CLI's excerpt; see parse.ts.
+ */
+export function parseError(loc: { file: string; line: number; column?: number }, message: string, code: 'PARSE' | 'INVALID_ARGUMENT' = 'PARSE'): TsbuildError {
+  const at = loc.column === undefined ? `${loc.file}:${loc.line}` : `${loc.file}:${loc.line}:${loc.column}`;
+  return new TsbuildError(code, `${at}: ${message}`, { source: { file: loc.file, line: loc.line, column: loc.column ?? 1 } });
 }
 
 /** The part of a logical line from `start` to `end`, positions included (ONBUILD's trigger). */
@@ -69,12 +74,6 @@ export function joinLines(
   ll.lines.push(endLine);
   ll.columns.push(endColumn);
   return ll;
-}
-
-/** A single line of text (an ONBUILD trigger from an image config) as a logical line on `line`. */
-export function singleLine(text: string, file: string, line: number): LogicalLine {
-  const columns = Array.from({ length: text.length + 1 }, (_, i) => i + 1);
-  return { file, text, lines: columns.map(() => line), columns };
 }
 
 export interface RawFlag {

@@ -1,5 +1,7 @@
 // The runtime's public surface: spec generation, USER resolution and the runc driver.
 export {
+  ALL_CAPABILITIES,
+  CAPABILITY_NAMES,
   DEFAULT_CAPABILITIES,
   currentLimit,
   generateSpec,

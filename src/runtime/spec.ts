@@ -2,7 +2,7 @@
 // network mode, extra bind mounts) into the config.json runc reads. Owns the security defaults every
 // container gets: the default capability set, masked and read-only /proc and /sys paths,
 // no-new-privileges, and rlimits that never exceed the caller's own hard limits.
-import { readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 
@@ -37,6 +37,21 @@ export interface SpecOptions {
   capabilities?: string[];
   /** Default true. */
   noNewPrivileges?: boolean;
+  /**
+   * RUN --security=insecure, as podman --privileged: every capability, no masked or read-only
+   * paths, a writable /sys, the host's devices, and privileges may be gained (setuid binaries).
+   */
+  privileged?: boolean;
+}
+
+export interface SpecDevice {
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  fileMode: number;
+  uid: number;
+  gid: number;
 }
 
 export interface SpecRlimit {
@@ -85,6 +100,7 @@ export interface RuntimeSpec {
   linux: {
     namespaces: SpecNamespace[];
     resources?: { devices?: SpecDeviceRule[] };
+    devices?: SpecDevice[];
     cgroupsPath?: string;
     maskedPaths: string[];
     readonlyPaths: string[];
@@ -105,6 +121,31 @@ export const DEFAULT_CAPABILITIES: readonly string[] = [
   'CAP_SETUID',
   'CAP_SYS_CHROOT',
 ];
+
+/** Every capability of Linux 5.9+, by bit number (CAP_CHECKPOINT_RESTORE is 40). */
+export const CAPABILITY_NAMES: readonly string[] = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW',
+  'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD',
+  'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG',
+  'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+];
+
+/**
+ * The capabilities this process may hand on: those in its bounding set (runc fails with "unable to
+ * apply caps" on one we lack, as CAP_SYS_RESOURCE in some sandboxes).
+ */
+export const ALL_CAPABILITIES: readonly string[] = CAPABILITY_NAMES.filter((_, bit) => (boundingSet() >> BigInt(bit)) & 1n);
+
+function boundingSet(): bigint {
+  try {
+    const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return hex === undefined ? (1n << 41n) - 1n : BigInt(`0x${hex}`);
+  } catch {
+    return (1n << 41n) - 1n;
+  }
+}
 
 const MASKED_PATHS: readonly string[] = [
   '/proc/acpi',
@@ -137,7 +178,8 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
   if (!path.posix.isAbsolute(options.cwd)) {
     throw new TsbuildError('INVALID_ARGUMENT', `working directory "${options.cwd}" is not an absolute path`);
   }
-  const caps = (options.capabilities ?? DEFAULT_CAPABILITIES).map(normalizeCapability);
+  const privileged = options.privileged ?? false;
+  const caps = privileged ? [...ALL_CAPABILITIES] : (options.capabilities ?? DEFAULT_CAPABILITIES).map(normalizeCapability);
   const ownNetns = options.network === 'none';
   const namespaces: SpecNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   // runc brings up loopback by itself in a network namespace it creates, so 'none' needs nothing more.
@@ -155,26 +197,29 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
       // non-root user anyway (ambient is empty), which is what Docker users expect.
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] },
       rlimits: defaultRlimits(),
-      noNewPrivileges: options.noNewPrivileges ?? true,
+      noNewPrivileges: !privileged && (options.noNewPrivileges ?? true),
     },
     root: { path: options.rootfs, readonly: options.readonlyRootfs ?? false },
     hostname: options.hostname,
-    mounts: [...standardMounts(ownNetns), ...(options.mounts ?? []).map((m) => ({ ...m, options: [...m.options] }))],
+    mounts: [...standardMounts(ownNetns, privileged), ...(options.mounts ?? []).map((m) => ({ ...m, options: [...m.options] }))],
     linux: {
       namespaces,
       // Deny every device node by default; runc appends its own allow-list (null, zero, full,
       // random, urandom, tty, pts, ptmx) and creates those nodes in /dev.
-      resources: { devices: [{ allow: false, access: 'rwm' }] },
+      // Privileged: every device is allowed.
+      resources: { devices: [{ allow: privileged, access: 'rwm' }] },
+      ...(privileged && { devices: hostDevices() }),
       // No cgroupsPath on purpose: runc then nests the container's cgroups under the caller's own
       // (cgroup v1 here), so limits placed on tsbuild also bind its containers. An absolute path like
       // /tsbuild/<id> would escape them and leave a parent directory behind in every controller.
-      maskedPaths: [...MASKED_PATHS],
-      readonlyPaths: [...READONLY_PATHS],
+      maskedPaths: privileged ? [] : [...MASKED_PATHS],
+      readonlyPaths: privileged ? [] : [...READONLY_PATHS],
     },
   };
 }
 
-function standardMounts(ownNetns: boolean): SpecMount[] {
+function standardMounts(ownNetns: boolean, privileged: boolean): SpecMount[] {
+  const sysAccess = privileged ? 'rw' : 'ro';
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
@@ -190,9 +235,43 @@ function standardMounts(ownNetns: boolean): SpecMount[] {
     // wherever we do not own the host's netns (e.g. in a user namespace), so the host's /sys is
     // bind-mounted read-only instead, as buildah does. (As real root here both would work.)
     ownNetns
-      ? { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] }
-      : { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] },
+      ? { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', sysAccess] }
+      : { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', sysAccess] },
   ];
+}
+
+// runc makes these itself in every container; /dev/pts, /dev/shm and /dev/mqueue are mounts of their own.
+const RUNC_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/ptmx', '/dev/console']);
+const SKIPPED_DEV_DIRS = new Set(['/dev/pts', '/dev/shm', '/dev/mqueue']);
+
+/** The host's character and block devices under /dev, as podman --privileged passes them on. */
+function hostDevices(dir = '/dev'): SpecDevice[] {
+  const out: SpecDevice[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of names.sort()) {
+    const p = `${dir}/${name}`;
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (st.isDirectory()) {
+      if (!SKIPPED_DEV_DIRS.has(p)) out.push(...hostDevices(p));
+    } else if ((st.isCharacterDevice() || st.isBlockDevice()) && !RUNC_DEVICES.has(p)) {
+      // Linux's dev_t encoding (glibc major()/minor()).
+      const rdev = BigInt(st.rdev);
+      const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+      const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+      out.push({ path: p, type: st.isCharacterDevice() ? 'c' : 'b', major, minor, fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+    }
+  }
+  return out;
 }
 
 function normalizeCapability(name: string): string {

@@ -1,9 +1,10 @@
 // Instructions that only change the image config (no layer, no container): ENV, LABEL, EXPOSE,
 // VOLUME, USER, CMD, ENTRYPOINT, SHELL, STOPSIGNAL, HEALTHCHECK, ONBUILD, MAINTAINER.
-import type { Instruction } from '../../containerfile/index.js';
+import { parseDuration, type Instruction } from '../../containerfile/index.js';
 import { TsbuildError } from '../../errors.js';
 import type { ImageConfig } from '../../oci/types.js';
 import { DEFAULT_SHELL, setEnv } from '../stage-state.js';
+import { exposedPorts, isValidSignal } from './config-values.js';
 
 export interface Expander {
   word(raw: string): string;
@@ -43,16 +44,18 @@ export function applyMetadata(config: ImageConfig, instruction: MetadataInstruct
     case 'EXPOSE':
       c.ExposedPorts = { ...c.ExposedPorts };
       for (const raw of instruction.ports) {
-        for (const port of expand.words(raw)) c.ExposedPorts[normalizePort(port, where)] = {};
+        for (const spec of expand.words(raw)) {
+          for (const port of checked(() => exposedPorts(spec), `${where}: EXPOSE ${spec}`)) c.ExposedPorts[port] = {};
+        }
       }
       return;
     case 'VOLUME':
       c.Volumes = { ...c.Volumes };
+      // One path per word, spaces and all, as BuildKit expands VOLUME (also in the JSON form).
       for (const raw of instruction.paths) {
-        for (const volume of expand.words(raw)) {
-          if (volume === '') throw new TsbuildError('PARSE', `${where}: VOLUME specified can not be an empty string`);
-          c.Volumes[volume] = {};
-        }
+        const volume = expand.word(raw);
+        if (volume === '') throw new TsbuildError('INVALID_ARGUMENT', `${where}: VOLUME specified can not be an empty string`);
+        c.Volumes[volume] = {};
       }
       return;
     case 'USER':
@@ -71,9 +74,12 @@ export function applyMetadata(config: ImageConfig, instruction: MetadataInstruct
     case 'SHELL':
       c.Shell = instruction.shell;
       return;
-    case 'STOPSIGNAL':
-      c.StopSignal = expand.word(instruction.signal);
+    case 'STOPSIGNAL': {
+      const signal = expand.word(instruction.signal);
+      if (!isValidSignal(signal)) throw new TsbuildError('INVALID_ARGUMENT', `${where}: STOPSIGNAL: invalid signal: ${signal}`);
+      c.StopSignal = signal;
       return;
+    }
     case 'HEALTHCHECK':
       if (instruction.test === 'NONE') {
         c.Healthcheck = { Test: ['NONE'] };
@@ -81,11 +87,12 @@ export function applyMetadata(config: ImageConfig, instruction: MetadataInstruct
       }
       c.Healthcheck = {
         Test: instruction.test.form === 'exec' ? ['CMD', ...instruction.test.args] : ['CMD-SHELL', instruction.test.command],
-        ...durationField('Interval', instruction.interval, where),
-        ...durationField('Timeout', instruction.timeout, where),
-        ...durationField('StartPeriod', instruction.startPeriod, where),
-        ...durationField('StartInterval', instruction.startInterval, where),
-        ...(instruction.retries !== undefined ? { Retries: parseRetries(instruction.retries, where) } : {}),
+        ...durationField('Interval', instruction.interval),
+        ...durationField('Timeout', instruction.timeout),
+        ...durationField('StartPeriod', instruction.startPeriod),
+        ...durationField('StartInterval', instruction.startInterval),
+        // 0 means "the default", which Docker leaves out of the config (omitempty).
+        ...(instruction.retries !== undefined && Number(instruction.retries) !== 0 ? { Retries: Number(instruction.retries) } : {}),
       };
       return;
     case 'ONBUILD':
@@ -97,36 +104,17 @@ export function applyMetadata(config: ImageConfig, instruction: MetadataInstruct
   }
 }
 
-function normalizePort(port: string, where: string): string {
-  const match = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(port);
-  if (!match) throw new TsbuildError('PARSE', `${where}: invalid EXPOSE port "${port}"`);
-  return `${match[1]}${match[2] ? `-${match[2]}` : ''}/${(match[3] ?? 'tcp').toLowerCase()}`;
-}
-
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-
-/** Go duration syntax ("30s", "1m30s", "500ms") to nanoseconds, as the Docker config stores it. */
-export function parseDuration(value: string, where: string, flag: string): number {
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(value); m; m = re.exec(value)) {
-    total += Number(m[1]) * UNIT_NS[m[2]!]!;
-    consumed = re.lastIndex;
+/** Runs a value check that throws a plain Error, as a TsbuildError naming where. */
+function checked<T>(fn: () => T, where: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw new TsbuildError('INVALID_ARGUMENT', `${where}: ${(err as Error).message}`);
   }
-  if (value === '' || consumed !== value.length) {
-    throw new TsbuildError('PARSE', `${where}: invalid duration "${value}" for --${flag}`);
-  }
-  return Math.round(total);
 }
 
-function durationField(name: 'Interval' | 'Timeout' | 'StartPeriod' | 'StartInterval', value: string | undefined, where: string): Record<string, number> {
-  if (value === undefined) return {};
-  const flag = name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
-  return { [name]: parseDuration(value, where, flag) };
-}
-
-function parseRetries(value: string, where: string): number {
-  if (!/^\d+$/.test(value)) throw new TsbuildError('PARSE', `${where}: invalid --retries "${value}"`);
-  return Number(value);
+/** A duration the parser has checked, in nanoseconds; 0 ("the default") is left out, as Docker does. */
+function durationField(name: 'Interval' | 'Timeout' | 'StartPeriod' | 'StartInterval', value: string | undefined): Record<string, number> {
+  const ns = value === undefined ? undefined : parseDuration(value);
+  return ns === undefined || ns === 0 ? {} : { [name]: ns };
 }

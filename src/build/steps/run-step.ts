@@ -10,7 +10,7 @@ import { sha256Digest } from '../../oci/types.js';
 import type { BuildCache } from '../cache.js';
 import type { CommandForm } from '../../containerfile/index.js';
 import { checkExecutable, generateSpec, resolveUser, type ContainerRuntime, type SpecMount } from '../../runtime/index.js';
-import { writeHostFiles } from '../../container/host-files.js';
+import { writeHostFiles, type HostFileOptions } from '../../container/host-files.js';
 import { prepareWorkingDir } from '../../container/working-dir.js';
 import { mountOverlay } from '../../snapshot/mount.js';
 import type { Stores } from '../../store/root.js';
@@ -35,6 +35,24 @@ export interface RunStepContext {
    * Mount points they need that the image lacks are created and removed again, like runc's own.
    */
   extraMounts?: SpecMount[];
+  /**
+   * Mounts resolved once the step's rootfs is mounted (RUN --mount, bud --volume: their targets
+   * resolve inside it), with variables for the RUN's environment; released after the RUN.
+   */
+  prepareMounts?: (rootfs: string, scratch: string) => Promise<PreparedMounts>;
+  /** bud --cap-add/--cap-drop; undefined: the default set. */
+  capabilities?: string[];
+  /** RUN --security=insecure. */
+  privileged?: boolean;
+  hostFiles?: HostFileOptions;
+  /** More of what decides the result, for the cache key (see run-mounts/index.ts); never secret values. */
+  keyParts?: unknown;
+}
+
+export interface PreparedMounts {
+  mounts: SpecMount[];
+  env: string[];
+  release(): Promise<void>;
 }
 
 /** Argv of a RUN/CMD/ENTRYPOINT command form under the stage's SHELL. */
@@ -56,7 +74,17 @@ export interface RunStepResult {
 export async function cachedRunStep(ctx: RunStepContext, state: StageState, command: CommandForm): Promise<RunStepResult> {
   const c = state.config.config;
   const key = sha256Digest(
-    JSON.stringify([state.key, 'RUN', commandArgs(command, c.Shell), runEnvironment(state), c.User ?? '', c.WorkingDir ?? '', ctx.network]),
+    JSON.stringify([
+      state.key,
+      'RUN',
+      commandArgs(command, c.Shell),
+      runEnvironment(state),
+      c.User ?? '',
+      c.WorkingDir ?? '',
+      ctx.network,
+      // Only when there is something: a plain RUN keeps the key it always had.
+      ...(ctx.keyParts === undefined ? [] : [ctx.keyParts]),
+    ]),
   );
   const hit = ctx.cache ? await ctx.cache.lookup(key) : undefined;
   if (hit?.layer) return { layers: appendLayer(state.layers, hit.layer.diffId, hit.layer.size), key, cached: true, created: hit.created };
@@ -81,14 +109,17 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
     const mount = await mountOverlay({ lowers: lowerDirs(stores, state.layers), upper, mountsDir: stores.layout.mounts });
     let exitCode: number;
     const absent: string[] = [];
+    let prepared: PreparedMounts | undefined;
     try {
+      prepared = await ctx.prepareMounts?.(mount.target, scratch);
+      const extraMounts = [...(ctx.extraMounts ?? []), ...(prepared?.mounts ?? [])];
       // runc creates a missing mount point with its missing parents: each of them must go again.
-      const extraPoints = (ctx.extraMounts ?? []).flatMap((m) =>
+      const extraPoints = extraMounts.flatMap((m) =>
         m.destination.split('/').filter(Boolean).map((_, i, parts) => parts.slice(0, i + 1).join('/')),
       );
       for (const p of [...MOUNT_POINTS, ...extraPoints]) if (!(await pathExists(path.join(mount.target, p), { follow: false }))) absent.push(p);
       const config = state.config.config;
-      const env = runEnvironment(state);
+      const env = withVariables(runEnvironment(state), prepared?.env ?? []);
       const args = commandArgs(command, config.Shell);
       const cwd = config.WorkingDir || '/';
       const user = await resolveUser(mount.target, config.User).catch((err: unknown) => {
@@ -108,7 +139,9 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
         hostname,
         terminal: false,
         network: ctx.network,
-        mounts: [...(await writeHostFiles(scratch, hostname)), ...(ctx.extraMounts ?? [])],
+        mounts: [...(await writeHostFiles(scratch, hostname, ctx.hostFiles)), ...extraMounts],
+        capabilities: ctx.capabilities,
+        privileged: ctx.privileged,
       });
       const missing = await checkExecutable(mount.target, args[0] ?? '', env, cwd);
       if (missing) {
@@ -118,7 +151,11 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
       await mkdir(path.join(scratch, 'bundle'));
       exitCode = await ctx.runtime.run(id, path.join(scratch, 'bundle'), spec, { stdin: 'ignore', stdout: ctx.stdout, stderr: ctx.stderr }, ctx.signal);
     } finally {
-      await mount.unmount();
+      try {
+        await prepared?.release();
+      } finally {
+        await mount.unmount();
+      }
     }
     if (exitCode !== 0) {
       throw new TsbuildError('STEP_FAILED', `${ctx.where}: RUN exited with status ${exitCode}: ${ctx.text}`, { exitCode });
@@ -131,6 +168,13 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
     if (!committed) await stores.snapshots.discard(upper);
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/** The environment with `extra` NAME=value entries replacing same-named ones. */
+function withVariables(env: string[], extra: readonly string[]): string[] {
+  if (extra.length === 0) return env;
+  const names = new Set(extra.map((e) => e.slice(0, e.indexOf('='))));
+  return [...env.filter((e) => !names.has(e.slice(0, e.indexOf('=')))), ...extra];
 }
 
 /** Removes what runc created as mount points (empty files and dirs absent before the RUN), deepest first. */

@@ -2,6 +2,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
+import type { OutputTarget } from '../../build/output.js';
+import { parseDuration } from '../../containerfile/duration.js';
 import { TsbuildError, errnoCode } from '../../errors.js';
 import { storesFor, type GlobalArgs } from '../global.js';
 import { registryFlags, registryOptions, type RegistryArgs } from '../registry-flags.js';
@@ -22,6 +24,21 @@ interface BuildArgs extends GlobalArgs, RegistryArgs {
   network: 'host' | 'none';
   label: string[];
   ignorefile?: string;
+  volume: string[];
+  'cap-add': string[];
+  'cap-drop': string[];
+  hosts: boolean;
+  'add-host': string[];
+  dns: string[];
+  'dns-search': string[];
+  'dns-option': string[];
+  secret: string[];
+  ssh: string[];
+  allow: string[];
+  'cache-from': string[];
+  'cache-to': string[];
+  'cache-ttl'?: string;
+  output?: string | string[];
   'build-context': string[];
 }
 
@@ -47,10 +64,30 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('label', { type: 'string', array: true, nargs: 1, default: [], describe: 'add a label to the image, KEY=VALUE (repeatable)' })
       .option('ignorefile', { type: 'string', describe: 'ignore file to use instead of .containerignore/.dockerignore' })
       .option('build-context', { type: 'string', array: true, nargs: 1, default: [], describe: 'a named context, name=DIR | name=GIT-URL | name=docker-image://REF | name=oci-layout://DIR[:tag|@sha256:...]; replaces the stage or image of that name (repeatable)' })
+      // RUN containers, as buildah (and docker buildx for --secret, --ssh, --allow) name them.
+      .option('volume', { alias: 'v', type: 'string', array: true, nargs: 1, default: [], describe: 'bind HOST-DIR:CONTAINER-DIR[:ro|rw|O|z|Z] into every RUN (never part of a layer)' })
+      .option('cap-add', { type: 'string', array: true, nargs: 1, default: [], describe: 'add a capability to RUN containers (ALL: every one)' })
+      .option('cap-drop', { type: 'string', array: true, nargs: 1, default: [], describe: 'drop a capability from RUN containers (ALL: every one)' })
+      // Declared as "hosts" for the same reason as "cache": yargs reads --no-hosts as its negation.
+      .option('hosts', { type: 'boolean', default: true, describe: "generate /etc/hosts of RUN containers (--no-hosts: keep the image's)" })
+      .option('add-host', { type: 'string', array: true, nargs: 1, default: [], describe: 'add HOST:IP to /etc/hosts of RUN containers (repeatable)' })
+      .option('dns', { type: 'string', array: true, nargs: 1, default: [], describe: 'nameserver for RUN containers (none: keep the image\'s resolv.conf)' })
+      .option('dns-search', { type: 'string', array: true, nargs: 1, default: [], describe: 'DNS search domain for RUN containers' })
+      .option('dns-option', { type: 'string', array: true, nargs: 1, default: [], describe: 'resolver option for RUN containers' })
+      .option('secret', { type: 'string', array: true, nargs: 1, default: [], describe: 'secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE' })
+      .option('ssh', { type: 'string', array: true, nargs: 1, default: [], describe: 'ssh agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or ID=SOCKET' })
+      .option('allow', { type: 'string', array: true, nargs: 1, default: [], describe: 'allow an entitlement: security.insecure (RUN --security=insecure)' })
+      .option('cache-from', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to look cached steps up in on a local miss (repeatable)' })
+      .option('cache-to', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to push cached steps to, tagged with their cache keys (repeatable)' })
+      .option('cache-ttl', { type: 'string', describe: 'use only cached steps made less than this long ago (Go duration, e.g. 12h; 0 is --no-cache)' })
+      .option('output', { alias: 'o', type: 'string', describe: 'also export the final root filesystem: type=local,dest=DIR, type=tar,dest=FILE (- is stdout), or just DIR' })
       .option('pull', { type: 'string', default: 'missing', describe: 'pull FROM and COPY --from images: always (also --pull alone), missing, never, or newer (when the registry has another digest)' })
       .example('$0 bud -t hello .', 'build ./Containerfile as localhost/hello:latest')
       .example('$0 bud -f build/Dockerfile --build-arg VERSION=1.2 --target runtime -t app:1.2 .', 'build one stage with a build argument')
       .example('cat Containerfile | $0 bud -f - -t app ctx/', 'read the Containerfile from stdin')
+      .example('$0 bud --secret id=npmrc,src=$HOME/.npmrc --ssh default -t app .', 'give RUN --mount=type=secret,id=npmrc and RUN --mount=type=ssh what they need')
+      .example('$0 bud --cache-to reg.example.com/team/cache --cache-from reg.example.com/team/cache -t app .', 'share the build cache through a registry')
+      .example('$0 bud -o type=tar,dest=rootfs.tar .', 'build, and write the final root filesystem as a tar')
       .example('$0 bud --build-context base=docker-image://localhost/base:1 --build-context src=../src -t app .', 'use another image for FROM base, and ../src for COPY --from=src')
       .example('$0 bud --pull --tls-verify=false -t app .', 'pull FROM images again even when they are local, from a plain-HTTP registry') as never,
   handler: async (args) => {
@@ -64,7 +101,30 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const buildContexts = await parseBuildContexts(args['build-context']);
     const { parsePullPolicy } = await import('../../remote/policy.js');
     const { createProgress } = await import('../../remote/progress.js');
+    const { parseRunFlags } = await import('../../build/run-mounts/bud-flags.js');
     const policy = parsePullPolicy(args.pull);
+    const runFlags = await parseRunFlags({
+      volume: args.volume,
+      capAdd: args['cap-add'],
+      capDrop: args['cap-drop'],
+      noHosts: !args.hosts,
+      addHost: args['add-host'],
+      dns: args.dns,
+      dnsSearch: args['dns-search'],
+      dnsOption: args['dns-option'],
+      secret: args.secret,
+      ssh: args.ssh,
+      allow: args.allow,
+    });
+    const { parseCacheRepository } = await import('../../build/remote-cache.js');
+    const repositories = (values: string[], flag: string): string[] =>
+      [...new Set(values.map((v) => parseCacheRepository(v, flag)))];
+    const cacheFrom = repositories(args['cache-from'], '--cache-from');
+    const cacheTo = repositories(args['cache-to'], '--cache-to');
+    const cacheTtlMs = parseCacheTtl(args['cache-ttl']);
+    const output = await outputTarget([args.output ?? []].flat());
+    // A tar on stdout owns stdout: step lines and the image ID go to stderr instead.
+    const stdout = output?.stream ? process.stderr : process.stdout;
     const runtime = createRuncRuntime({ stateRoot: stores.layout.runcState, logger: stores.logger });
     const result = await withAbortOnSignals((signal) =>
       build(stores, runtime, {
@@ -79,12 +139,17 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         labels: parseKeyValues(args.label, '--label'),
         ignorefile: args.ignorefile,
         buildContexts,
-        stdout: process.stdout,
+        runFlags,
+        stdout,
         stderr: process.stderr,
         quiet: args.quiet,
         signal,
         // Pull progress goes to stderr: stdout carries the step lines (or, with -q, only the ID).
         pull: { policy, flags: registryFlags(args), progress: createProgress({ stream: process.stderr, quiet: args.quiet }) },
+        cacheFrom,
+        cacheTo,
+        cacheTtlMs,
+        output,
       }),
     );
     if (args.iidfile) {
@@ -93,6 +158,24 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     }
   },
 };
+
+/** --cache-ttl in Go's duration syntax (buildah's), as milliseconds. */
+function parseCacheTtl(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ns = parseDuration(value.trim());
+  if (ns === undefined || ns < 0) throw new TsbuildError('INVALID_ARGUMENT', `--cache-ttl "${value}": expected a duration such as 30m, 12h or 1h30m`);
+  return ns / 1e6;
+}
+
+async function outputTarget(values: string[]): Promise<OutputTarget | undefined> {
+  if (values.length === 0) return undefined;
+  if (values.length > 1) throw new TsbuildError('INVALID_ARGUMENT', `--output given ${values.length} times; only one output is supported`);
+  const { parseOutputSpec } = await import('../../build/output.js');
+  const spec = parseOutputSpec(values[0]!);
+  if (spec.type !== 'tar' || spec.dest !== '-') return spec;
+  if (process.stdout.isTTY) throw new TsbuildError('INVALID_ARGUMENT', '--output: refusing to write a tar archive to a terminal', { hint: 'redirect standard output, or give dest=FILE' });
+  return { ...spec, stream: process.stdout };
+}
 
 /** A missing context is a typo worth reporting before the build, not when the first COPY needs it. */
 async function checkContextDir(context: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expandWord, expandWords, type SourceLocation } from '../../../src/containerfile/index.js';
+import { expandHeredocBody, expandWord, expandWords, type SourceLocation } from '../../../src/containerfile/index.js';
 
 const loc: SourceLocation = { file: 'Containerfile', line: 7, column: 1 };
 const env: Record<string, string> = { v: 'value', empty: '', path: '/usr/local/bin/tool.tar.gz', spaced: 'a b  c', x: 'x', star: 'a*b*c' };
@@ -56,9 +56,9 @@ describe('expandWord: modifiers', () => {
   });
 
   it('fails with :? when unset or empty and with ? when unset, naming the file and line', () => {
-    expect(() => word('${nope:?must be set}')).toThrow('Containerfile:7: nope: must be set');
-    expect(() => word('${empty:?}')).toThrow('Containerfile:7: empty: is not allowed to be empty');
-    expect(() => word('${nope?}')).toThrow('Containerfile:7: nope: is not allowed to be unset');
+    expect(() => word('${nope:?must be set}')).toThrow('Containerfile:7:1: nope: must be set');
+    expect(() => word('${empty:?}')).toThrow('Containerfile:7:1: empty: is not allowed to be empty');
+    expect(() => word('${nope?}')).toThrow('Containerfile:7:1: nope: is not allowed to be unset');
     expect(word('${empty?oops}')).toBe('');
     expect(word('${v:?oops}')).toBe('value');
     expect(() => word('${nope?}')).toThrow(expect.objectContaining({ code: 'PARSE' }));
@@ -92,12 +92,12 @@ describe('expandWord: modifiers', () => {
   });
 
   it('rejects bad substitutions', () => {
-    expect(() => word('${v')).toThrow("Containerfile:7: syntax error: missing '}'");
-    expect(() => word('${v:-abc')).toThrow("Containerfile:7: syntax error: missing '}'");
-    expect(() => word('${}')).toThrow('Containerfile:7: syntax error: bad substitution');
-    expect(() => word('${v:#x}')).toThrow('Containerfile:7: unsupported modifier (:#) in substitution');
-    expect(() => word('${v^x}')).toThrow('Containerfile:7: unsupported modifier (^) in substitution');
-    expect(() => word('${v/a}')).toThrow("Containerfile:7: syntax error: missing '/' in ${}");
+    expect(() => word('${v')).toThrow("Containerfile:7:1: syntax error: missing '}'");
+    expect(() => word('${v:-abc')).toThrow("Containerfile:7:1: syntax error: missing '}'");
+    expect(() => word('${}')).toThrow('Containerfile:7:1: syntax error: bad substitution');
+    expect(() => word('${v:x}')).toThrow('Containerfile:7:1: unsupported modifier (:x) in substitution');
+    expect(() => word('${v^x}')).toThrow('Containerfile:7:1: unsupported modifier (^) in substitution');
+    expect(() => word('${v/a}')).toThrow("Containerfile:7:1: syntax error: missing '/' in ${}");
   });
 });
 
@@ -132,8 +132,8 @@ describe('expandWord: quotes and escapes', () => {
   });
 
   it('rejects unterminated quotes', () => {
-    expect(() => word('"abc')).toThrow('Containerfile:7: unexpected end of statement while looking for matching double-quote');
-    expect(() => word("'abc")).toThrow('Containerfile:7: unexpected end of statement while looking for matching single-quote');
+    expect(() => word('"abc')).toThrow('Containerfile:7:1: unexpected end of statement while looking for matching double-quote');
+    expect(() => word("'abc")).toThrow('Containerfile:7:1: unexpected end of statement while looking for matching single-quote');
   });
 });
 
@@ -149,5 +149,43 @@ describe('expandWords', () => {
   it('yields no word for unset variables or empty quotes', () => {
     expect(words('$nope ""')).toEqual([]);
     expect(words('x ${nope:-y z}')).toEqual(['x', 'y', 'z']);
+  });
+});
+
+describe('expandWord: BuildKit lexer details', () => {
+  it('accepts : before # and % as the plain forms', () => {
+    expect(word('${path:#*/}')).toBe('usr/local/bin/tool.tar.gz');
+    expect(word('${path:%%.*}')).toBe('/usr/local/bin/tool');
+  });
+
+  it('keeps escapes in a / replacement as written', () => {
+    expect(word('${v/a/\\$}')).toBe('v\\$lue');
+  });
+
+  it('only allows escaping * ? } / and the escape itself in a pattern', () => {
+    expect(word('${path/\\//x}')).toBe('xusr/local/bin/tool.tar.gz');
+    expect(() => word('${v#\\a}')).toThrow("Containerfile:7:1: invalid pattern (\\a) in substitution: invalid escape '\\a'");
+  });
+
+  it('never matches a newline with * or ?, as Go regular expressions do', () => {
+    const multi = (name: string): string | undefined => (name === 'm' ? 'a\nb' : undefined);
+    expect(expandWord('${m#*b}', multi, { escapeChar: '\\', loc })).toBe('a\nb');
+    expect(expandWord('${m/a?b/x}', multi, { escapeChar: '\\', loc })).toBe('a\nb');
+  });
+
+  it('names the position of the instruction in an error', () => {
+    expect(() => expandWord('${nope:?}', vars, { escapeChar: '\\', loc: { file: 'F', line: 3, column: 9 } })).toThrow(
+      expect.objectContaining({ message: 'F:3:9: nope: is not allowed to be unset', source: { file: 'F', line: 3, column: 9 } }),
+    );
+  });
+});
+
+describe('expandHeredocBody (COPY <<EOF with an unquoted delimiter)', () => {
+  it('expands variables but keeps quotes as ordinary characters', () => {
+    expect(expandHeredocBody('"$v" \'$x\' ${nope:-d}\n', vars, loc)).toBe('"value" \'x\' d\n');
+  });
+
+  it('removes a backslash and keeps the character after it, as BuildKit does', () => {
+    expect(expandHeredocBody('\\$v a\\\\b c\\nd\n', vars, loc)).toBe('$v a\\b cnd\n');
   });
 });

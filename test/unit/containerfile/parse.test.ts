@@ -6,6 +6,7 @@ import {
   flagValues,
   parseContainerfile,
   parseInstructionLine,
+  wordLoc,
   type Instruction,
 } from '../../../src/containerfile/index.js';
 
@@ -89,7 +90,7 @@ describe('parseContainerfile: stages and positions', () => {
   });
 
   it('rejects an escape directive other than backslash or backtick', () => {
-    expect(parseErrorOf('# escape=x\nFROM scratch\n')).toMatch(/^Containerfile:1: invalid escape character "x"/);
+    expect(parseErrorOf('# escape=x\nFROM scratch\n')).toMatch(/^Containerfile:1:1: invalid escape character "x"/);
   });
 
   it('handles CRLF line endings', () => {
@@ -182,11 +183,11 @@ describe('parseContainerfile: instruction forms', () => {
 
   it('parses SHELL, which must be JSON', () => {
     expect(one('SHELL ["/bin/bash", "-o", "pipefail", "-c"]', 'SHELL').shell).toEqual(['/bin/bash', '-o', 'pipefail', '-c']);
-    expect(parseErrorOf('FROM scratch\nSHELL /bin/bash -c')).toMatch(/^Containerfile:2: SHELL requires the arguments to be in JSON form/);
+    expect(parseErrorOf('FROM scratch\nSHELL /bin/bash -c')).toMatch(/^Containerfile:2:1: SHELL requires the arguments to be in JSON form/);
   });
 
   it('rejects a JSON array that holds something other than strings', () => {
-    expect(parseErrorOf('FROM scratch\nCMD ["a", 1]')).toBe('Containerfile:2: CMD JSON form must be an array of strings');
+    expect(parseErrorOf('FROM scratch\nCMD ["a", 1]')).toBe('Containerfile:2:1: CMD JSON form must be an array of strings');
   });
 });
 
@@ -218,14 +219,14 @@ describe('parseContainerfile: ENV and LABEL', () => {
   });
 
   it('rejects the legacy form without a value, and a pair without =', () => {
-    expect(parseErrorOf('FROM scratch\nENV ALONE')).toMatch(/^Containerfile:2: ENV must have two arguments/);
-    expect(parseErrorOf('FROM scratch\nENV A=1 B')).toMatch(/^Containerfile:2: can't find = in "B"/);
-    expect(parseErrorOf('FROM scratch\nLABEL =x')).toBe('Containerfile:2: LABEL names can not be blank');
+    expect(parseErrorOf('FROM scratch\nENV ALONE')).toMatch(/^Containerfile:2:5: ENV must have two arguments/);
+    expect(parseErrorOf('FROM scratch\nENV A=1 B')).toMatch(/^Containerfile:2:9: can't find = in "B"/);
+    expect(parseErrorOf('FROM scratch\nLABEL =x')).toBe('Containerfile:2:7: LABEL names can not be blank');
   });
 
   it('rejects an unterminated quote at the line of the quote', () => {
-    expect(parseErrorOf('FROM scratch\nENV A=1 \\\n  B="oops')).toBe('Containerfile:3: unterminated double quote');
-    expect(parseErrorOf("FROM scratch\nLABEL a='x")).toBe('Containerfile:2: unterminated single quote');
+    expect(parseErrorOf('FROM scratch\nENV A=1 \\\n  B="oops')).toBe('Containerfile:3:5: unterminated double quote');
+    expect(parseErrorOf("FROM scratch\nLABEL a='x")).toBe('Containerfile:2:9: unterminated single quote');
   });
 });
 
@@ -252,11 +253,11 @@ describe('parseContainerfile: HEALTHCHECK', () => {
   });
 
   it('rejects bad HEALTHCHECK forms and values', () => {
-    expect(parseErrorOf('FROM scratch\nHEALTHCHECK NONE extra')).toBe('Containerfile:2: HEALTHCHECK NONE takes no arguments');
-    expect(parseErrorOf('FROM scratch\nHEALTHCHECK CMD')).toBe('Containerfile:2: missing command after HEALTHCHECK CMD');
-    expect(parseErrorOf('FROM scratch\nHEALTHCHECK RUN x')).toMatch(/^Containerfile:2: unknown type "RUN" in HEALTHCHECK/);
-    expect(parseErrorOf('FROM scratch\nHEALTHCHECK --interval=soon CMD x')).toMatch(/^Containerfile:2: --interval must be a duration/);
-    expect(parseErrorOf('FROM scratch\nHEALTHCHECK --retries=-1 CMD x')).toMatch(/^Containerfile:2: --retries must be a non-negative integer/);
+    expect(parseErrorOf('FROM scratch\nHEALTHCHECK NONE extra')).toBe('Containerfile:2:1: HEALTHCHECK NONE takes no arguments');
+    expect(parseErrorOf('FROM scratch\nHEALTHCHECK CMD')).toBe('Containerfile:2:1: missing command after HEALTHCHECK CMD');
+    expect(parseErrorOf('FROM scratch\nHEALTHCHECK RUN x')).toMatch(/^Containerfile:2:1: unknown type "RUN" in HEALTHCHECK/);
+    expect(parseErrorOf('FROM scratch\nHEALTHCHECK --interval=soon CMD x')).toMatch(/^Containerfile:2:13: --interval must be a duration/);
+    expect(parseErrorOf('FROM scratch\nHEALTHCHECK --retries=-1 CMD x')).toMatch(/^Containerfile:2:13: --retries must be a non-negative integer/);
   });
 });
 
@@ -274,13 +275,13 @@ describe('parseContainerfile: ONBUILD', () => {
   });
 
   it('rejects ONBUILD ONBUILD, ONBUILD FROM and ONBUILD MAINTAINER', () => {
-    expect(parseErrorOf('FROM scratch\nONBUILD ONBUILD RUN x')).toBe('Containerfile:2: chaining ONBUILD via ONBUILD ONBUILD is not allowed');
-    expect(parseErrorOf('FROM scratch\nONBUILD FROM alpine')).toBe('Containerfile:2: FROM is not allowed as an ONBUILD trigger');
-    expect(parseErrorOf('FROM scratch\nONBUILD MAINTAINER me')).toBe('Containerfile:2: MAINTAINER is not allowed as an ONBUILD trigger');
+    expect(parseErrorOf('FROM scratch\nONBUILD ONBUILD RUN x')).toBe('Containerfile:2:1: chaining ONBUILD via ONBUILD ONBUILD is not allowed');
+    expect(parseErrorOf('FROM scratch\nONBUILD FROM alpine')).toBe('Containerfile:2:1: FROM is not allowed as an ONBUILD trigger');
+    expect(parseErrorOf('FROM scratch\nONBUILD MAINTAINER me')).toBe('Containerfile:2:1: MAINTAINER is not allowed as an ONBUILD trigger');
   });
 
   it('rejects an unknown trigger instruction', () => {
-    expect(parseErrorOf('FROM scratch\n\nONBUILD FOO x')).toBe('Containerfile:3: unknown instruction "FOO"');
+    expect(parseErrorOf('FROM scratch\n\nONBUILD FOO x')).toBe('Containerfile:3:9: unknown instruction "FOO"');
   });
 });
 
@@ -292,18 +293,18 @@ describe('parseInstructionLine (ONBUILD triggers from a base image)', () => {
   });
 
   it('rejects triggers that may not be triggers', () => {
-    expect(() => parseInstructionLine('FROM alpine', 'base', 4)).toThrow('base:4: FROM is not allowed as an ONBUILD trigger');
-    expect(() => parseInstructionLine('ONBUILD RUN x', 'base', 1)).toThrow('base:1: ONBUILD is not allowed as an ONBUILD trigger');
+    expect(() => parseInstructionLine('FROM alpine', 'base', 4)).toThrow('base:4:1: FROM is not allowed as an ONBUILD trigger');
+    expect(() => parseInstructionLine('ONBUILD RUN x', 'base', 1)).toThrow('base:1:1: ONBUILD is not allowed as an ONBUILD trigger');
   });
 });
 
 describe('parseContainerfile: errors', () => {
   it('rejects an unknown instruction with file and line', () => {
-    expect(parseErrorOf('FROM scratch\nRUN true\nFOO bar\n', 'build/Containerfile')).toBe('build/Containerfile:3: unknown instruction "FOO"');
+    expect(parseErrorOf('FROM scratch\nRUN true\nFOO bar\n', 'build/Containerfile')).toBe('build/Containerfile:3:1: unknown instruction "FOO"');
   });
 
   it('rejects an instruction before the first FROM, but allows ARG', () => {
-    expect(parseErrorOf('ARG X\n\nRUN echo\nFROM scratch')).toBe('Containerfile:3: RUN before the first FROM: only ARG may come before FROM');
+    expect(parseErrorOf('ARG X\n\nRUN echo\nFROM scratch')).toBe('Containerfile:3:1: RUN before the first FROM: only ARG may come before FROM');
   });
 
   it('rejects a file with no FROM', () => {
@@ -312,36 +313,36 @@ describe('parseContainerfile: errors', () => {
   });
 
   it('rejects instructions missing their arguments', () => {
-    expect(parseErrorOf('FROM scratch\nRUN\n')).toBe('Containerfile:2: RUN requires at least one argument');
-    expect(parseErrorOf('FROM scratch\n\nWORKDIR   \n')).toBe('Containerfile:3: WORKDIR requires at least one argument');
-    expect(parseErrorOf('FROM scratch\nCOPY onlyone\n')).toMatch(/^Containerfile:2: COPY requires at least two arguments/);
-    expect(parseErrorOf('FROM\n')).toBe('Containerfile:1: FROM requires at least one argument');
-    expect(parseErrorOf('FROM scratch\nRUN --network=none\n')).toBe('Containerfile:2: RUN requires at least one argument');
+    expect(parseErrorOf('FROM scratch\nRUN\n')).toBe('Containerfile:2:1: RUN requires at least one argument');
+    expect(parseErrorOf('FROM scratch\n\nWORKDIR   \n')).toBe('Containerfile:3:1: WORKDIR requires at least one argument');
+    expect(parseErrorOf('FROM scratch\nCOPY onlyone\n')).toMatch(/^Containerfile:2:1: COPY requires at least two arguments/);
+    expect(parseErrorOf('FROM\n')).toBe('Containerfile:1:1: FROM requires at least one argument');
+    expect(parseErrorOf('FROM scratch\nRUN --network=none\n')).toBe('Containerfile:2:1: RUN requires at least one argument');
   });
 
   it('rejects a FROM with a bad shape or stage name', () => {
-    expect(parseErrorOf('FROM a b\n')).toMatch(/^Containerfile:1: FROM requires either one or three arguments/);
-    expect(parseErrorOf('FROM a AS 1st\n')).toMatch(/^Containerfile:1: invalid stage name "1st"/);
+    expect(parseErrorOf('FROM a b\n')).toMatch(/^Containerfile:1:1: FROM requires either one or three arguments/);
+    expect(parseErrorOf('FROM a AS 1st\n')).toMatch(/^Containerfile:1:1: invalid stage name "1st"/);
   });
 
   it('rejects duplicate stage names, ignoring case', () => {
-    expect(parseErrorOf('FROM a AS one\nFROM b AS ONE\n')).toBe('Containerfile:2: duplicate stage name "one" (first used on line 1)');
+    expect(parseErrorOf('FROM a AS one\nFROM b AS ONE\n')).toBe('Containerfile:2:1: duplicate stage name "one" (first used on line 1)');
   });
 
   it('rejects a flag the instruction does not have, at the line of the flag', () => {
-    expect(parseErrorOf('FROM scratch\nCOPY --form=build a b\n')).toMatch(/^Containerfile:2: unknown flag --form for COPY \(allowed: --from, /);
-    expect(parseErrorOf('FROM scratch\nRUN \\\n  --bogus true\n')).toMatch(/^Containerfile:3: unknown flag --bogus for RUN/);
-    expect(parseErrorOf('FROM scratch\nENV --x=1 A=1\n')).toBe('Containerfile:2: unknown flag --x for ENV (it takes no flags)');
-    expect(parseErrorOf('FROM scratch\nADD --from=x a b\n')).toMatch(/^Containerfile:2: unknown flag --from for ADD/);
-    expect(parseErrorOf('FROM --chown=x alpine\n')).toMatch(/^Containerfile:1: unknown flag --chown for FROM/);
+    expect(parseErrorOf('FROM scratch\nCOPY --form=build a b\n')).toMatch(/^Containerfile:2:6: unknown flag --form for COPY \(allowed: --from, /);
+    expect(parseErrorOf('FROM scratch\nRUN \\\n  --bogus true\n')).toMatch(/^Containerfile:3:3: unknown flag --bogus for RUN/);
+    expect(parseErrorOf('FROM scratch\nENV --x=1 A=1\n')).toBe('Containerfile:2:5: unknown flag --x for ENV (it takes no flags)');
+    expect(parseErrorOf('FROM scratch\nADD --from=x a b\n')).toMatch(/^Containerfile:2:5: unknown flag --from for ADD/);
+    expect(parseErrorOf('FROM --chown=x alpine\n')).toMatch(/^Containerfile:1:6: unknown flag --chown for FROM/);
   });
 
   it('rejects malformed flags', () => {
-    expect(parseErrorOf('FROM scratch\nCOPY --from a b\n')).toBe('Containerfile:2: missing a value on flag --from (write --from=<value>)');
-    expect(parseErrorOf('FROM scratch\nCOPY --=x a b\n')).toBe('Containerfile:2: malformed flag "--=x"');
-    expect(parseErrorOf('FROM scratch\nCOPY --link=maybe a b\n')).toBe('Containerfile:2: flag --link expects true or false, not "maybe"');
-    expect(parseErrorOf('FROM scratch\nCOPY --from=a --from=b a b\n')).toBe('Containerfile:2: duplicate flag --from');
-    expect(parseErrorOf('FROM scratch\nCOPY --chown="x a b\n')).toMatch(/^Containerfile:2: unterminated quote in flag/);
+    expect(parseErrorOf('FROM scratch\nCOPY --from a b\n')).toBe('Containerfile:2:6: missing a value on flag --from (write --from=<value>)');
+    expect(parseErrorOf('FROM scratch\nCOPY --=x a b\n')).toBe('Containerfile:2:6: malformed flag "--=x"');
+    expect(parseErrorOf('FROM scratch\nCOPY --link=maybe a b\n')).toBe('Containerfile:2:6: flag --link expects true or false, not "maybe"');
+    expect(parseErrorOf('FROM scratch\nCOPY --from=a --from=b a b\n')).toBe('Containerfile:2:15: duplicate flag --from');
+    expect(parseErrorOf('FROM scratch\nCOPY --chown="x a b\n')).toMatch(/^Containerfile:2:6: unterminated quote in flag/);
   });
 
   it('throws TsbuildError with code PARSE', () => {
@@ -349,8 +350,63 @@ describe('parseContainerfile: errors', () => {
   });
 });
 
-describe('parseContainerfile: not yet supported', () => {
-  it('rejects a heredoc instead of silently dropping its body', () => {
-    expect(parseErrorOf('FROM scratch\nRUN <<EOF\necho hi\nEOF\n')).toBe('Containerfile:2: heredocs (<<EOF) are not supported yet');
+describe('parseContainerfile: parser directives', () => {
+  it('reads syntax, escape and check directives at the top, in any case and spacing', () => {
+    const parsed = parseContainerfile('# syntax=docker/dockerfile:1.7\n#ESCAPE = `\n#  check = skip=JSONArgsRecommended,StageNameCasing;error=true\nFROM scratch\n', FILE);
+    expect(parsed.directives).toEqual({
+      syntax: 'docker/dockerfile:1.7',
+      escape: '`',
+      check: { skip: ['JSONArgsRecommended', 'StageNameCasing'], skipAll: false, error: true },
+    });
+    expect(parsed.escapeChar).toBe('`');
+  });
+
+  it('reads check=skip=all and error alone', () => {
+    expect(parseContainerfile('# check=skip=all\nFROM scratch\n', FILE).directives.check).toEqual({ skip: [], skipAll: true, error: false });
+    expect(parseContainerfile('# check=error=true\nFROM scratch\n', FILE).directives.check).toEqual({ skip: [], skipAll: false, error: true });
+  });
+
+  it('stops reading directives at a blank line, another comment or an instruction, as BuildKit does', () => {
+    expect(parseContainerfile('\n# syntax=x\nFROM scratch\n', FILE).directives).toEqual({});
+    expect(parseContainerfile('# a comment\n# check=skip=all\nFROM scratch\n', FILE).directives).toEqual({});
+    expect(parseContainerfile('# unknown=1\n# syntax=x\nFROM scratch\n', FILE).directives).toEqual({});
+    expect(parseContainerfile('FROM scratch\n# syntax=x\n', FILE).directives).toEqual({});
+  });
+
+  it('rejects a repeated directive and a bad check value at their line', () => {
+    expect(parseErrorOf('# syntax=a\n# syntax=b\nFROM scratch\n')).toBe('Containerfile:2:1: only one syntax parser directive can be used');
+    expect(parseErrorOf('# check=skip\nFROM scratch\n')).toMatch(/^Containerfile:1:1: invalid check option "skip"/);
+    expect(parseErrorOf('# check=error=maybe\nFROM scratch\n')).toMatch(/^Containerfile:1:1: invalid check option "error=maybe": error must be true or false/);
+    expect(parseErrorOf('# check=fail=1\nFROM scratch\n')).toMatch(/^Containerfile:1:1: invalid check option "fail"/);
+  });
+});
+
+describe('parseContainerfile: error positions', () => {
+  function sourceOf(text: string): unknown {
+    try {
+      parseContainerfile(text, FILE);
+    } catch (err) {
+      if (isTsbuildError(err)) return err.source;
+    }
+    throw new Error('expected an error');
+  }
+
+  it('names line and column and carries the source line, for the CLI excerpt', () => {
+    expect(parseErrorOf('FROM scratch\n  FORM busybox\n')).toBe('Containerfile:2:3: unknown instruction "FORM" (did you mean FROM?)');
+    expect(sourceOf('FROM scratch\n  FORM busybox\n')).toEqual({ file: FILE, line: 2, column: 3, excerpt: '  FORM busybox' });
+    expect(sourceOf('FROM scratch\nCOPY --form=x a b\n')).toEqual({ file: FILE, line: 2, column: 6, excerpt: 'COPY --form=x a b' });
+    expect(sourceOf('FROM scratch\nENV A="x\n')).toEqual({ file: FILE, line: 2, column: 7, excerpt: 'ENV A="x' });
+  });
+
+  it('checks option values the parser knows at the flag', () => {
+    expect(sourceOf('FROM scratch\nHEALTHCHECK --timeout=5 CMD true\n')).toMatchObject({ line: 2, column: 13 });
+  });
+});
+
+describe('wordLoc', () => {
+  it('points at a word of a one-line instruction, and at the keyword of a continued one', () => {
+    const [one, continued] = stageOf('  ENV A=${B}\nENV \\\n  C=${D}\n');
+    expect(wordLoc(one!, '${B}')).toEqual({ file: FILE, line: 2, column: 9 });
+    expect(wordLoc(continued!, '${D}')).toEqual(continued!.loc);
   });
 });

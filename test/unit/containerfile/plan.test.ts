@@ -72,16 +72,36 @@ describe('planBuild', () => {
     expect(p.stages[3]?.dependsOn).toEqual([0, 2]);
   });
 
-  it('treats a name of the current or a later stage as an image, as Docker does', () => {
-    const p = plan('FROM later AS first\nCOPY --from=first /x /x\nFROM alpine AS later\n', { target: 'first' });
+  it('treats FROM <name of a later stage> as an image, as BuildKit does', () => {
+    const p = plan('FROM later AS first\nFROM alpine AS later\n', { target: 'first' });
     expect(p.stages).toHaveLength(1);
     expect(p.stages[0]?.base).toEqual({ kind: 'image', ref: 'later' });
-    expect(p.stages[0]?.externalImages).toEqual(['first']);
-    expect(p.stages[0]?.dependsOn).toEqual([]);
   });
 
-  it('rejects COPY --from with the index of the current or a later stage', () => {
-    expect(() => plan('FROM alpine\nFROM alpine\nCOPY --from=1 /a /a\n')).toThrow(/^Containerfile:3: --from=1 does not refer to an earlier stage/);
+  it('resolves COPY --from=<later stage> by name or index and builds that stage first', () => {
+    const p = plan('FROM alpine AS app\nCOPY --from=tools /t /t\nCOPY --from=2 /u /u\nFROM alpine AS tools\nFROM alpine AS more\n', { target: 'app' });
+    expect(p.stages.map((s) => s.stage.index)).toEqual([1, 2, 0]);
+    expect(p.stages[2]?.dependsOn).toEqual([1, 2]);
+    expect(p.stages[2]?.externalImages).toEqual([]);
+  });
+
+  it('rejects a stage that copies from itself, naming the stage as BuildKit does', () => {
+    expect(() => plan('FROM alpine AS stage0\nCOPY --from=stage0 f1 /sub/\n')).toThrow('Containerfile:2:6: circular dependency detected on stage: stage0');
+    expect(() => plan('FROM alpine\nCOPY --from=0 f1 /sub/\n')).toThrow('Containerfile:2:6: circular dependency detected on stage: stage-0');
+  });
+
+  it('rejects a cycle through several stages at the COPY --from that closes it', () => {
+    const text = 'FROM a AS stage0\nCOPY --from=stage2 f1 /sub/\nFROM a AS stage1\nCOPY --from=stage0 f2 /sub/\nFROM a AS stage2\nCOPY --from=stage1 f2 /sub/\n';
+    expect(() => plan(text)).toThrow('Containerfile:4:6: circular dependency detected on stage: stage0');
+    expect(() => plan(text)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', source: expect.objectContaining({ excerpt: 'COPY --from=stage0 f2 /sub/' }) }));
+  });
+
+  it('rejects a cycle made of a COPY --from a later stage and the FROM of that stage', () => {
+    expect(() => plan('FROM alpine AS a\nCOPY --from=b /x /x\nFROM a AS b\n')).toThrow('Containerfile:3:1: circular dependency detected on stage: a');
+  });
+
+  it('rejects COPY --from with a stage index the file does not have', () => {
+    expect(() => plan('FROM alpine\nFROM alpine\nCOPY --from=2 /a /a\n')).toThrow('Containerfile:3:6: --from=2: there is no stage 2 (stages are numbered 0 to 1)');
   });
 
   it('uses global ARG defaults in FROM', () => {
@@ -114,7 +134,7 @@ describe('planBuild', () => {
   });
 
   it('fails when FROM expands to nothing', () => {
-    expect(() => plan('ARG BASE\nFROM $BASE\n')).toThrow('Containerfile:2: base name ($BASE) should not be blank');
+    expect(() => plan('ARG BASE\nFROM $BASE\n')).toThrow('Containerfile:2:1: base name ($BASE) should not be blank');
   });
 
   it('fails for an unknown target, naming the file', () => {
