@@ -1,13 +1,15 @@
-// The build driver: parse, plan, then run each needed stage's steps in dependency order. Every step
-// derives a cache key from its parent's; RUN and COPY/ADD consult the cache before doing any work.
-// Only the final image gets names; a failure leaves earlier layers as cache and tags nothing.
+// The build driver: parse, plan, then run the needed stages, each as soon as the stages it reads are
+// done and up to --jobs at once (scheduler.ts), each stage's steps in order. Every step derives a
+// cache key from its parent's; RUN and COPY/ADD consult the cache before doing any work. Only the
+// final image gets names (final-image.ts); a failure leaves earlier layers as cache and tags nothing.
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { loadIgnoreRules, openFileDigestMemo } from './context/index.js';
 import { parseContainerfile, parseInstructionLine, planBuild, type Instruction, type SourceLocation, type StagePlan } from '../containerfile/index.js';
-import { TsbuildError, withSourceExcerpt } from '../errors.js';
-import { commitImage, loadImage } from '../image/image.js';
+import { withSourceExcerpt } from '../errors.js';
+import { loadImage } from '../image/image.js';
 import { normalizeImageName } from '../image/names.js';
-import { hostPlatform, sha256Digest, shortId } from '../oci/types.js';
+import { sha256Digest, shortId } from '../oci/types.js';
 import type { ContainerRuntime } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
 import { findBuildImage } from './base-image.js';
@@ -17,22 +19,28 @@ import { findNamedContext, namedContextState, releaseNamedSources } from './name
 import { exportRootfs } from './output.js';
 import type { BuildOptions, BuildResult, BuildSession } from './session.js';
 import type { StageFlags } from './steps/metadata.js';
-import { cloneConfig, emptyConfig, platformArgs, type StageState } from './stage-state.js';
+import { cloneConfig, emptyConfig, isProxyArg, platformArgs, type StageState } from './stage-state.js';
+import { commitFinalImage } from './final-image.js';
+import { hostTargetPlatform } from './platform.js';
+import { runGraph } from './scheduler.js';
+import { PrefixedLines } from './stage-output.js';
 
 export type { BuildOptions, BuildResult } from './session.js';
 
 export async function build(stores: Stores, runtime: ContainerRuntime, options: BuildOptions): Promise<BuildResult> {
   // A bad -t is the user's typo: say so before building anything, not after the last step.
   for (const tag of options.tags) normalizeImageName(tag);
+  const target = options.platform === undefined ? undefined : hostTargetPlatform(options.platform, `--platform ${options.platform}`);
   const parsed = parseContainerfile(options.containerfile.text, options.containerfile.file);
   if (parsed.directives.syntax !== undefined) {
     options.stderr.write(`[Warning] ${parsed.file}: ignoring "# syntax=${parsed.directives.syntax}": tsbuild builds with its own Dockerfile frontend\n`);
   }
+  const builtinArgs = platformArgs(target, targetStageName(parsed.stages, options.target));
   // The automatic platform ARGs are usable in FROM lines without a declaration (BuildKit, buildah).
   const plan = planBuild(parsed, {
     target: options.target,
     buildArgs: options.buildArgs,
-    builtinArgs: platformArgs(),
+    builtinArgs,
     namedContext: (ref) => findNamedContext(options.buildContexts, ref),
   });
   const memo = await openFileDigestMemo(path.join(stores.layout.cache, 'file-digests.json'));
@@ -48,6 +56,7 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
     stageNames: new Map(parsed.stages.flatMap((s) => (s.name ? [[s.name, s.index] as const] : []))),
     consumedArgs: new Set(),
     globalArgs: plan.globalArgs,
+    builtinArgs,
     step: 0,
     totalSteps: plan.stages.reduce((n, s) => n + 1 + s.stage.instructions.length, 0),
     stageCount: plan.stages.length,
@@ -56,10 +65,20 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
       if (!options.quiet) options.stdout.write(`${line}\n`);
     },
   };
+  const jobs = options.jobs ?? availableParallelism();
   try {
-    for (const stagePlan of plan.stages) {
-      session.stageResults.set(stagePlan.stage.index, await buildStage(session, stagePlan));
-    }
+    await runGraph(
+      plan.stages.map((p) => ({ ...p, id: p.stage.index })),
+      { jobs, signal: options.signal },
+      async (stagePlan, signal) => {
+        const stage = stageSession(session, stagePlan, signal);
+        try {
+          session.stageResults.set(stagePlan.stage.index, await buildStage(session, stage, stagePlan));
+        } finally {
+          stage.flushOutput?.();
+        }
+      },
+    );
   } catch (err) {
     throw withSourceExcerpt(err, parsed.file, parsed.lines);
   } finally {
@@ -70,11 +89,7 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
   warnUnusedArgs(session);
 
   const final = session.stageResults.get(plan.target)!;
-  const config = cloneConfig(final.config);
-  if (Object.keys(options.labels).length > 0) config.config.Labels = { ...config.config.Labels, ...options.labels };
-  config.rootfs = { type: 'layers', diff_ids: final.layers.map((l) => l.diffId) };
-  config.created = final.created;
-  const image = await commitImage(stores, { config, layers: final.layers }, { format: options.format, names: options.tags });
+  const image = await commitFinalImage(session, final);
   if (options.output) await exportRootfs(stores, final.layers, options.output);
   session.log(`COMMIT ${options.tags.join(', ')}`.trimEnd());
   session.log(`--> ${shortId(image.id)}`);
@@ -83,12 +98,23 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
   return { image };
 }
 
-async function buildStage(session: BuildSession, plan: StagePlan): Promise<StageState> {
+/** TARGETSTAGE: the --target stage, else the last stage; "default" for an unnamed one, as BuildKit names it. */
+function targetStageName(stages: readonly { name?: string }[], target: string | undefined): string {
+  return target?.toLowerCase() ?? stages[stages.length - 1]?.name ?? 'default';
+}
+
+async function buildStage(root: BuildSession, session: BuildSession, plan: StagePlan): Promise<StageState> {
   const { stage } = plan;
   const where = (loc: SourceLocation): string => `${loc.file}:${loc.line}`;
-  stepLine(session, plan, stage.from.text);
+  stepLine(root, session, stage.from.text);
   checkPlatform(plan);
   let state = await baseState(session, plan);
+  // A stage built on another inherits its ARGs (BuildKit); the chain's base counts stay those of
+  // the first image, for --squash and --timestamp.
+  if (plan.base.kind === 'stage') state.args = new Map(root.stageResults.get(plan.base.index)!.args);
+  state.baseLayerCount ??= state.layers.length;
+  state.baseHistoryCount ??= state.config.history?.length ?? 0;
+  state.proxies = new Map([...root.options.buildArgs].filter(([name]) => isProxyArg(name)));
   const flags: StageFlags = { cmdSet: false };
 
   const instructions: Instruction[] = [];
@@ -100,7 +126,8 @@ async function buildStage(session: BuildSession, plan: StagePlan): Promise<Stage
   instructions.push(...stage.instructions);
 
   for (const [i, instruction] of instructions.entries()) {
-    if (i >= triggerCount) stepLine(session, plan, instruction.text);
+    session.options.signal?.throwIfAborted();
+    if (i >= triggerCount) stepLine(root, session, instruction.text);
     else session.log(`--> Running ONBUILD trigger: ${instruction.text}`);
     state = await runInstruction(session, state, instruction, where(instruction.loc), flags);
   }
@@ -108,19 +135,35 @@ async function buildStage(session: BuildSession, plan: StagePlan): Promise<Stage
 }
 
 /**
- * FROM --platform may only name the host's platform: there is no emulation and no pull of another
- * platform's image, and building the host's image under another platform's name would be a lie.
+ * The session as one stage sees it: its own abort signal and, in a build of several stages, every
+ * line it prints (step lines, RUN output) prefixed with the stage, so concurrent stages stay readable.
+ * Shared state (results, caches, pulls, consumed args) is the root session's own objects.
  */
+function stageSession(root: BuildSession, plan: StagePlan, signal: AbortSignal): BuildSession & { flushOutput?: () => void } {
+  const { options } = root;
+  if (root.stageCount === 1) return { ...root, options: { ...options, signal } };
+  const prefix = `[${plan.stage.name ?? plan.stage.index}] `;
+  const stdout = new PrefixedLines(options.stdout, prefix);
+  const stderr = new PrefixedLines(options.stderr, prefix);
+  return {
+    ...root,
+    options: { ...options, stdout, stderr, signal },
+    log: (line) => {
+      if (!options.quiet) stdout.line(line);
+    },
+    // A RUN's last line without a newline still goes out whole when the stage ends.
+    flushOutput: () => {
+      stdout.flushPartial();
+      stderr.flushPartial();
+    },
+  };
+}
+
+/** FROM --platform may only name the host's platform (see platform.ts). */
 function checkPlatform(plan: StagePlan): void {
   if (plan.platform === undefined) return;
-  const host = hostPlatform();
-  const [os, arch, variant] = plan.platform.toLowerCase().split('/');
-  const archAliases: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64' };
-  const matches = os === host.os && (arch === undefined || (archAliases[arch] ?? arch) === host.architecture) && (variant === undefined || variant === '');
-  if (!matches) {
-    const loc = plan.stage.from.loc;
-    throw new TsbuildError('INVALID_ARGUMENT', `${loc.file}:${loc.line}: FROM --platform=${plan.platform}: only the host platform (${host.os}/${host.architecture}) can be built`);
-  }
+  const loc = plan.stage.from.loc;
+  hostTargetPlatform(plan.platform, `${loc.file}:${loc.line}: FROM --platform=${plan.platform}`);
 }
 
 async function baseState(session: BuildSession, plan: StagePlan): Promise<StageState> {
@@ -142,14 +185,15 @@ async function baseState(session: BuildSession, plan: StagePlan): Promise<StageS
   return { config, layers: image.layers, key: sha256Digest(`image:${record.id}`), args: new Map(), created: image.config.created ?? new Date(0).toISOString() };
 }
 
-function stepLine(session: BuildSession, plan: StagePlan, text: string): void {
-  session.step += 1;
-  const prefix = session.stageCount > 1 ? `[${plan.stage.name ?? plan.stage.index}] ` : '';
-  session.log(`${prefix}STEP ${session.step}/${session.totalSteps}: ${text}`);
+function stepLine(root: BuildSession, session: BuildSession, text: string): void {
+  root.step += 1;
+  session.log(`STEP ${root.step}/${root.totalSteps}: ${text}`);
 }
 
 function warnUnusedArgs(session: BuildSession): void {
-  const unused = [...session.options.buildArgs.keys()].filter((k) => !session.consumedArgs.has(k) && !session.globalArgs.has(k));
+  const unused = [...session.options.buildArgs.keys()].filter(
+    (k) => !session.consumedArgs.has(k) && !session.globalArgs.has(k) && !isProxyArg(k) && k !== 'SOURCE_DATE_EPOCH',
+  );
   if (unused.length > 0) {
     session.options.stderr.write(`[Warning] one or more build args were not consumed: [${unused.join(' ')}]\n`);
   }

@@ -16,7 +16,7 @@ import { applyMetadata, isMetadataInstruction, type Expander, type StageFlags } 
 import { runContainer } from './run-mounts/index.js';
 import { cachedRunStep, commandArgs } from './steps/run-step.js';
 import { workdirStep } from './steps/workdir-step.js';
-import { cloneConfig, platformArgs, variableLookup, type StageState } from './stage-state.js';
+import { cloneConfig, variableLookup, type StageState } from './stage-state.js';
 
 export async function runInstruction(
   session: BuildSession,
@@ -43,11 +43,14 @@ export async function runInstruction(
     for (const arg of instruction.args) {
       session.consumedArgs.add(arg.name);
       const fromCli = options.buildArgs.get(arg.name);
+      // Without --build-arg or a default, a re-declaration keeps the value the stage already has
+      // (declared earlier, or inherited from a parent stage), as docker and BuildKit do.
       const value =
         fromCli ??
         (arg.defaultValue !== undefined ? expand.word(arg.defaultValue) : undefined) ??
+        state.args.get(arg.name) ??
         session.globalArgs.get(arg.name) ??
-        platformArgs().get(arg.name);
+        session.builtinArgs.get(arg.name);
       next.args.set(arg.name, value);
     }
     next.key = sha256Digest(JSON.stringify([state.key, 'ARG', [...next.args]]));

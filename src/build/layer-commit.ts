@@ -12,10 +12,11 @@ export async function commitLayerDir(
   dir: string,
   parent: readonly LayerRef[],
   mode: 'overlay-upper' | 'plain',
+  options: { clampMtime?: number } = {},
 ): Promise<LayerRef[]> {
   const tmp = stores.content.tempPath();
   try {
-    const { digest, size } = await writeLayerTar(dir, createWriteStream(tmp, { mode: 0o644 }), { mode });
+    const { digest, size } = await writeLayerTar(dir, createWriteStream(tmp, { mode: 0o644 }), { mode, clampMtime: options.clampMtime });
     await stores.content.commitFile(tmp, digest);
     const layers = appendLayer(parent, digest, size);
     await stores.snapshots.commit(dir, layers[layers.length - 1]!.chainId);

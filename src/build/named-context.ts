@@ -96,13 +96,16 @@ export function findNamedContext(contexts: ReadonlyMap<string, NamedContext> | u
   return contexts.has(key) ? key : undefined;
 }
 
-const resolved = new WeakMap<BuildSession, Map<string, Promise<NamedSource>>>();
-const cleanups = new WeakMap<BuildSession, Array<() => Promise<void>>>();
+// Per build, not per session object: each stage works on its own copy of the session, and they all
+// share the build's stageResults map, so that is what resolutions and clean-ups hang on.
+type BuildKey = BuildSession['stageResults'];
+const resolved = new WeakMap<BuildKey, Map<string, Promise<NamedSource>>>();
+const cleanups = new WeakMap<BuildKey, Array<() => Promise<void>>>();
 
 /** Removes what resolving the build's named contexts fetched (git clones); the builder calls it when the build ends. */
 export async function releaseNamedSources(session: BuildSession): Promise<void> {
-  const pending = cleanups.get(session) ?? [];
-  cleanups.delete(session);
+  const pending = cleanups.get(session.stageResults) ?? [];
+  cleanups.delete(session.stageResults);
   await Promise.all(pending.map((release) => release().catch(() => undefined)));
 }
 
@@ -114,8 +117,8 @@ export async function resolveNamedSource(session: BuildSession, name: string, wh
   const contexts = session.options.buildContexts;
   const key = findNamedContext(contexts, name);
   if (key === undefined) return undefined;
-  let perBuild = resolved.get(session);
-  if (!perBuild) resolved.set(session, (perBuild = new Map()));
+  let perBuild = resolved.get(session.stageResults);
+  if (!perBuild) resolved.set(session.stageResults, (perBuild = new Map()));
   let pending = perBuild.get(key);
   if (!pending) {
     pending = openNamedSource(session, key, contexts!.get(key)!, `${where}: build context "${key}"`);
@@ -131,8 +134,8 @@ async function openNamedSource(session: BuildSession, key: string, context: Name
   }
   if (context.kind === 'git') {
     const fetched = await fetchGit({ url: context.url, tmpDir: stores.layout.tmp, where: what, signal: session.options.signal });
-    if (!cleanups.has(session)) cleanups.set(session, []);
-    cleanups.get(session)!.push(fetched.release);
+    if (!cleanups.has(session.stageResults)) cleanups.set(session.stageResults, []);
+    cleanups.get(session.stageResults)!.push(fetched.release);
     const dir = await resolveInRoot(fetched.dir, fetched.pattern, { onEscape: 'error', what: 'the repository' });
     if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) {
       throw new TsbuildError('NOT_FOUND', `${what}: ${fetched.pattern} is not a directory of ${redactUrl(context.url)}`);

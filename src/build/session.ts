@@ -36,6 +36,20 @@ export interface BuildOptions {
   runFlags?: RunFlags;
   /** How FROM and COPY --from images are found (default: local, else pulled) and the registry flags for pulls. */
   pull?: { policy: PullPolicy; flags?: RegistryFlags; progress?: Progress };
+  /** Reproducible builds (--timestamp, SOURCE_DATE_EPOCH): created dates and new layers' mtimes, in seconds. */
+  timestamp?: number;
+  /** Manifest annotations (OCI format only). */
+  annotations?: Record<string, string>;
+  /** 'new': the final stage's new layers as one; 'all': the whole image as one layer. */
+  squash?: 'new' | 'all';
+  /** Final config edits: ENV added or overridden, then ENV names and labels removed. */
+  env?: Record<string, string>;
+  unsetEnv?: string[];
+  unsetLabels?: string[];
+  /** --platform, checked against the host: the TARGET* args take its values. */
+  platform?: string;
+  /** Stages run at once at most (default: the core count). */
+  jobs?: number;
   /** Registry repositories to look cache keys up in / push cached steps to (--cache-from, --cache-to); registry flags as for pulls. */
   cacheFrom?: string[];
   cacheTo?: string[];
@@ -65,6 +79,8 @@ export interface BuildSession {
   stageNames: Map<string, number>;
   consumedArgs: Set<string>;
   globalArgs: Map<string, string | undefined>;
+  /** Automatic ARG values (platform args, TARGETSTAGE): usable once declared. */
+  builtinArgs: ReadonlyMap<string, string>;
   step: number;
   totalSteps: number;
   stageCount: number;

@@ -74,6 +74,8 @@ export function lowerDirs(stores: Stores, layers: readonly LayerRef[]): string[]
 export interface CommitOptions {
   format: ImageFormat;
   names: readonly string[];
+  /** Manifest annotations; OCI manifests only (Docker schema 2 has no field for them). */
+  annotations?: Record<string, string>;
 }
 
 export async function commitImage(stores: Stores, image: Image, options: CommitOptions): Promise<ImageRecord> {
@@ -90,6 +92,7 @@ export async function commitImage(stores: Stores, image: Image, options: CommitO
     config: configDesc,
     layers: image.layers.map((l): Descriptor => ({ mediaType: layerType, digest: l.diffId, size: l.size })),
   };
+  if (!docker && options.annotations && Object.keys(options.annotations).length > 0) manifest.annotations = { ...options.annotations };
   const manifestDesc = await stores.content.put(JSON.stringify(manifest), manifest.mediaType!);
   return stores.images.add(
     {

@@ -119,7 +119,7 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
       );
       for (const p of [...MOUNT_POINTS, ...extraPoints]) if (!(await pathExists(path.join(mount.target, p), { follow: false }))) absent.push(p);
       const config = state.config.config;
-      const env = withVariables(runEnvironment(state), prepared?.env ?? []);
+      const env = withVariables(runEnvironment(state, { proxies: true }), prepared?.env ?? []);
       const args = commandArgs(command, config.Shell);
       const cwd = config.WorkingDir || '/';
       const user = await resolveUser(mount.target, config.User).catch((err: unknown) => {

@@ -8,6 +8,7 @@ import { TsbuildError, errnoCode } from '../../errors.js';
 import { storesFor, type GlobalArgs } from '../global.js';
 import { registryFlags, registryOptions, type RegistryArgs } from '../registry-flags.js';
 import { withAbortOnSignals } from '../signals.js';
+import { buildEpoch, collectBuildArgs, parseEnvFlags, parseJobs } from '../build-flags.js';
 
 interface BuildArgs extends GlobalArgs, RegistryArgs {
   pull: string;
@@ -24,6 +25,16 @@ interface BuildArgs extends GlobalArgs, RegistryArgs {
   network: 'host' | 'none';
   label: string[];
   ignorefile?: string;
+  'build-arg-file': string[];
+  timestamp?: number;
+  annotation: string[];
+  squash: boolean;
+  'squash-all': boolean;
+  env: string[];
+  unsetenv: string[];
+  unsetlabel: string[];
+  platform?: string;
+  jobs?: number;
   volume: string[];
   'cap-add': string[];
   'cap-drop': string[];
@@ -63,6 +74,16 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('network', { choices: ['host', 'none'] as const, default: 'host' as const, describe: 'network for RUN steps' })
       .option('label', { type: 'string', array: true, nargs: 1, default: [], describe: 'add a label to the image, KEY=VALUE (repeatable)' })
       .option('ignorefile', { type: 'string', describe: 'ignore file to use instead of .containerignore/.dockerignore' })
+      .option('build-arg-file', { type: 'string', array: true, nargs: 1, default: [], describe: 'read build arguments from a file of KEY=VALUE lines (# comments); --build-arg wins' })
+      .option('timestamp', { type: 'number', describe: 'reproducible build: created dates set to these seconds since the epoch, newer file mtimes clamped to it (also SOURCE_DATE_EPOCH)' })
+      .option('annotation', { type: 'string', array: true, nargs: 1, default: [], describe: 'add an annotation to the image manifest, KEY=VALUE (repeatable; OCI format)' })
+      .option('squash', { type: 'boolean', default: false, describe: 'commit the new layers of the final stage as one layer on top of its base image' })
+      .option('squash-all', { type: 'boolean', default: false, describe: 'commit the whole image as one layer' })
+      .option('env', { type: 'string', array: true, nargs: 1, default: [], describe: 'set an environment variable in the image, KEY=VALUE (KEY alone: from the environment)' })
+      .option('unsetenv', { type: 'string', array: true, nargs: 1, default: [], describe: 'remove an environment variable from the image (also an inherited one)' })
+      .option('unsetlabel', { type: 'string', array: true, nargs: 1, default: [], describe: 'remove a label from the image (also an inherited one)' })
+      .option('platform', { type: 'string', describe: 'os/arch[/variant] to build for; only the host platform can be built' })
+      .option('jobs', { type: 'number', describe: 'stages to build at once (default: the core count; 0: no limit; 1: one after another)' })
       .option('build-context', { type: 'string', array: true, nargs: 1, default: [], describe: 'a named context, name=DIR | name=GIT-URL | name=docker-image://REF | name=oci-layout://DIR[:tag|@sha256:...]; replaces the stage or image of that name (repeatable)' })
       // RUN containers, as buildah (and docker buildx for --secret, --ssh, --allow) name them.
       .option('volume', { alias: 'v', type: 'string', array: true, nargs: 1, default: [], describe: 'bind HOST-DIR:CONTAINER-DIR[:ro|rw|O|z|Z] into every RUN (never part of a layer)' })
@@ -89,7 +110,8 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .example('$0 bud --cache-to reg.example.com/team/cache --cache-from reg.example.com/team/cache -t app .', 'share the build cache through a registry')
       .example('$0 bud -o type=tar,dest=rootfs.tar .', 'build, and write the final root filesystem as a tar')
       .example('$0 bud --build-context base=docker-image://localhost/base:1 --build-context src=../src -t app .', 'use another image for FROM base, and ../src for COPY --from=src')
-      .example('$0 bud --pull --tls-verify=false -t app .', 'pull FROM images again even when they are local, from a plain-HTTP registry') as never,
+      .example('$0 bud --pull --tls-verify=false -t app .', 'pull FROM images again even when they are local, from a plain-HTTP registry')
+      .example('$0 bud --timestamp 0 --no-cache -t app .', 'a reproducible build: the same inputs give the same image ID') as never,
   handler: async (args) => {
     const contextDir = path.resolve(args.context);
     await checkContextDir(args.context);
@@ -103,6 +125,8 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const { createProgress } = await import('../../remote/progress.js');
     const { parseRunFlags } = await import('../../build/run-mounts/bud-flags.js');
     const policy = parsePullPolicy(args.pull);
+    const buildArgs = await collectBuildArgs(args['build-arg-file'], args['build-arg']);
+    if (args.squash && args['squash-all']) throw new TsbuildError('INVALID_ARGUMENT', '--squash and --squash-all cannot be used together');
     const runFlags = await parseRunFlags({
       volume: args.volume,
       capAdd: args['cap-add'],
@@ -131,7 +155,15 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         containerfile,
         contextDir,
         tags: args.tag,
-        buildArgs: parseBuildArgs(args['build-arg']),
+        buildArgs,
+        timestamp: buildEpoch(args.timestamp, buildArgs),
+        annotations: parseKeyValues(args.annotation, '--annotation'),
+        squash: args['squash-all'] ? 'all' : args.squash ? 'new' : undefined,
+        env: parseEnvFlags(args.env),
+        unsetEnv: args.unsetenv,
+        unsetLabels: args.unsetlabel,
+        platform: args.platform,
+        jobs: parseJobs(args.jobs),
         target: args.target,
         format: args.format,
         layers: args.layers && args.cache,
@@ -221,21 +253,6 @@ export function parseKeyValues(values: readonly string[], flag: string): Record<
     const eq = v.indexOf('=');
     if (eq <= 0) throw new TsbuildError('INVALID_ARGUMENT', `${flag} "${v}": expected KEY=VALUE`);
     out[v.slice(0, eq)] = v.slice(eq + 1);
-  }
-  return out;
-}
-
-function parseBuildArgs(values: readonly string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const v of values) {
-    const eq = v.indexOf('=');
-    if (eq === 0) throw new TsbuildError('INVALID_ARGUMENT', `--build-arg "${v}": expected KEY=VALUE`);
-    if (eq < 0) {
-      const fromEnv = process.env[v];
-      if (fromEnv !== undefined) out.set(v, fromEnv);
-    } else {
-      out.set(v.slice(0, eq), v.slice(eq + 1));
-    }
   }
   return out;
 }

@@ -74,13 +74,24 @@ export interface StepReport {
   cached: boolean;
 }
 
-/** Each STEP line of a build's output and whether `--> Using cache` followed it. */
+/**
+ * Each STEP line of a build's output and whether `--> Using cache` followed it. In a multi-stage
+ * build every line carries its stage's `[name] ` prefix, and a cache line belongs to its own stage's
+ * last step (stages may build at once, so their lines interleave).
+ */
 export function steps(stdout: string): StepReport[] {
   const out: StepReport[] = [];
+  const lastOfStage = new Map<string, StepReport>();
   for (const line of stdout.split('\n')) {
-    const step = /STEP \d+\/\d+: (.*)$/.exec(line);
-    if (step) out.push({ text: step[1]!, cached: false });
-    else if (line.startsWith('--> Using cache') && out.length > 0) out[out.length - 1]!.cached = true;
+    const [, prefix = '', rest = ''] = /^(\[[^\]]*\] )?(.*)$/.exec(line)!;
+    const step = /^STEP \d+\/\d+: (.*)$/.exec(rest);
+    if (step) {
+      const report = { text: step[1]!, cached: false };
+      out.push(report);
+      lastOfStage.set(prefix, report);
+    } else if (rest.startsWith('--> Using cache') && lastOfStage.has(prefix)) {
+      lastOfStage.get(prefix)!.cached = true;
+    }
   }
   return out;
 }
