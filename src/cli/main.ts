@@ -10,6 +10,7 @@ import { imagesCommand } from './commands/images.js';
 import { infoCommand } from './commands/info.js';
 import { inspectCommand } from './commands/inspect.js';
 import { loadCommand } from './commands/load.js';
+import { lintCommand } from './commands/lint.js';
 import { loginCommand } from './commands/login.js';
 import { logoutCommand } from './commands/logout.js';
 import { pullCommand } from './commands/pull.js';
@@ -68,6 +69,7 @@ export async function main(rawArgv: string[]): Promise<void> {
       .scriptName('tsbuild')
       .usage('$0 <command> [options]\n\nA daemonless OCI image builder and container runner.')
       .command(buildCommand)
+      .command(lintCommand)
       .command(imagesCommand)
       .command(inspectCommand)
       .command(tagCommand)

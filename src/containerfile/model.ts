@@ -142,6 +142,9 @@ export interface CheckDirective {
   skipAll: boolean;
   /** Whether lint warnings fail the build. */
   error: boolean;
+  /** `experimental=A,B|all`: experimental rules to run (set only when given). */
+  experimental?: string[];
+  experimentalAll?: boolean;
 }
 
 /** The parser directives at the top of the file (BuildKit: syntax, escape, check). */

@@ -152,7 +152,7 @@ const KNOWN_DIRECTIVES = new Set(['syntax', 'escape', 'check']);
  * Parser directives: only the lines at the very top count. The first line that is not a directive
  * of a known name (an instruction, a blank line, any other comment) ends them, as in BuildKit.
  */
-function readDirectives(lines: readonly string[], file: string): { directives: Directives; escapeChar: string } {
+export function readDirectives(lines: readonly string[], file: string): { directives: Directives; escapeChar: string } {
   const directives: Directives = {};
   for (const [i, line] of lines.entries()) {
     const match = DIRECTIVE.exec(line.trimStart());
@@ -173,14 +173,14 @@ function readDirectives(lines: readonly string[], file: string): { directives: D
   return { directives, escapeChar: directives.escape ?? '\\' };
 }
 
-/** `skip=A,B|all` and `error=true|false`, separated by `;` (BuildKit's linter.ParseLintOptions). */
+/** `skip=A,B|all`, `error=true|false` and `experimental=A,B|all`, separated by `;` (BuildKit's linter.ParseLintOptions). */
 export function parseCheckDirective(value: string, fail: (message: string) => TsbuildError): CheckDirective {
   const check: CheckDirective = { skip: [], skipAll: false, error: false };
   const text = value.trim();
   if (text === '') return check;
-  // Like BuildKit, only the first `;` separates: `skip=a;error=true`.
-  const semicolon = text.indexOf(';');
-  const parts = semicolon < 0 ? [text] : [text.slice(0, semicolon), text.slice(semicolon + 1)];
+  // Like BuildKit (strings.SplitN(s, ";", 3)), only the first two `;` separate.
+  const [first, second, ...rest] = text.split(';');
+  const parts = [first!, ...(second === undefined ? [] : [second]), ...(rest.length > 0 ? [rest.join(';')] : [])];
   for (const part of parts) {
     const eq = part.indexOf('=');
     if (eq < 0) throw fail(`invalid check option "${part}": expected skip=<rules>|all or error=true|false`);
@@ -189,12 +189,15 @@ export function parseCheckDirective(value: string, fail: (message: string) => Ts
     if (key === 'skip') {
       if (v === 'all') check.skipAll = true;
       else check.skip = v.split(',').map((r) => r.trim());
+    } else if (key === 'experimental') {
+      if (v === 'all') check.experimentalAll = true;
+      else check.experimental = v.split(',').map((r) => r.trim());
     } else if (key === 'error') {
       const bool = parseGoBool(v);
       if (bool === undefined) throw fail(`invalid check option "${part}": error must be true or false`);
       check.error = bool;
     } else {
-      throw fail(`invalid check option "${key}": expected skip or error`);
+      throw fail(`invalid check option "${key}": expected skip, error or experimental`);
     }
   }
   return check;

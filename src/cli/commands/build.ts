@@ -50,6 +50,7 @@ interface BuildArgs extends GlobalArgs, RegistryArgs {
   'cache-to': string[];
   'cache-ttl'?: string;
   output?: string | string[];
+  check: boolean;
   'build-context': string[];
 }
 
@@ -102,6 +103,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('cache-to', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to push cached steps to, tagged with their cache keys (repeatable)' })
       .option('cache-ttl', { type: 'string', describe: 'use only cached steps made less than this long ago (Go duration, e.g. 12h; 0 is --no-cache)' })
       .option('output', { alias: 'o', type: 'string', describe: 'also export the final root filesystem: type=local,dest=DIR, type=tar,dest=FILE (- is stdout), or just DIR' })
+      .option('check', { type: 'boolean', default: false, describe: 'run the build checks (as tsbuild lint) and do not build' })
       .option('pull', { type: 'string', default: 'missing', describe: 'pull FROM and COPY --from images: always (also --pull alone), missing, never, or newer (when the registry has another digest)' })
       .example('$0 bud -t hello .', 'build ./Containerfile as localhost/hello:latest')
       .example('$0 bud -f build/Dockerfile --build-arg VERSION=1.2 --target runtime -t app:1.2 .', 'build one stage with a build argument')
@@ -111,11 +113,16 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .example('$0 bud -o type=tar,dest=rootfs.tar .', 'build, and write the final root filesystem as a tar')
       .example('$0 bud --build-context base=docker-image://localhost/base:1 --build-context src=../src -t app .', 'use another image for FROM base, and ../src for COPY --from=src')
       .example('$0 bud --pull --tls-verify=false -t app .', 'pull FROM images again even when they are local, from a plain-HTTP registry')
-      .example('$0 bud --timestamp 0 --no-cache -t app .', 'a reproducible build: the same inputs give the same image ID') as never,
+      .example('$0 bud --timestamp 0 --no-cache -t app .', 'a reproducible build: the same inputs give the same image ID')
+      .example('$0 bud --check .', 'run the build checks only (see tsbuild lint --help)') as never,
   handler: async (args) => {
     const contextDir = path.resolve(args.context);
     await checkContextDir(args.context);
     const containerfile = await readContainerfile(args.context, args.file);
+    const buildArgs = await collectBuildArgs(args['build-arg-file'], args['build-arg']);
+    const checks = { containerfile, contextDir, buildArgs, target: args.target, ignorefile: args.ignorefile };
+    const { existingStores, runChecks, warnBeforeBuild } = await import('./lint.js');
+    if (args.check) return runChecks({ ...checks, stores: await existingStores(args) }, 'text');
     const stores = await storesFor(args);
     const { createRuncRuntime } = await import('../../runtime/index.js');
     const { build } = await import('../../build/builder.js');
@@ -125,7 +132,6 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const { createProgress } = await import('../../remote/progress.js');
     const { parseRunFlags } = await import('../../build/run-mounts/bud-flags.js');
     const policy = parsePullPolicy(args.pull);
-    const buildArgs = await collectBuildArgs(args['build-arg-file'], args['build-arg']);
     if (args.squash && args['squash-all']) throw new TsbuildError('INVALID_ARGUMENT', '--squash and --squash-all cannot be used together');
     const runFlags = await parseRunFlags({
       volume: args.volume,
@@ -149,6 +155,8 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const output = await outputTarget([args.output ?? []].flat());
     // A tar on stdout owns stdout: step lines and the image ID go to stderr instead.
     const stdout = output?.stream ? process.stderr : process.stdout;
+    // After the flags are known to be good: a bad flag is the one thing to say, not after warnings.
+    await warnBeforeBuild({ ...checks, stores });
     const runtime = createRuncRuntime({ stateRoot: stores.layout.runcState, logger: stores.logger });
     const result = await withAbortOnSignals((signal) =>
       build(stores, runtime, {
@@ -210,7 +218,7 @@ async function outputTarget(values: string[]): Promise<OutputTarget | undefined>
 }
 
 /** A missing context is a typo worth reporting before the build, not when the first COPY needs it. */
-async function checkContextDir(context: string): Promise<void> {
+export async function checkContextDir(context: string): Promise<void> {
   let isDir: boolean;
   try {
     isDir = (await stat(context)).isDirectory();
@@ -223,7 +231,7 @@ async function checkContextDir(context: string): Promise<void> {
   if (!isDir) throw new TsbuildError('INVALID_ARGUMENT', `build context ${context} is not a directory`);
 }
 
-async function readContainerfile(contextArg: string, file: string | undefined): Promise<{ text: string; file: string }> {
+export async function readContainerfile(contextArg: string, file: string | undefined): Promise<{ text: string; file: string }> {
   if (file === '-') {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
