@@ -15,6 +15,7 @@ import type { Stores } from '../store/root.js';
 import { findBuildImage } from './base-image.js';
 import { openBuildCache } from './cache.js';
 import { runInstruction } from './instructions.js';
+import { findNamedContext, namedContextState, releaseNamedSources } from './named-context.js';
 import { exportRootfs } from './output.js';
 import type { BuildOptions, BuildResult, BuildSession } from './session.js';
 import type { StageFlags } from './steps/metadata.js';
@@ -36,7 +37,12 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
   }
   const builtinArgs = platformArgs(target, targetStageName(parsed.stages, options.target));
   // The automatic platform ARGs are usable in FROM lines without a declaration (BuildKit, buildah).
-  const plan = planBuild(parsed, { target: options.target, buildArgs: options.buildArgs, builtinArgs });
+  const plan = planBuild(parsed, {
+    target: options.target,
+    buildArgs: options.buildArgs,
+    builtinArgs,
+    namedContext: (ref) => findNamedContext(options.buildContexts, ref),
+  });
   const memo = await openFileDigestMemo(path.join(stores.layout.cache, 'file-digests.json'));
   const session: BuildSession = {
     stores,
@@ -77,6 +83,7 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
     throw withSourceExcerpt(err, parsed.file, parsed.lines);
   } finally {
     await memo.save().catch(() => undefined);
+    await releaseNamedSources(session);
     await session.cache?.close?.();
   }
   warnUnusedArgs(session);
@@ -170,6 +177,7 @@ async function baseState(session: BuildSession, plan: StagePlan): Promise<StageS
     return { ...parent, config: cloneConfig(parent.config), args: new Map() };
   }
   const loc = plan.stage.from.loc;
+  if (base.kind === 'context') return namedContextState(session, base.name, `${loc.file}:${loc.line}`);
   const record = await findBuildImage(session, base.ref, `${loc.file}:${loc.line}: base image`);
   const image = await loadImage(stores, record);
   const config = cloneConfig(image.config);

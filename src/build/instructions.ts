@@ -2,7 +2,7 @@
 // the config; RUN, COPY/ADD and WORKDIR go through their steps, which consult the build cache first.
 // Every instruction derives the next cache key from the previous one.
 import path from 'node:path';
-import { expandWord, expandWords, wordLoc, type Instruction } from '../containerfile/index.js';
+import { expandWord, expandWords, flagEnabled, flagValue, flagValues, wordLoc, type Instruction } from '../containerfile/index.js';
 import { TsbuildError } from '../errors.js';
 import { loadImage } from '../image/image.js';
 import type { HistoryEntry } from '../oci/types.js';
@@ -10,7 +10,8 @@ import { sha256Digest, shortId } from '../oci/types.js';
 import { findBuildImage } from './base-image.js';
 import { copyHeredocs, planRun, runCreatedBy, withRunScript } from './heredoc.js';
 import type { BuildSession } from './session.js';
-import { copyStep } from './steps/copy-step.js';
+import { resolveNamedSource } from './named-context.js';
+import { copyStep, type CopySource } from './steps/copy-step.js';
 import { applyMetadata, isMetadataInstruction, type Expander, type StageFlags } from './steps/metadata.js';
 import { runContainer } from './run-mounts/index.js';
 import { cachedRunStep, commandArgs } from './steps/run-step.js';
@@ -92,32 +93,28 @@ export async function runInstruction(
     }
     case 'COPY':
     case 'ADD': {
-      const flagValue = (name: string): string | undefined => instruction.flags.find((f) => f.name === name)?.value;
-      for (const flag of instruction.flags) {
-        if (!['from', 'chown', 'chmod'].includes(flag.name)) {
-          throw new TsbuildError('INVALID_ARGUMENT', `${where}: ${instruction.kind} --${flag.name} is not supported by this version of tsbuild`);
-        }
-      }
+      const value = (name: string): string | undefined => mapDefined(flagValue(instruction, name), expand.word);
+      const fromRef = value('from');
+      const unpack = instruction.flags.some((f) => f.name === 'unpack') ? flagEnabled(instruction, 'unpack') : undefined;
       if (instruction.heredocs?.length) return copyHeredocs(session, state, instruction, where, (s, i) => runInstruction(session, s, i, where, flags));
-      const sources = instruction.sources.map((s) => expand.word(s));
-      for (const s of sources) {
-        if (/^(https?|git):\/\//.test(s) || s.startsWith('git@')) {
-          throw new TsbuildError('INVALID_ARGUMENT', `${where}: ${instruction.kind} from a URL ("${s}") is not supported by this version of tsbuild`);
-        }
-      }
-      const fromRef = flagValue('from');
       const result = await copyStep(
-        { stores, cache: session.cache, contextDir: options.contextDir, ignore: session.ignore, memo: session.memo },
+        { stores, cache: session.cache, contextDir: options.contextDir, ignore: session.ignore, memo: session.memo, signal: options.signal },
         state.key,
         state.layers,
         {
           instruction: instruction.kind,
-          sources,
+          sources: instruction.sources.map((s) => expand.word(s)),
           dest: expand.word(instruction.dest),
           workdir: state.config.config.WorkingDir ?? '/',
-          chown: mapDefined(flagValue('chown'), expand.word),
-          chmod: mapDefined(flagValue('chmod'), expand.word),
-          from: fromRef === undefined ? { kind: 'context' } : await copyFromSource(session, expand.word(fromRef), where),
+          chown: value('chown'),
+          chmod: value('chmod'),
+          from: fromRef === undefined ? { kind: 'context' } : await copyFromSource(session, fromRef, where),
+          link: flagEnabled(instruction, 'link'),
+          parents: flagEnabled(instruction, 'parents'),
+          exclude: flagValues(instruction, 'exclude').map((p) => expand.word(p)),
+          checksum: value('checksum'),
+          keepGitDir: flagEnabled(instruction, 'keep-git-dir'),
+          unpack,
           where,
         },
       );
@@ -150,17 +147,23 @@ export async function runInstruction(
   }
 }
 
-/** COPY --from: an earlier stage (by name or index, resolved by the planner) or a local image. */
-async function copyFromSource(session: BuildSession, ref: string, where: string) {
+/**
+ * COPY --from: a named build context (which wins over a stage of the same name, as in BuildKit), an
+ * earlier stage (by name or index, resolved by the planner), or an image, local or pulled.
+ */
+async function copyFromSource(session: BuildSession, ref: string, where: string): Promise<CopySource> {
+  const named = /^\d+$/.test(ref) ? undefined : await resolveNamedSource(session, ref, where);
+  if (named?.kind === 'dir') return named;
+  if (named?.kind === 'image') return { kind: 'layers', layers: named.image.layers, identity: named.identity };
   const stageIndex = findStage(session, ref);
   if (stageIndex !== undefined) {
     const stage = session.stageResults.get(stageIndex)!;
-    return { kind: 'layers' as const, layers: stage.layers, identity: stage.key };
+    return { kind: 'layers', layers: stage.layers, identity: stage.key };
   }
   // Not a stage: an image, local or pulled under the build's --pull policy.
   const record = await findBuildImage(session, ref, `${where}: COPY --from: no stage named so, and image`);
   const image = await loadImage(session.stores, record);
-  return { kind: 'layers' as const, layers: image.layers, identity: record.id };
+  return { kind: 'layers', layers: image.layers, identity: record.id };
 }
 
 function findStage(session: BuildSession, ref: string): number | undefined {

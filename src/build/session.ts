@@ -9,6 +9,7 @@ import type { Progress } from '../remote/types.js';
 import type { ContainerRuntime } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
 import type { BuildCache } from './cache.js';
+import type { NamedContext } from './named-context.js';
 import type { RunFlags } from './run-mounts/bud-flags.js';
 import type { StageState } from './stage-state.js';
 import type { OutputTarget } from './output.js';
@@ -56,6 +57,8 @@ export interface BuildOptions {
   cacheTtlMs?: number;
   /** Where the final stage's root filesystem goes as well (--output). */
   output?: OutputTarget;
+  /** --build-context: named contexts by key (see named-context.ts), replacing stages and images of that name. */
+  buildContexts?: ReadonlyMap<string, NamedContext>;
 }
 
 export interface BuildResult {

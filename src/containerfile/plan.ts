@@ -8,7 +8,12 @@ import { expandWord } from './expand.js';
 import type { InstructionFlag, ParsedContainerfile, SourceLocation, Stage } from './model.js';
 import { parseError } from './words.js';
 
-export type StageBase = { kind: 'stage'; index: number } | { kind: 'image'; ref: string } | { kind: 'scratch' };
+export type StageBase =
+  | { kind: 'stage'; index: number }
+  | { kind: 'image'; ref: string }
+  | { kind: 'scratch' }
+  /** A named build context (bud --build-context), by its key. */
+  | { kind: 'context'; name: string };
 
 export interface StagePlan {
   stage: Stage;
@@ -41,6 +46,11 @@ export interface PlanOptions {
    * A declared global ARG without a default takes its builtin value too.
    */
   builtinArgs?: ReadonlyMap<string, string>;
+  /**
+   * The named build context a FROM image or a stage name means, if any. A stage whose name has one
+   * is replaced by it (BuildKit's precedence): its instructions are dropped and nothing it needs is built.
+   */
+  namedContext?: (ref: string) => string | undefined;
 }
 
 export function planBuild(parsed: ParsedContainerfile, opts: PlanOptions): BuildPlan {
@@ -70,12 +80,21 @@ function plan(parsed: ParsedContainerfile, opts: PlanOptions): BuildPlan {
     const externalImages: string[] = [];
     let base: StageBase;
     const baseStage = earlierByName.get(image.toLowerCase());
+    const replacement = stage.name === undefined ? undefined : opts.namedContext?.(stage.name);
+    const baseContext = opts.namedContext?.(image);
+    if (replacement !== undefined) {
+      plans.push({ stage: { ...stage, instructions: [] }, base: { kind: 'context', name: replacement }, dependsOn: [], externalImages: [] });
+      earlierByName.set(stage.name!, stage.index);
+      continue;
+    }
     if (baseStage !== undefined) {
       base = { kind: 'stage', index: baseStage };
       dependsOn.add(baseStage);
       edges.set(`${stage.index}>${baseStage}`, from.loc);
     } else if (image.toLowerCase() === 'scratch') {
       base = { kind: 'scratch' };
+    } else if (baseContext !== undefined) {
+      base = { kind: 'context', name: baseContext };
     } else {
       base = { kind: 'image', ref: image };
     }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { execFile } from '../../util/exec.js';
 import { TsbuildError, errnoCode } from '../../errors.js';
 import { resolveInRoot } from '../../util/resolve-in-root.js';
+import type { ChmodSpec } from './chmod.js';
 import { detectArchive, extractArchive, type ArchiveFormat } from './add-archive.js';
 import { mapLimit } from '../../util/limit.js';
 import { hasWildcard } from './patterns.js';
@@ -27,7 +28,8 @@ export interface DirMetadata {
 
 export interface CopyOptions {
   chown?: { uid: number; gid: number };
-  chmod?: number;
+  /** --chmod, octal or symbolic; applied to every file and directory copied. */
+  chmod?: ChmodSpec;
   /** ADD: auto-extract local tar archives (plain, gzip, bzip2, xz; detected by content, not name) */
   extractArchives?: boolean;
   what: string /* "Containerfile:7" */;
@@ -183,7 +185,7 @@ class Owners {
   }
 
   mode(st: Stats): number {
-    return this.options.chmod ?? (st.mode & 0o7777);
+    return this.options.chmod?.apply(st.mode, st.isDirectory()) ?? (st.mode & 0o7777);
   }
 
   dirMeta(st: Stats): DirMetadata {

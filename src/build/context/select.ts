@@ -31,6 +31,13 @@ export interface SelectedEntry {
   stat: Stats;
   /** name the copy gets under the destination: for a file source its basename; for a dir source its CONTENTS go into dest */
   isDirSource: boolean;
+  /**
+   * Where the entry lands under a directory destination when that is not the default (basename for
+   * a file, the destination itself for a directory): COPY --parents keeps the source's path.
+   */
+  destName?: string;
+  /** COPY/ADD --exclude rules, matched against paths relative to the entry (a file: its name). */
+  exclude?: IgnoreRules;
 }
 
 /**
@@ -40,19 +47,39 @@ export interface SelectedEntry {
  * does (`COPY package.json yarn.loc[k] ./` is a common way to copy an optional file); when nothing
  * at all matches, the first such source is reported as NOT_FOUND.
  */
-export async function selectSources(root: SourceRoot, patterns: readonly string[], where: string): Promise<SelectedEntry[]> {
+export interface SelectOptions {
+  /**
+   * COPY --parents: every entry keeps its path (from the root, or from a `/./` pivot in the
+   * pattern) under the destination, instead of landing at its basename.
+   */
+  parents?: boolean;
+  /** --exclude rules: also drop wildcard matches whose name they match. */
+  exclude?: IgnoreRules;
+}
+
+export async function selectSources(root: SourceRoot, patterns: readonly string[], where: string, options: SelectOptions = {}): Promise<SelectedEntry[]> {
   const sources = patterns.filter((p) => p !== '');
   if (sources.length === 0) throw new TsbuildError('NOT_FOUND', `${where}: no source files were specified`);
   const entries: SelectedEntry[] = [];
   let firstEmpty: string | undefined;
   for (const pattern of sources) {
-    const rel = cleanSource(root, pattern, where);
+    let kept: string | undefined;
+    let effective = pattern;
+    if (options.parents) {
+      const pivot = pattern.indexOf('/./');
+      kept = pivot < 0 ? '' : cleanSource(root, pattern.slice(0, pivot), where);
+      if (pivot >= 0) effective = `${pattern.slice(0, pivot)}/${pattern.slice(pivot + 3)}`;
+    }
+    const rel = cleanSource(root, effective, where);
     const wildcard = hasWildcard(rel);
     const candidates = wildcard ? await expandWildcards(root, rel, pattern, where) : [rel];
     let matched = 0;
     for (const candidate of candidates) {
       const entry = await resolveCandidate(root, candidate, pattern, where);
       if (entry === undefined) continue;
+      if (wildcard && options.exclude?.ignores(path.posix.basename(entry.rel))) continue;
+      if (options.exclude !== undefined) entry.exclude = options.exclude;
+      if (kept !== undefined) entry.destName = kept === '' ? entry.rel : entry.rel === kept ? '' : entry.rel.slice(kept.length + 1);
       entries.push(entry);
       matched += 1;
     }

@@ -6,6 +6,7 @@ import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError, errnoCode } from '../../errors.js';
+import { resolveInRoot } from '../../util/resolve-in-root.js';
 import type { IgnoreRules } from './ignore-rules.js';
 import type { SelectedEntry, SourceRoot } from './select.js';
 
@@ -35,14 +36,34 @@ export interface WalkItem {
  */
 export async function walkEntry(entry: SelectedEntry, root: SourceRoot, destIsDir: boolean): Promise<WalkItem[]> {
   const st = await lstatOrThrow(entry.abs, entry.rel);
+  const name = entry.destName ?? (st.isDirectory() ? '' : path.posix.basename(entry.rel));
+  const ancestors = destIsDir ? await ancestorDirs(entry, root, name) : [];
   if (!st.isDirectory()) {
     const type = leafType(st);
-    return type === undefined ? [] : [{ type, destRel: destIsDir ? path.posix.basename(entry.rel) : '', abs: entry.abs, st }];
+    return type === undefined ? [] : [...ancestors, { type, destRel: destIsDir ? name : '', abs: entry.abs, st }];
   }
   const rules = activeRules(root);
   const ctxRel = contextRelative(root, entry.abs);
-  const children = await walkDir(entry.abs, ctxRel, '', rules);
-  return [{ type: 'dir', destRel: '', abs: entry.abs, st }, ...children];
+  const exclude = entry.exclude !== undefined && entry.exclude.patterns.length > 0 ? entry.exclude : undefined;
+  const children = await walkDir(entry.abs, ctxRel, name, rules, exclude);
+  return [...ancestors, { type: 'dir', destRel: name, abs: entry.abs, st }, ...children];
+}
+
+/**
+ * The directories between the destination and an entry that lands deeper than its basename (COPY
+ * --parents): each is the source's directory of that name, so it keeps its mode and owner.
+ */
+async function ancestorDirs(entry: SelectedEntry, root: SourceRoot, name: string): Promise<WalkItem[]> {
+  const parts = name.split('/');
+  const out: WalkItem[] = [];
+  const srcParts = entry.rel.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const srcRel = srcParts.slice(0, srcParts.length - (parts.length - i)).join('/');
+    const abs = await resolveInRoot(root.dir, srcRel, { onEscape: root.kind === 'context' ? 'error' : 'clamp', what: 'the source' });
+    const st = await lstatOrThrow(abs, srcRel);
+    if (st.isDirectory()) out.push({ type: 'dir', destRel: parts.slice(0, i).join('/'), abs, st });
+  }
+  return out;
 }
 
 /** Whether a directory that is itself ignored still holds something re-included by a `!` rule. */
@@ -83,19 +104,29 @@ class TimeSlicer {
 
 const SLICE_MS = 8;
 
-async function walkDir(absDir: string, ctxRel: string, destRel: string, rules: IgnoreRules | undefined): Promise<WalkItem[]> {
+async function walkDir(
+  absDir: string,
+  ctxRel: string,
+  destRel: string,
+  rules: IgnoreRules | undefined,
+  exclude?: IgnoreRules,
+): Promise<WalkItem[]> {
   const out: WalkItem[] = [];
-  await walkInto(out, absDir, ctxRel, destRel, rules, new TimeSlicer());
+  await walkInto(out, absDir, ctxRel, destRel, rules, exclude === undefined ? undefined : { rules: exclude, rel: '' }, new TimeSlicer());
   return out;
 }
 
-/** Appends the items below absDir to `out` in sorted depth-first order; returns how many it added. */
+/**
+ * Appends the items below absDir to `out` in sorted depth-first order; returns how many it added.
+ * `exclude` (--exclude) is matched like the ignore rules, but against paths relative to the entry.
+ */
 async function walkInto(
   out: WalkItem[],
   absDir: string,
   ctxRel: string,
   destRel: string,
   rules: IgnoreRules | undefined,
+  exclude: { rules: IgnoreRules; rel: string } | undefined,
   slicer: TimeSlicer,
 ): Promise<number> {
   let names: string[];
@@ -113,13 +144,16 @@ async function walkInto(
     const abs = absDir.endsWith('/') ? `${absDir}${name}` : `${absDir}/${name}`;
     const childCtx = ctxRel === '' ? name : `${ctxRel}/${name}`;
     const childDest = destRel === '' ? name : `${destRel}/${name}`;
-    const ignored = rules?.ignores(childCtx) ?? false;
-    if (ignored && !rules!.mayIncludeUnder(childCtx)) continue;
+    const childEx = exclude === undefined ? undefined : { rules: exclude.rules, rel: exclude.rel === '' ? name : `${exclude.rel}/${name}` };
+    const ignoredByRules = rules?.ignores(childCtx) ?? false;
+    const excluded = childEx?.rules.ignores(childEx.rel) ?? false;
+    const ignored = ignoredByRules || excluded;
+    if ((ignoredByRules && !rules!.mayIncludeUnder(childCtx)) || (excluded && !childEx!.rules.mayIncludeUnder(childEx!.rel))) continue;
     const st = lstatSyncOrThrow(abs, childCtx);
     if (st.isDirectory()) {
       const at = out.length;
       out.push({ type: 'dir', destRel: childDest, abs, st });
-      const added = await walkInto(out, abs, childCtx, childDest, rules, slicer);
+      const added = await walkInto(out, abs, childCtx, childDest, rules, childEx, slicer);
       // An excluded directory still appears when something inside it is re-included, as the
       // parent of that thing (Docker sends it for the same reason).
       if (ignored && added === 0) out.length = at;

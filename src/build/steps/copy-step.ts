@@ -1,12 +1,17 @@
 // COPY and ADD: sources are selected and checksummed *before* anything is copied, so a cache hit
 // copies nothing. On a miss the files go straight into a fresh layer directory (no container), with
 // the destination resolved against the image's own symlinks and existing parent directories keeping
-// their metadata, as if the copy had happened inside the image.
+// their metadata, as if the copy had happened inside the image. --link instead copies into an empty
+// tree: nothing of the parent is read, and the cache key leaves the parent out, so the layer is the
+// same on any base. Sources come from the build context, a named context directory, a stage's or
+// image's filesystem (--from), or, for ADD, URLs and git repositories fetched into temp dirs first.
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   checksumSelection,
+  compileIgnoreRules,
   copySelection,
+  parseChmod,
   selectSources,
   type DirMetadata,
   type FileDigestMemo,
@@ -16,22 +21,24 @@ import {
 } from '../context/index.js';
 import { TsbuildError } from '../../errors.js';
 import { appendLayer, type LayerRef } from '../../image/image.js';
-import { withView } from '../../image/view.js';
+import { openView, withView } from '../../image/view.js';
 import { sha256Digest } from '../../oci/types.js';
 import { resolveUser } from '../../runtime/index.js';
 import type { Stores } from '../../store/root.js';
 import { resolveInRoot } from '../../util/resolve-in-root.js';
 import type { BuildCache } from '../cache.js';
 import { commitLayerDir } from '../layer-commit.js';
+import { parseChecksum, urlFileName } from '../remote-source/http.js';
+import { fetchRemote, refuseRemoteInCopy, remoteKind } from '../remote-source/index.js';
 import { nonDirectoryOnPath } from './dest-path.js';
 
-export interface CopySource {
-  /** The build context, or the layers of a stage or image (COPY --from). */
-  kind: 'context' | 'layers';
-  layers?: readonly LayerRef[];
-  /** Identity of a --from source for the cache key (stage key or image ID). */
-  identity?: string;
-}
+export type CopySource =
+  /** The build context. */
+  | { kind: 'context' }
+  /** A named context directory (--build-context name=DIR): read like the build context, with its own ignore rules. */
+  | { kind: 'dir'; dir: string; ignore: IgnoreRules; identity: string }
+  /** The layers of a stage or image (COPY --from); `identity` (stage key or image ID) goes into the cache key. */
+  | { kind: 'layers'; layers: readonly LayerRef[]; identity: string };
 
 export interface CopyRequest {
   instruction: 'COPY' | 'ADD';
@@ -42,6 +49,18 @@ export interface CopyRequest {
   chown?: string;
   chmod?: string;
   from: CopySource;
+  /** --link: a layer independent of the parent. */
+  link?: boolean;
+  /** COPY --parents: sources keep their parent directories under dest. */
+  parents?: boolean;
+  /** --exclude patterns (.dockerignore syntax). */
+  exclude?: readonly string[];
+  /** ADD --checksum for a URL (sha256:...) or git source (commit). */
+  checksum?: string;
+  /** ADD --keep-git-dir. */
+  keepGitDir?: boolean;
+  /** ADD --unpack: undefined unpacks local archives only (the default), true also URLs, false nothing. */
+  unpack?: boolean;
   where: string;
 }
 
@@ -51,6 +70,7 @@ export interface CopyStepContext {
   contextDir: string;
   ignore: IgnoreRules;
   memo: FileDigestMemo;
+  signal?: AbortSignal;
 }
 
 export interface CopyResult {
@@ -60,22 +80,40 @@ export interface CopyResult {
   created: string;
 }
 
+/** One place the sources are read from, with what was selected there. */
+interface SourceGroup {
+  identity: string;
+  /** What the group contributes to the cache key. */
+  checksum: string;
+  extract: boolean;
+  /** The root and its selected entries; a URL with --checksum is only downloaded when this is first called. */
+  selection(): Promise<{ root: SourceRoot; entries: SelectedEntry[] }>;
+}
+
 const GLOB = /[*?[]/;
 
 export async function copyStep(ctx: CopyStepContext, parentKey: string, parentLayers: readonly LayerRef[], request: CopyRequest): Promise<CopyResult> {
-  const mode = parseChmod(request.chmod, request.where);
+  const { where } = request;
+  const chmod = request.chmod === undefined ? undefined : parseChmod(request.chmod, where);
   const dest = path.posix.isAbsolute(request.dest) ? request.dest : path.posix.join(request.workdir || '/', request.dest);
-  const destIsDir = request.dest.endsWith('/') || request.sources.length > 1 || request.sources.some((s) => GLOB.test(s));
-  const withSourceRoot = async <T>(fn: (root: SourceRoot) => Promise<T>): Promise<T> =>
-    request.from.kind === 'context'
-      ? fn({ dir: ctx.contextDir, kind: 'context', ignore: ctx.ignore })
-      : withView(ctx.stores, request.from.layers ?? [], (dir) => fn({ dir, kind: 'rootfs' }));
-
-  return withSourceRoot(async (root) => {
-    const entries = await selectSources(root, request.sources, request.where);
-    const checksum = await checksumSelection(entries, root, root.kind === 'context' ? ctx.memo : undefined);
+  const destIsDir = request.dest.endsWith('/') || request.sources.length > 1 || request.sources.some((s) => GLOB.test(s)) || request.parents === true;
+  const exclude = request.exclude?.length ? compileIgnoreRules(request.exclude, `${where}: --exclude`) : undefined;
+  const releases: Array<() => Promise<void>> = [];
+  try {
+    const groups = await openGroups(ctx, request, exclude, releases);
+    const linkOwner = request.link && request.chown !== undefined ? await linkedOwner(ctx.stores, parentLayers, request.chown, where) : undefined;
     const key = sha256Digest(
-      JSON.stringify([parentKey, request.instruction, checksum, request.from.identity ?? 'context', dest, destIsDir, request.chown ?? '', mode ?? '']),
+      JSON.stringify([
+        request.link ? 'link' : parentKey,
+        request.instruction,
+        groups.map((g) => [g.identity, g.checksum, g.extract]),
+        dest,
+        destIsDir,
+        linkOwner ?? request.chown ?? '',
+        chmod?.text ?? '',
+        request.parents === true,
+        exclude?.patterns ?? [],
+      ]),
     );
     const hit = ctx.cache ? await ctx.cache.lookup(key) : undefined;
     if (hit?.layer) return { layers: appendLayer(parentLayers, hit.layer.diffId, hit.layer.size), key, cached: true, created: hit.created };
@@ -83,27 +121,35 @@ export async function copyStep(ctx: CopyStepContext, parentKey: string, parentLa
     const layerDir = await ctx.stores.snapshots.prepare();
     let committed = false;
     try {
-      const layers = await withView(ctx.stores, parentLayers, async (image) => {
-        const owner = request.chown ? await resolveOwner(image, request.chown, request.where) : undefined;
-        const resolved = await resolveInRoot(image, dest);
-        const resolvedDest = `/${path.relative(image, resolved)}`;
-        const existingDir = (await lstat(resolved).catch(() => undefined))?.isDirectory() ?? false;
-        // A directory source makes the destination a directory too, so a file there is in the way.
-        const blocking = await nonDirectoryOnPath(image, resolved, destIsDir || entries.some((e) => e.isDirSource));
-        if (blocking !== undefined) {
-          throw new TsbuildError('INVALID_ARGUMENT', `${request.where}: cannot copy to ${dest}: ${blocking} is not a directory in the image`);
+      const selections = await Promise.all(groups.map(async (group) => ({ group, ...(await group.selection()) })));
+      const copyInto = async (image: string | undefined): Promise<LayerRef[]> => {
+        const owner = linkOwner ?? (request.chown !== undefined && image !== undefined ? await resolveOwner(image, request.chown, where) : undefined);
+        let target = path.posix.normalize(dest);
+        let existingDir = false;
+        if (image !== undefined) {
+          const resolved = await resolveInRoot(image, dest);
+          target = `/${path.relative(image, resolved)}`;
+          existingDir = (await lstat(resolved).catch(() => undefined))?.isDirectory() ?? false;
+          // A directory source makes the destination a directory too, so a file there is in the way.
+          const blocking = await nonDirectoryOnPath(image, resolved, destIsDir || selections.some((s) => s.entries.some((e) => e.isDirSource)));
+          if (blocking !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `${where}: cannot copy to ${dest}: ${blocking} is not a directory in the image`);
         }
-        await copySelection(entries, root, layerDir, resolvedDest, destIsDir || existingDir, {
-          chown: owner,
-          chmod: mode,
-          extractArchives: request.instruction === 'ADD',
-          what: request.where,
-          // Directories the image already has keep their metadata, so the layer does not change them.
-          existingDir: (inImage) => imageDirMetadata(image, inImage),
-          createdDirMtime: newestMtime(entries),
-        });
+        const createdDirMtime = newestMtime(selections.flatMap((s) => s.entries));
+        for (const { group, root, entries } of selections) {
+          await copySelection(entries, root, layerDir, target, destIsDir || existingDir, {
+            chown: owner,
+            chmod,
+            extractArchives: group.extract,
+            what: where,
+            // Directories the image already has keep their metadata, so the layer does not change them.
+            existingDir: image === undefined ? undefined : (inImage) => imageDirMetadata(image, inImage),
+            createdDirMtime,
+          });
+        }
         return commitLayerDir(ctx.stores, layerDir, parentLayers, 'plain');
-      });
+      };
+      // --link reads nothing of the parent: no symlinks followed in dest, no existing directories.
+      const layers = request.link ? await copyInto(undefined) : await withView(ctx.stores, parentLayers, copyInto);
       committed = true;
       const created = new Date().toISOString();
       const top = layers[layers.length - 1]!;
@@ -112,24 +158,101 @@ export async function copyStep(ctx: CopyStepContext, parentKey: string, parentLa
     } finally {
       if (!committed) await ctx.stores.snapshots.discard(layerDir);
     }
-  });
-}
-
-function parseChmod(value: string | undefined, where: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^[0-7]{3,4}$/.test(value)) {
-    throw new TsbuildError('INVALID_ARGUMENT', `${where}: invalid --chmod "${value}": expected an octal mode such as 755`);
+  } finally {
+    for (const release of releases.reverse()) await release().catch(() => undefined);
   }
-  return Number.parseInt(value, 8);
 }
 
+/**
+ * Opens every place the sources come from and selects the entries there: local sources share one
+ * group (the context, a named context or --from), each remote source of ADD gets its own, in order.
+ */
+async function openGroups(
+  ctx: CopyStepContext,
+  request: CopyRequest,
+  exclude: IgnoreRules | undefined,
+  releases: Array<() => Promise<void>>,
+): Promise<SourceGroup[]> {
+  const { where } = request;
+  if (request.checksum !== undefined && (request.sources.length !== 1 || remoteKind(request.sources[0]!) === undefined)) {
+    throw new TsbuildError('INVALID_ARGUMENT', `${where}: --checksum needs exactly one source, a URL or git repository`);
+  }
+  const select = { parents: request.parents, exclude };
+  const groups: SourceGroup[] = [];
+  const addGroup = async (root: SourceRoot, patterns: string[], identity: string, extract: boolean): Promise<void> => {
+    const entries = await selectSources(root, patterns, where, select);
+    const checksum = await checksumSelection(entries, root, root.kind === 'context' ? ctx.memo : undefined);
+    groups.push({ identity, checksum, extract, selection: async () => ({ root, entries }) });
+  };
+  const local: string[] = [];
+  const flushLocal = async (): Promise<void> => {
+    if (local.length === 0) return;
+    const patterns = local.splice(0);
+    const extract = request.instruction === 'ADD' && request.unpack !== false;
+    const from = request.from;
+    if (from.kind === 'context') return addGroup({ dir: ctx.contextDir, kind: 'context', ignore: ctx.ignore }, patterns, 'context', extract);
+    if (from.kind === 'dir') return addGroup({ dir: from.dir, kind: 'context', ignore: from.ignore }, patterns, from.identity, extract);
+    const view = await openView(ctx.stores, from.layers);
+    releases.push(() => view.release());
+    return addGroup({ dir: view.root, kind: 'rootfs' }, patterns, from.identity, extract);
+  };
+  for (const src of request.sources) {
+    const kind = request.from.kind === 'context' ? remoteKind(src) : undefined;
+    if (kind === undefined) {
+      local.push(src);
+      continue;
+    }
+    if (request.instruction === 'COPY') refuseRemoteInCopy(src, where);
+    await flushLocal();
+    const extract = kind === 'http' && request.unpack === true;
+    const fetch = async () => {
+      const fetched = await fetchRemote(kind, src, { tmpDir: ctx.stores.layout.tmp, where, checksum: request.checksum, keepGitDir: request.keepGitDir, signal: ctx.signal });
+      releases.push(fetched.release);
+      return fetched;
+    };
+    if (kind === 'http' && request.checksum !== undefined) {
+      // The checksum is the content: the key needs no download, and a cache hit makes none.
+      const checksum = JSON.stringify([urlFileName(src), parseChecksum(request.checksum, where)]);
+      let selected: Promise<{ root: SourceRoot; entries: SelectedEntry[] }> | undefined;
+      const selection = () =>
+        (selected ??= fetch().then(async (fetched) => {
+          const root: SourceRoot = { dir: fetched.dir, kind: 'context' };
+          return { root, entries: await selectSources(root, [fetched.pattern], where, select) };
+        }));
+      groups.push({ identity: 'http-checksum', checksum, extract, selection });
+      continue;
+    }
+    // What was fetched is the content: the URL itself is no part of the key.
+    const fetched = await fetch();
+    await addGroup({ dir: fetched.dir, kind: 'context' }, [fetched.pattern], kind, extract);
+  }
+  await flushLocal();
+  return groups;
+}
+
+/**
+ * --chown as BuildKit applies it: a user name takes its uid and primary group from the image's
+ * /etc/passwd, a numeric user alone is also the group (`--chown=1000` is 1000:1000), and a group
+ * part (name or id) overrides the group.
+ */
 async function resolveOwner(image: string, spec: string, where: string): Promise<{ uid: number; gid: number }> {
   try {
     const user = await resolveUser(image, spec);
-    return { uid: user.uid, gid: user.gid };
+    const onlyNumericUser = /^\d+$/.test(spec);
+    return { uid: user.uid, gid: onlyNumericUser ? user.uid : user.gid };
   } catch (err) {
     throw new TsbuildError('INVALID_ARGUMENT', `${where}: --chown=${spec}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * The owner of a --link copy, fixed before its cache key: numeric ids need no image, names are
+ * looked up in the parent (the only place they can mean anything). The ids, not the parent, go into
+ * the key, so the layer stays independent of the parent's content.
+ */
+function linkedOwner(stores: Stores, parentLayers: readonly LayerRef[], spec: string, where: string): Promise<{ uid: number; gid: number }> {
+  const numeric = /^\d+(:\d+)?$/.test(spec);
+  return withView(stores, numeric ? [] : parentLayers, (image) => resolveOwner(image, spec, where));
 }
 
 /** Mode, owner and mtime of a directory of the image (path already resolved), if it is one. */

@@ -51,6 +51,7 @@ interface BuildArgs extends GlobalArgs, RegistryArgs {
   'cache-ttl'?: string;
   output?: string | string[];
   check: boolean;
+  'build-context': string[];
 }
 
 export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
@@ -84,6 +85,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('unsetlabel', { type: 'string', array: true, nargs: 1, default: [], describe: 'remove a label from the image (also an inherited one)' })
       .option('platform', { type: 'string', describe: 'os/arch[/variant] to build for; only the host platform can be built' })
       .option('jobs', { type: 'number', describe: 'stages to build at once (default: the core count; 0: no limit; 1: one after another)' })
+      .option('build-context', { type: 'string', array: true, nargs: 1, default: [], describe: 'a named context, name=DIR | name=GIT-URL | name=docker-image://REF | name=oci-layout://DIR[:tag|@sha256:...]; replaces the stage or image of that name (repeatable)' })
       // RUN containers, as buildah (and docker buildx for --secret, --ssh, --allow) name them.
       .option('volume', { alias: 'v', type: 'string', array: true, nargs: 1, default: [], describe: 'bind HOST-DIR:CONTAINER-DIR[:ro|rw|O|z|Z] into every RUN (never part of a layer)' })
       .option('cap-add', { type: 'string', array: true, nargs: 1, default: [], describe: 'add a capability to RUN containers (ALL: every one)' })
@@ -109,6 +111,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .example('$0 bud --secret id=npmrc,src=$HOME/.npmrc --ssh default -t app .', 'give RUN --mount=type=secret,id=npmrc and RUN --mount=type=ssh what they need')
       .example('$0 bud --cache-to reg.example.com/team/cache --cache-from reg.example.com/team/cache -t app .', 'share the build cache through a registry')
       .example('$0 bud -o type=tar,dest=rootfs.tar .', 'build, and write the final root filesystem as a tar')
+      .example('$0 bud --build-context base=docker-image://localhost/base:1 --build-context src=../src -t app .', 'use another image for FROM base, and ../src for COPY --from=src')
       .example('$0 bud --pull --tls-verify=false -t app .', 'pull FROM images again even when they are local, from a plain-HTTP registry')
       .example('$0 bud --timestamp 0 --no-cache -t app .', 'a reproducible build: the same inputs give the same image ID')
       .example('$0 bud --check .', 'run the build checks only (see tsbuild lint --help)') as never,
@@ -123,6 +126,8 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const stores = await storesFor(args);
     const { createRuncRuntime } = await import('../../runtime/index.js');
     const { build } = await import('../../build/builder.js');
+    const { parseBuildContexts } = await import('../../build/named-context.js');
+    const buildContexts = await parseBuildContexts(args['build-context']);
     const { parsePullPolicy } = await import('../../remote/policy.js');
     const { createProgress } = await import('../../remote/progress.js');
     const { parseRunFlags } = await import('../../build/run-mounts/bud-flags.js');
@@ -173,6 +178,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         network: args.network,
         labels: parseKeyValues(args.label, '--label'),
         ignorefile: args.ignorefile,
+        buildContexts,
         runFlags,
         stdout,
         stderr: process.stderr,

@@ -5,6 +5,7 @@ import {
   compileIgnoreRules,
   copySelection,
   destIsDirectory,
+  parseChmod,
   parseIgnoreFile,
   selectSources,
   type CopyOptions,
@@ -92,9 +93,17 @@ describe('copySelection', () => {
 
   it('applies --chmod to everything copied', async () => {
     const f = await fixture({ 'd/x': { content: 'x', mode: 0o600 } });
-    await f.copy(['d'], '/m', { chmod: 0o751 });
+    await f.copy(['d'], '/m', { chmod: parseChmod('751', 'Containerfile:1') });
     expect((await stat(path.join(f.layer, 'm/x'))).mode & 0o7777).toBe(0o751);
     expect((await stat(path.join(f.layer, 'm'))).mode & 0o7777).toBe(0o751);
+  });
+
+  it('applies a symbolic --chmod per entry: X adds execute to directories and executables only', async () => {
+    const f = await fixture({ 'd/plain': { content: 'p', mode: 0o600 }, 'd/tool': { content: 't', mode: 0o700 } });
+    await f.copy(['d'], '/m', { chmod: parseChmod('u=rwX,go=rX', 'Containerfile:1') });
+    expect((await stat(path.join(f.layer, 'm/plain'))).mode & 0o7777).toBe(0o644);
+    expect((await stat(path.join(f.layer, 'm/tool'))).mode & 0o7777).toBe(0o755);
+    expect((await stat(path.join(f.layer, 'm'))).mode & 0o7777).toBe(0o755);
   });
 
   it('preserves setuid bits and owners of COPY --from sources', async () => {
@@ -199,5 +208,61 @@ describe('copySelection', () => {
     expect(destIsDirectory('/x', ['f', 'g'], [file, file])).toBe(true);
     expect(destIsDirectory('/x', ['d'], [dir])).toBe(true);
     expect(destIsDirectory('/x', ['f*'], [file])).toBe(true);
+  });
+});
+
+describe('COPY --parents and --exclude', () => {
+  async function copyWith(spec: Parameters<typeof writeTree>[1], patterns: string[], dest: string, options: { parents?: boolean; exclude?: string[] }) {
+    const f = await fixture(spec);
+    const exclude = options.exclude ? compileIgnoreRules(options.exclude, 'Containerfile:4: --exclude') : undefined;
+    const entries = await selectSources(f.root, patterns, 'Containerfile:4', { parents: options.parents, exclude });
+    await copySelection(entries, f.root, f.layer, dest, true, { what: 'Containerfile:4' });
+    return f.layer;
+  }
+  const tree = async (dir: string, rel = ''): Promise<string[]> => {
+    const out: string[] = [];
+    for (const name of (await readdir(path.join(dir, rel))).sort()) {
+      const child = rel === '' ? name : `${rel}/${name}`;
+      const st = await lstat(path.join(dir, child));
+      out.push(st.isDirectory() ? `${child}/` : child);
+      if (st.isDirectory()) out.push(...(await tree(dir, child)));
+    }
+    return out;
+  };
+
+  it('keeps each source path under the destination with --parents', async () => {
+    const layer = await copyWith({ 'x/a.txt': 'xa', 'y/a.txt': 'ya', 'y/b.md': 'b' }, ['x/a.txt', 'y/*.txt'], '/p/', { parents: true });
+    expect(await tree(layer)).toEqual(['p/', 'p/x/', 'p/x/a.txt', 'p/y/', 'p/y/a.txt']);
+    expect(await text(path.join(layer, 'p/y/a.txt'))).toBe('ya');
+  });
+
+  it('keeps a directory source itself, not only its contents, with --parents', async () => {
+    const layer = await copyWith({ 'src/lib/m.js': 'm' }, ['src/lib'], '/app/', { parents: true });
+    expect(await tree(layer)).toEqual(['app/', 'app/src/', 'app/src/lib/', 'app/src/lib/m.js']);
+  });
+
+  it('keeps only the part after a /./ pivot with --parents', async () => {
+    const layer = await copyWith({ 'build/out/bin/tool': 't', 'build/out/lib/x.so': 'x' }, ['./build/out/./bin/tool', 'build/./out/lib'], '/d/', { parents: true });
+    expect(await tree(layer)).toEqual(['d/', 'd/bin/', 'd/bin/tool', 'd/out/', 'd/out/lib/', 'd/out/lib/x.so']);
+  });
+
+  it('gives --parents directories the mode of the source directory', async () => {
+    const layer = await copyWith({ 'x/a': 'a', x: { dir: true, mode: 0o750 } }, ['x/a'], '/p/', { parents: true });
+    expect((await stat(path.join(layer, 'p/x'))).mode & 0o7777).toBe(0o750);
+  });
+
+  it('leaves out files matching --exclude, inside directories and among wildcard matches', async () => {
+    const layer = await copyWith(
+      { 'home.txt': 'h', 'homework/a.txt': 'a', 'homework/b.go': 'b', 'homework/sub/c.txt': 'c', 'homer.md': 'm' },
+      ['hom*'],
+      '/d/',
+      { exclude: ['*.txt', 'sub'] },
+    );
+    expect(await tree(layer)).toEqual(['d/', 'd/b.go', 'd/homer.md']);
+  });
+
+  it('matches --exclude with .dockerignore syntax (** and ! exceptions)', async () => {
+    const layer = await copyWith({ 'a/x.log': '', 'a/b/y.log': '', 'a/b/keep.log': '', 'a/z.txt': '' }, ['a'], '/d/', { exclude: ['**/*.log', '!b/keep.log'] });
+    expect(await tree(layer)).toEqual(['d/', 'd/b/', 'd/b/keep.log', 'd/z.txt']);
   });
 });
