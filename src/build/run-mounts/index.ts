@@ -9,6 +9,7 @@ import type { PreparedMounts } from '../steps/run-step.js';
 import type { RunInstruction } from '../../containerfile/model.js';
 import { resolveInRoot } from '../../util/resolve-in-root.js';
 import { findBuildImage } from '../base-image.js';
+import { resolveNamedSource } from '../named-context.js';
 import type { BuildSession } from '../session.js';
 import { runEnvironment, type StageState } from '../stage-state.js';
 import { bindIdentity, bindMount, overlayOver } from './bind.js';
@@ -119,10 +120,14 @@ function hasHostFileFlags(flags: RunFlags): boolean {
 /**
  * A `from=` of RUN --mount: an earlier stage (by name or index; the planner made sure it is built),
  * else an image, local or pulled under the build's --pull policy; no from: the build context.
- * Named build contexts (--build-context) belong here, before the stage lookup.
+ * A named build context (--build-context) of that name comes first.
  */
 export async function mountSource(session: BuildSession, ref: string | undefined, where: string): Promise<MountSource> {
   if (ref === undefined) return { kind: 'context', dir: session.options.contextDir, ignore: session.ignore, memo: session.memo };
+  // A named build context wins over a stage or image of that name, as for COPY --from.
+  const named = /^\d+$/.test(ref) ? undefined : await resolveNamedSource(session, ref, where);
+  if (named?.kind === 'dir') return { kind: 'context', dir: named.dir, ignore: named.ignore, memo: session.memo };
+  if (named?.kind === 'image') return { kind: 'layers', layers: named.image.layers, identity: named.identity, name: `build context ${ref}` };
   const index = /^\d+$/.test(ref) ? Number(ref) : session.stageNames.get(ref.toLowerCase());
   const stage = index === undefined ? undefined : session.stageResults.get(index);
   if (stage) return { kind: 'layers', layers: stage.layers, identity: stage.key, name: `stage ${ref}` };

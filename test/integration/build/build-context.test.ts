@@ -61,6 +61,21 @@ describe('--build-context name=DIR', () => {
   });
 });
 
+describe('--build-context in RUN --mount from=', () => {
+  it('binds a directory context (its .dockerignore applied) and an image context, as COPY --from reads them', async () => {
+    const extra = await contexts.make({ 'tool.sh': 'echo tool-from-extra\n', 'skip.key': 'no\n', '.dockerignore': '*.key\n' });
+    const ctx = await contexts.make({
+      Containerfile: [
+        'FROM busybox-base',
+        'RUN --mount=from=extra,target=/x sh /x/tool.sh > /out && ls /x >> /out',
+        'RUN --mount=type=bind,from=pinned,source=/marker,target=/m cat /m >> /out',
+      ].join('\n'),
+    });
+    await budOk(t, ctx, ['-t', 'mount-context', '--build-context', `extra=${extra}`, '--build-context', 'pinned=docker-image://ctx-image', '--pull=never']);
+    expect(await sh(t, 'mount-context', 'cat /out; ls /x /m 2>&1 | wc -l')).toBe('tool-from-extra\ntool.sh\nfrom-ctx-image\n2\n');
+  });
+});
+
 describe('--build-context name=<git URL>', () => {
   it('clones the repository (ref and subdir as for ADD) and reads it like a directory, removing the clone afterwards', async () => {
     const work = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-git-context-'));
