@@ -9,7 +9,7 @@ import { parseContainerfile, parseInstructionLine, planBuild, type Instruction, 
 import { withSourceExcerpt } from '../errors.js';
 import { loadImage } from '../image/image.js';
 import { normalizeImageName } from '../image/names.js';
-import { sha256Digest, shortId } from '../oci/types.js';
+import { DEFAULT_PATH, sha256Digest, shortId } from '../oci/types.js';
 import type { ContainerRuntime } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
 import { findBuildImage } from './base-image.js';
@@ -19,7 +19,7 @@ import { findNamedContext, namedContextState, releaseNamedSources } from './name
 import { exportRootfs } from './output.js';
 import type { BuildOptions, BuildResult, BuildSession } from './session.js';
 import type { StageFlags } from './steps/metadata.js';
-import { cloneConfig, emptyConfig, isProxyArg, platformArgs, type StageState } from './stage-state.js';
+import { cloneConfig, emptyConfig, envMap, isProxyArg, platformArgs, setEnv, type StageState } from './stage-state.js';
 import { commitFinalImage } from './final-image.js';
 import { hostTargetPlatform } from './platform.js';
 import { runGraph } from './scheduler.js';
@@ -115,6 +115,8 @@ async function buildStage(root: BuildSession, session: BuildSession, plan: Stage
   state.baseLayerCount ??= state.layers.length;
   state.baseHistoryCount ??= state.config.history?.length ?? 0;
   state.proxies = new Map([...root.options.buildArgs].filter(([name]) => isProxyArg(name)));
+  // Every stage has a PATH in its config, as BuildKit and buildah give one to a base without it.
+  if (!envMap(state.config).has('PATH')) setEnv(state.config, 'PATH', DEFAULT_PATH);
   const flags: StageFlags = { cmdSet: false };
 
   const instructions: Instruction[] = [];

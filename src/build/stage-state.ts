@@ -1,7 +1,7 @@
 // The state of one stage while it builds: the image so far (config + layers), the cache key chain,
 // and the ARG scope. Variable lookup follows the Dockerfile reference: ENV wins over ARG.
 import type { LayerRef } from '../image/image.js';
-import { hostPlatform, type ImageConfig } from '../oci/types.js';
+import { DEFAULT_PATH, hostPlatform, type ImageConfig } from '../oci/types.js';
 
 export interface StageState {
   config: ImageConfig;
@@ -63,10 +63,12 @@ export function envMap(config: ImageConfig): Map<string, string> {
   return env;
 }
 
+/** Sets one variable; an existing one keeps its place in the list (BuildKit's addEnv). */
 export function setEnv(config: ImageConfig, key: string, value: string): void {
-  const env = (config.config.Env ?? []).filter((e) => e !== key && !e.startsWith(`${key}=`));
-  env.push(`${key}=${value}`);
-  config.config.Env = env;
+  const entry = `${key}=${value}`;
+  const env = config.config.Env ?? [];
+  const named = (e: string): boolean => e === key || e.startsWith(`${key}=`);
+  config.config.Env = env.some(named) ? env.map((e) => (named(e) ? entry : e)) : [...env, entry];
 }
 
 /** Looks a variable up for expansion: ENV first, then the ARGs in scope. */
@@ -91,7 +93,7 @@ export function runEnvironment(state: StageState, options: { proxies?: boolean }
     }
   }
   for (const [name, value] of env) out.push(`${name}=${value}`);
-  if (!env.has('PATH')) out.push('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  if (!env.has('PATH')) out.push(`PATH=${DEFAULT_PATH}`);
   return out;
 }
 

@@ -10,6 +10,7 @@ import { checkExecutable, generateSpec, resolveUser } from '../runtime/index.js'
 import { mountOverlay } from '../snapshot/mount.js';
 import type { Stores } from '../store/root.js';
 import type { ImageRecord } from '../image/store.js';
+import { DEFAULT_PATH } from '../oci/types.js';
 import type { RegistryFlags } from '../remote/connect.js';
 import type { PullPolicy } from '../remote/policy.js';
 import type { Progress } from '../remote/types.js';
@@ -138,6 +139,6 @@ export function mergeEnv(base: readonly string[], overrides: readonly string[]):
       env.set(entry.slice(0, eq), entry.slice(eq + 1));
     }
   }
-  if (!env.has('PATH')) env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
   return [...env].map(([k, v]) => `${k}=${v}`);
 }

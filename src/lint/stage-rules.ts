@@ -19,7 +19,7 @@ import {
   type Stage,
   type StageBase,
 } from '../containerfile/index.js';
-import { hostPlatform } from '../oci/types.js';
+import { DEFAULT_PATH, hostPlatform } from '../oci/types.js';
 import { expandTracked, suggest, type Expansion } from './expansion.js';
 import { checkFromLines } from './from-rules.js';
 import { MESSAGES } from './rules.js';
@@ -50,7 +50,6 @@ export interface StageCheckOptions {
 
 /** buildkit's nonEnvArgs: build arguments that configure BuildKit and never become variables. */
 const NON_ENV_ARGS = new Set(['BUILDKIT_SBOM_SCAN_CONTEXT', 'BUILDKIT_SBOM_SCAN_STAGE']);
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 // Whole words of a name (split at "_"): API_KEY, DB_PASSWORD, GITHUB_TOKEN; "public" makes it harmless.
 const SECRET_RE = /(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)/i;
 const SECRET_ALLOW_RE = /(?:_|^)(?:public)(?:_|$)/i;

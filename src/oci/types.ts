@@ -128,3 +128,6 @@ export function hostPlatform(): Platform {
   const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
   return { os: 'linux', architecture: arch[process.arch] ?? process.arch };
 }
+
+/** The PATH a container or build stage gets when its environment has none (Docker's default). */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TsbuildError, errnoCode } from '../errors.js';
+import { DEFAULT_PATH } from '../oci/types.js';
 import type { Logger } from '../log.js';
 import { signalNumber } from '../util/exec.js';
 import { writeJsonAtomic } from '../util/fs.js';
@@ -36,8 +37,7 @@ export interface RuncRuntimeOptions {
   logger: Logger;
 }
 
-/** The PATH a container gets when its environment has none (Docker's default). */
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export { DEFAULT_PATH };
 
 // How long an aborted container may take to die after `runc kill` before runc itself is SIGKILLed.
 const ABORT_GRACE_MS = 10_000;

@@ -176,10 +176,8 @@ describe.runIf(available)('side by side with buildah', () => {
       'localhost/compare-env',
       { bases: ['localhost/flags-parent'] },
     );
-    // buildah adds a default PATH to an image that has none (so does BuildKit; tsbuild does not yet):
-    // not what these flags are about.
-    const env = (v: ImageView) => new Set((v.config.config.Env as string[]).filter((e) => !e.startsWith('PATH=')));
-    expect(env(tsbuild)).toEqual(env(buildah));
+    // Sorted: buildah 1.28 moves a variable set again to the end, tsbuild keeps its place (BuildKit).
+    expect([...tsbuild.config.config.Env].sort()).toEqual([...buildah.config.config.Env].sort());
     expect(tsbuild.annotations?.['a.b']).toBe('c');
     expect(buildah.annotations?.['a.b']).toBe('c');
     expect(comparableTree(tsbuild, runLeftovers)).toEqual(comparableTree(buildah, runLeftovers));

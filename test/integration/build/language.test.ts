@@ -128,6 +128,18 @@ describe('variable substitution', () => {
   });
 });
 
+describe('environment', () => {
+  it('gives a stage whose base has no PATH the default one, and keeps a variable set again in its place', async () => {
+    const ctx = await contexts.make({ Containerfile: 'FROM scratch\nENV A=1 B=2\nENV A=3 PATH=/opt/bin:$PATH\n' });
+    await budOk(t, ctx, ['-t', 'env-order']);
+    expect(await inspectJson<string[]>(t, 'env-order', 'Config.Env')).toEqual([
+      'PATH=/opt/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      'A=3',
+      'B=2',
+    ]);
+  });
+});
+
 describe('metadata instructions', () => {
   let config: Config;
   let author: string;
