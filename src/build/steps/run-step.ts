@@ -45,6 +45,8 @@ export interface RunStepContext {
   /** RUN --security=insecure. */
   privileged?: boolean;
   hostFiles?: HostFileOptions;
+  /** bud --stdin: the RUN reads tsbuild's standard input. */
+  stdin?: boolean;
   /** More of what decides the result, for the cache key (see run-mounts/index.ts); never secret values. */
   keyParts?: unknown;
 }
@@ -149,7 +151,7 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
       }
       const id = `tsbuild-${process.pid}-${hostname}`;
       await mkdir(path.join(scratch, 'bundle'));
-      exitCode = await ctx.runtime.run(id, path.join(scratch, 'bundle'), spec, { stdin: 'ignore', stdout: ctx.stdout, stderr: ctx.stderr }, ctx.signal);
+      exitCode = await ctx.runtime.run(id, path.join(scratch, 'bundle'), spec, { stdin: ctx.stdin ? 'inherit' : 'ignore', stdout: ctx.stdout, stderr: ctx.stderr }, ctx.signal);
     } finally {
       try {
         await prepared?.release();
