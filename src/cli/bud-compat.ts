@@ -9,6 +9,7 @@ import { TsbuildError } from '../errors.js';
 import type { ImageRecord } from '../image/store.js';
 import { hostTargetPlatform } from '../build/platform.js';
 import { hostPlatform } from '../oci/types.js';
+import type { ResourceFlagArgs } from '../build/run-mounts/resource-flags.js';
 import type { RegistryFlags } from '../remote/connect.js';
 import type { Stores } from '../store/root.js';
 
@@ -74,6 +75,58 @@ export function joinNoCacheFilter(argv: readonly string[]): string[] {
     else out.push(arg);
   }
   return out;
+}
+
+export interface ResourceArgs {
+  memory?: string;
+  'memory-swap'?: string;
+  'cpu-shares'?: number;
+  'cpu-period'?: number;
+  'cpu-quota'?: number;
+  'cpuset-cpus'?: string;
+  'cpuset-mems'?: string;
+  'shm-size'?: string;
+  ulimit: string[];
+  device: string[];
+  'group-add': string[];
+  'cgroup-parent'?: string;
+  'security-opt': string[];
+}
+
+/** Limits and security options of every RUN container (buildah's and podman's). */
+export function resourceOptions<T>(y: Argv<T>): Argv<T & ResourceArgs> {
+  return y
+    .option('memory', { alias: 'm', type: 'string', describe: 'memory limit of RUN containers, <number>[b|k|m|g]' })
+    .option('memory-swap', { type: 'string', describe: 'memory plus swap limit of RUN containers (-1: unlimited swap)' })
+    .option('cpu-shares', { alias: 'c', type: 'number', describe: 'CPU shares (relative weight) of RUN containers' })
+    .option('cpu-period', { type: 'number', describe: 'CPU CFS period of RUN containers, in microseconds' })
+    .option('cpu-quota', { type: 'number', describe: 'CPU CFS quota of RUN containers, in microseconds per period' })
+    .option('cpuset-cpus', { type: 'string', describe: 'CPUs RUN containers may use (0-3, 0,1)' })
+    .option('cpuset-mems', { type: 'string', describe: 'memory nodes RUN containers may use (NUMA)' })
+    .option('shm-size', { type: 'string', describe: 'size of /dev/shm in RUN containers (default 64m)' })
+    .option('ulimit', { type: 'string', array: true, nargs: 1, default: [], describe: 'rlimit of RUN containers, TYPE=SOFT[:HARD] (e.g. nofile=1024:2048); at most tsbuild\'s own hard limit' })
+    .option('device', { type: 'string', array: true, nargs: 1, default: [], describe: 'host device for RUN containers, HOST[:CONTAINER][:PERMISSIONS] (rwm)' })
+    .option('group-add', { type: 'string', array: true, nargs: 1, default: [], describe: "supplementary group of RUN processes, by name (the image's /etc/group) or gid" })
+    .option('cgroup-parent', { type: 'string', describe: "cgroup to put RUN containers under (default: tsbuild's own)" })
+    .option('security-opt', { type: 'string', array: true, nargs: 1, default: [], describe: 'no-new-privileges (the default anyway), seccomp=unconfined, apparmor=unconfined, label=disable: tsbuild applies no such profile' }) as Argv<T & ResourceArgs>;
+}
+
+export function resourceFlagArgs(args: ResourceArgs): ResourceFlagArgs {
+  return {
+    memory: args.memory,
+    memorySwap: args['memory-swap'],
+    cpuShares: args['cpu-shares'],
+    cpuPeriod: args['cpu-period'],
+    cpuQuota: args['cpu-quota'],
+    cpusetCpus: args['cpuset-cpus'],
+    cpusetMems: args['cpuset-mems'],
+    shmSize: args['shm-size'],
+    ulimit: args.ulimit,
+    device: args.device,
+    groupAdd: args['group-add'],
+    cgroupParent: args['cgroup-parent'],
+    securityOpt: args['security-opt'],
+  };
 }
 
 export interface CompatSettings {

@@ -10,9 +10,9 @@ import { registryFlags, registryOptions, type RegistryArgs } from '../registry-f
 import { withAbortOnSignals } from '../signals.js';
 import { buildEpoch, collectBuildArgs, parseEnvFlags, parseJobs } from '../build-flags.js';
 import { normalizeImageName } from '../../image/names.js';
-import { afterBuild, compatOptions, compatSettings, type CompatArgs } from '../bud-compat.js';
+import { afterBuild, compatOptions, compatSettings, resourceFlagArgs, resourceOptions, type CompatArgs, type ResourceArgs } from '../bud-compat.js';
 
-interface BuildArgs extends GlobalArgs, RegistryArgs, CompatArgs {
+interface BuildArgs extends GlobalArgs, RegistryArgs, CompatArgs, ResourceArgs {
   pull: string;
   context: string;
   file?: string;
@@ -61,7 +61,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   aliases: ['build', 'build-using-dockerfile'],
   describe: 'Build an image from a Containerfile',
   builder: (y) =>
-    compatOptions(registryOptions(y))
+    resourceOptions(compatOptions(registryOptions(y)))
       .positional('context', { type: 'string', default: '.', describe: 'build context directory' })
       .option('file', { alias: 'f', type: 'string', describe: 'Containerfile to use ("-" reads stdin); default: Containerfile or Dockerfile in the context' })
       .option('tag', { alias: 't', type: 'string', array: true, nargs: 1, default: [], describe: 'name the image (repeatable)' })
@@ -148,6 +148,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       secret: args.secret,
       ssh: args.ssh,
       allow: args.allow,
+      resources: resourceFlagArgs(args),
     });
     const { parseCacheRepository } = await import('../../build/remote-cache.js');
     const repositories = (values: string[], flag: string): string[] =>

@@ -1,10 +1,10 @@
 // The bud flags people bring from docker buildx, podman build and buildah, through the real CLI and
 // runc: accepted with their meaning there, or refused with a clear error.
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
-import { Contexts, bud, budOk, inspectJson, setupRoot, steps, teardownRoot, type TestRoot } from './helpers.js';
+import { Contexts, bud, budOk, inspectJson, setupRoot, sh, steps, teardownRoot, type TestRoot } from './helpers.js';
 
 let t: TestRoot;
 const contexts = new Contexts();
@@ -156,5 +156,80 @@ describe('--omit-history, --no-cache-filter, --retry', () => {
     await budOk(t, ctx, ['--retry', '2', '--retry-delay', '10ms']);
     const bad = await bud(t, ctx, ['--retry-delay', 'soon']);
     expect(bad.stderr).toContain('Error: --retry-delay "soon": expected a duration');
+  });
+});
+
+describe('resource and security flags of RUN containers', () => {
+  it('RUN sees its memory limit, CPU shares and cpuset, and the image keeps none of it', async () => {
+    const result = await build('compat-limits', [
+      'FROM busybox-base',
+      'RUN cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpuset/cpuset.cpus /sys/fs/cgroup/cpu/cpu.cfs_quota_us',
+    ], ['-m', '64m', '--memory-swap', '-1', '--cpu-shares', '512', '--cpuset-cpus', '0', '--cpu-period', '100000', '--cpu-quota', '50000']);
+    expect(result.stdout).toContain(`${64 * 1024 * 1024}\n512\n0\n50000\n`);
+  });
+
+  it('--shm-size sets the size of /dev/shm', async () => {
+    const result = await build('compat-shm', ['FROM busybox-base', 'RUN df -k /dev/shm | tail -1 | awk \'{print "shm=" $2}\''], ['--shm-size', '16m']);
+    expect(result.stdout).toContain('shm=16384');
+  });
+
+  it('--ulimit sets a RUN rlimit, and a limit above our own hard limit is a clear error', async () => {
+    const result = await build('compat-ulimit', ['FROM busybox-base', 'RUN echo "n=$(ulimit -n):$(ulimit -Hn)"'], ['--ulimit', 'nofile=512:1024']);
+    expect(result.stdout).toContain('n=512:1024');
+    const ctx = await contexts.make({ Containerfile: 'FROM busybox-base\n' });
+    const bad = await bud(t, ctx, ['--ulimit', 'nofile=10:99999999']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/Error: --ulimit "nofile=10:99999999": above tsbuild's own hard limit \(\d+\)/);
+    const unknown = await bud(t, ctx, ['--ulimit', 'files=10']);
+    expect(unknown.stderr).toContain('Error: --ulimit "files=10": expected TYPE=SOFT[:HARD]');
+  });
+
+  it('--device gives RUN the device node, and its rules let it be opened', async () => {
+    const result = await build('compat-device', ['FROM busybox-base', 'RUN ls -l /dev/fuse /dev/tun && head -c0 /dev/zero </dev/tun 2>&1; echo done'], ['--device', '/dev/fuse', '--device', '/dev/net/tun:/dev/tun:rw']);
+    expect(result.stdout).toMatch(/^crw.* 10,\s*229 .*\/dev\/fuse$/m);
+    expect(result.stdout).toMatch(/^crw.*\/dev\/tun$/m);
+    expect(await sh(t, 'compat-device', 'ls /dev/fuse 2>&1 || true')).toContain('No such file');
+    const ctx = await contexts.make({ Containerfile: 'FROM busybox-base\n' });
+    const bad = await bud(t, ctx, ['--device', '/dev/no-such-device']);
+    expect(bad.stderr).toContain('Error: --device "/dev/no-such-device": /dev/no-such-device does not exist');
+  });
+
+  it('--group-add adds supplementary groups by name and gid', async () => {
+    await build('compat-with-staff', ['FROM busybox-base', 'RUN echo "staff:x:50:" >> /etc/group']);
+    const result = await build('compat-groups', ['FROM compat-with-staff', 'RUN echo "groups=$(id -G)"'], ['--group-add', 'staff', '--group-add', '1234']);
+    expect(result.stdout).toMatch(/groups=0( \d+)* 50 1234/);
+    const ctx = await contexts.make({ Containerfile: 'FROM busybox-base\nRUN true\n' });
+    const bad = await bud(t, ctx, ['--group-add', 'nosuchgroup']);
+    expect(bad.stderr).toContain(`Error: ${path.join(ctx, 'Containerfile')}:2: --group-add: unable to find group nosuchgroup`);
+  });
+
+  it('--cgroup-parent puts RUN under that cgroup', async () => {
+    const parent = `tsbuild-test-parent-${process.pid}`;
+    try {
+      const result = await build('compat-cgroup', ['FROM busybox-base', 'RUN grep memory /proc/self/cgroup'], ['--cgroup-parent', `/${parent}`]);
+      expect(result.stdout).toMatch(new RegExp(`:memory:/${parent}/tsbuild-[0-9a-f]+$`, 'm'));
+    } finally {
+      // The parent is the caller's to remove (runc removes only the container's own cgroup).
+      for (const controller of await readdir('/sys/fs/cgroup')) await rmdir(path.join('/sys/fs/cgroup', controller, parent)).catch(() => undefined);
+    }
+  });
+
+  it('--security-opt accepts the options that change nothing here and refuses a profile', async () => {
+    const lines = ['FROM busybox-base', 'RUN grep NoNewPrivs /proc/self/status'];
+    const result = await build('compat-secopt', lines, ['--security-opt', 'no-new-privileges', '--security-opt', 'seccomp=unconfined', '--security-opt', 'label=disable', '--security-opt', 'apparmor=unconfined']);
+    expect(result.stdout).toMatch(/NoNewPrivs:\s+1/);
+    const ctx = await contexts.make({ Containerfile: lines.join('\n') });
+    const bad = await bud(t, ctx, ['--security-opt', 'seccomp=/etc/profile.json']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('Error: --security-opt "seccomp=/etc/profile.json": not supported');
+  });
+
+  it('limits are not part of the cache key; rlimits are', async () => {
+    const lines = ['FROM busybox-base', 'RUN echo keyed > /k'];
+    await build('compat-key', lines);
+    const limited = await build('compat-key', lines, ['-m', '128m', '--shm-size', '8m']);
+    expect(steps(limited.stdout).find((s) => s.text.startsWith('RUN'))?.cached).toBe(true);
+    const ulimited = await build('compat-key', lines, ['--ulimit', 'nofile=256']);
+    expect(steps(ulimited.stdout).find((s) => s.text.startsWith('RUN'))?.cached).toBe(false);
   });
 });
