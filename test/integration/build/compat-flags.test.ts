@@ -3,6 +3,7 @@
 import { readFile, readdir, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildahAvailable, buildBoth, comparableTree } from '../../helpers/buildah.js';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
 import { Contexts, bud, budOk, inspectJson, setupRoot, sh, steps, teardownRoot, type TestRoot } from './helpers.js';
 
@@ -231,5 +232,28 @@ describe('resource and security flags of RUN containers', () => {
     expect(steps(limited.stdout).find((s) => s.text.startsWith('RUN'))?.cached).toBe(true);
     const ulimited = await build('compat-key', lines, ['--ulimit', 'nofile=256']);
     expect(steps(ulimited.stdout).find((s) => s.text.startsWith('RUN'))?.cached).toBe(false);
+  });
+});
+
+describe.runIf(buildahAvailable() || process.env.CI === 'true')('compatibility flags side by side with buildah 1.28', () => {
+  it('gives the same files and config for the limits, --arch, --omit-history and --identity-label=false', async () => {
+    const ctx = await contexts.make({
+      Containerfile: [
+        'FROM localhost/busybox-base',
+        'RUN cat /sys/fs/cgroup/memory/memory.limit_in_bytes > /memory && echo "$(ulimit -n):$(ulimit -Hn)" > /nofile',
+        "RUN df -k /dev/shm | tail -1 | awk '{print $2}' > /shm",
+      ].join('\n'),
+    });
+    const args = ['-m', '64m', '--ulimit', 'nofile=512:1024', '--shm-size', '16m', '--arch', 'amd64', '--omit-history', '--identity-label=false', '--rm', '--force-rm'];
+    const { tsbuild, buildah } = await buildBoth(ctx, args, t, 'localhost/compare-compat');
+    // buildah leaves the mount points it created in the layer; BuildKit, the reference, does not.
+    const leftovers = (p: string): boolean => /^(dev|proc|sys|run|etc\/(hosts|resolv\.conf|hostname))$/.test(p);
+    expect(comparableTree(tsbuild, leftovers)).toEqual(comparableTree(buildah, leftovers));
+    expect(tsbuild.files.get('memory')?.size).toBe(`${64 * 1024 * 1024}\n`.length);
+    for (const view of [tsbuild, buildah]) {
+      expect(view.config.history ?? []).toEqual([]);
+      expect(view.config.config?.Labels ?? {}).not.toHaveProperty('io.buildah.version');
+      expect(view.config.architecture).toBe('amd64');
+    }
   });
 });
