@@ -5,15 +5,15 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { loadIgnoreRules, openFileDigestMemo } from './context/index.js';
-import { parseContainerfile, parseInstructionLine, planBuild, type Instruction, type SourceLocation, type StagePlan } from '../containerfile/index.js';
-import { withSourceExcerpt } from '../errors.js';
+import { parseContainerfile, parseInstructionLine, planBuild, type Instruction, type ParsedContainerfile, type SourceLocation, type StagePlan } from '../containerfile/index.js';
+import { TsbuildError, withSourceExcerpt } from '../errors.js';
 import { loadImage } from '../image/image.js';
 import { normalizeImageName } from '../image/names.js';
 import { DEFAULT_PATH, sha256Digest, shortId } from '../oci/types.js';
 import type { ContainerRuntime } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
 import { findBuildImage } from './base-image.js';
-import { openBuildCache } from './cache.js';
+import { openBuildCache, type BuildCache } from './cache.js';
 import { runInstruction } from './instructions.js';
 import { findNamedContext, namedContextState, releaseNamedSources } from './named-context.js';
 import { exportRootfs } from './output.js';
@@ -42,7 +42,9 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
     buildArgs: options.buildArgs,
     builtinArgs,
     namedContext: (ref) => findNamedContext(options.buildContexts, ref),
+    allStages: options.allStages,
   });
+  const uncached = noCacheStages(parsed, options.noCacheFilter);
   const memo = await openFileDigestMemo(path.join(stores.layout.cache, 'file-digests.json'));
   const session: BuildSession = {
     stores,
@@ -72,6 +74,7 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
       { jobs, signal: options.signal },
       async (stagePlan, signal) => {
         const stage = stageSession(session, stagePlan, signal);
+        if (uncached.has(stagePlan.stage.index)) stage.cache = lookupless(stage.cache);
         try {
           session.stageResults.set(stagePlan.stage.index, await buildStage(session, stage, stagePlan));
         } finally {
@@ -96,6 +99,22 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
   for (const name of image.names) session.log(`Successfully tagged ${name}`);
   options.stdout.write(`${image.id.replace(/^sha256:/, '')}\n`);
   return { image };
+}
+
+/** --no-cache-filter: the stages it names (by name or index); a name that is no stage is a typo. */
+function noCacheStages(parsed: ParsedContainerfile, filter: readonly string[] | undefined): Set<number> {
+  const out = new Set<number>();
+  for (const ref of filter ?? []) {
+    const stage = /^\d+$/.test(ref) ? parsed.stages[Number(ref)] : parsed.stages.find((s) => s.name === ref.toLowerCase());
+    if (!stage) throw new TsbuildError('INVALID_ARGUMENT', `--no-cache-filter ${ref}: ${parsed.file} has no stage of that name or index`);
+    out.add(stage.index);
+  }
+  return out;
+}
+
+/** A cache that finds nothing but is still filled, as buildx treats the stages of --no-cache-filter. */
+function lookupless(cache: BuildCache | undefined): BuildCache | undefined {
+  return cache && { lookup: async () => undefined, store: (key, entry) => cache.store(key, entry) };
 }
 
 /** TARGETSTAGE: the --target stage, else the last stage; "default" for an unnamed one, as BuildKit names it. */

@@ -38,6 +38,7 @@ export async function commitFinalImage(session: BuildSession, final: StageState)
     // The base image's history keeps its dates: only what this build added is dated by the epoch.
     config.history = (config.history ?? []).map((h, i) => (i >= (final.baseHistoryCount ?? 0) ? { ...h, created: date } : h));
   }
+  if (options.omitHistory) delete config.history;
   let annotations = options.annotations;
   if (annotations && Object.keys(annotations).length > 0 && options.format === 'docker') {
     options.stderr.write('[Warning] annotations are not supported by the docker image format: --annotation ignored\n');

@@ -77,6 +77,7 @@ export async function runInstruction(
           stdout: options.quiet ? options.stderr : options.stdout,
           stderr: options.stderr,
           signal: options.signal,
+          stdin: options.stdin,
           where,
           text: instruction.text,
           extraMounts,

@@ -59,6 +59,14 @@ export interface BuildOptions {
   output?: OutputTarget;
   /** --build-context: named contexts by key (see named-context.ts), replacing stages and images of that name. */
   buildContexts?: ReadonlyMap<string, NamedContext>;
+  /** --skip-unused-stages=false: every stage up to the target is built. */
+  allStages?: boolean;
+  /** --stdin: RUN steps read tsbuild's standard input. */
+  stdin?: boolean;
+  /** --omit-history: the image config gets no history. */
+  omitHistory?: boolean;
+  /** --no-cache-filter: stages (names or indexes) that use no cached step. */
+  noCacheFilter?: string[];
 }
 
 export interface BuildResult {

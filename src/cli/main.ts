@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { reportError } from './exit.js';
 import { globalOptions, wantsStack } from './global.js';
 import { POLICY_WORDS, normalizePullFlag } from './registry-flags.js';
+import { joinNoCacheFilter } from './bud-compat.js';
 import { VERSION } from './version.js';
 import { buildCommand } from './commands/build.js';
 import { imagesCommand } from './commands/images.js';
@@ -59,7 +60,7 @@ function commandIndex(argv: readonly string[]): number {
 const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--log-level']);
 
 export async function main(rawArgv: string[]): Promise<void> {
-  const argv = normalizePullFlag(separateContainerCommand(rawArgv));
+  const argv = joinNoCacheFilter(normalizePullFlag(separateContainerCommand(rawArgv)));
   // `run` speaks podman's convention: 125 when tsbuild itself fails, the container's code otherwise.
   // (The command word only: `bud -t run .` is a build.)
   const command = commandIndex(argv);

@@ -51,6 +51,8 @@ export interface PlanOptions {
    * is replaced by it (BuildKit's precedence): its instructions are dropped and nothing it needs is built.
    */
   namedContext?: (ref: string) => string | undefined;
+  /** Build every stage up to the target, needed or not (buildah's --skip-unused-stages=false). */
+  allStages?: boolean;
 }
 
 export function planBuild(parsed: ParsedContainerfile, opts: PlanOptions): BuildPlan {
@@ -131,6 +133,7 @@ function plan(parsed: ParsedContainerfile, opts: PlanOptions): BuildPlan {
     for (const dep of plans[index]?.dependsOn ?? []) collect(dep);
   };
   collect(target);
+  if (opts.allStages) for (let i = 0; i < target; i++) collect(i);
   // Dependencies first; stages in file order where the graph leaves a choice.
   const ordered: StagePlan[] = [];
   const placed = new Set<number>();

@@ -317,7 +317,7 @@ export function createRegistryClient(options: RegistryClientOptions): ClosableRe
   }
 
   function retrying<T>(what: string, fn: (attempt: number) => Promise<T>): Promise<T> {
-    return withRetries({ attempts, signal, logger: log, what, finalize: finalError }, fn);
+    return withRetries({ attempts, delayMs: options.retryDelayMs, signal, logger: log, what, finalize: finalError }, fn);
   }
 
   function repoWhat(repository: string, reference?: string): string {

@@ -19,6 +19,9 @@ export interface RegistryFlags {
   tlsVerify?: boolean;
   /** A directory with ca.crt / client.cert / client.key for this registry (--cert-dir). */
   certDir?: string;
+  /** Attempts of a failing request (bud --retry N is N+1) and a fixed delay between them (--retry-delay). */
+  retries?: number;
+  retryDelayMs?: number;
 }
 
 export interface ConnectOptions extends RegistryFlags {
@@ -55,6 +58,8 @@ export async function connect(ref: ImageReference, options: ConnectOptions): Pro
     logger: options.logger,
     certsDirs: options.certDir !== undefined ? [options.certDir] : undefined,
     signal: options.signal,
+    retries: options.retries,
+    retryDelayMs: options.retryDelayMs,
   });
   return { client, ref: target, settings: effective };
 }

@@ -139,6 +139,8 @@ export function classifyNetworkError(err: unknown): NetworkErrorInfo | undefined
 export interface RetryOptions {
   /** Total attempts, at least 1. */
   attempts: number;
+  /** Fixed wait between attempts; default the backoff. */
+  delayMs?: number;
   signal?: AbortSignal;
   logger: Logger;
   /** What is being attempted, for debug logs. */
@@ -164,7 +166,7 @@ export async function withRetries<T>(options: RetryOptions, fn: (attempt: number
         retryable = classifyNetworkError(err)?.retryable ?? false;
       }
       if (!retryable || attempt >= options.attempts) throw options.finalize(err);
-      const delay = backoffDelay(attempt, retryAfterMs);
+      const delay = retryAfterMs ?? options.delayMs ?? backoffDelay(attempt);
       options.logger.debug({ what: options.what, attempt, delayMs: delay, reason: err instanceof Error ? err.message : String(err) }, 'retrying registry request');
       await sleepFor(delay, undefined, { signal: options.signal });
     }

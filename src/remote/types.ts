@@ -56,6 +56,8 @@ export interface RegistryClientOptions {
   signal?: AbortSignal;
   /** Attempts for connection errors, 408, 429 and 5xx (default 5), with exponential backoff. */
   retries?: number;
+  /** A fixed wait between attempts instead of the backoff (a Retry-After still wins). */
+  retryDelayMs?: number;
 }
 
 export interface ManifestResponse {

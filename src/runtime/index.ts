@@ -4,11 +4,13 @@ export {
   CAPABILITY_NAMES,
   DEFAULT_CAPABILITIES,
   currentLimit,
+  deviceNumbers,
   generateSpec,
   type ProcessUser,
   type RuntimeSpec,
   type SpecMount,
   type SpecOptions,
 } from './spec.js';
-export { resolveUser } from './user.js';
+export { resolveGroups, resolveUser } from './user.js';
+export { applyResources, type ContainerResources } from './resources.js';
 export { DEFAULT_PATH, checkExecutable, createRuncRuntime, type ContainerRuntime, type RunIO, type RuncRuntimeOptions } from './runc.js';

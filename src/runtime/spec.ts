@@ -5,6 +5,7 @@
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
+import { applyResources, type ContainerResources } from './resources.js';
 
 export interface ProcessUser {
   uid: number;
@@ -42,6 +43,8 @@ export interface SpecOptions {
    * paths, a writable /sys, the host's devices, and privileges may be gained (setuid binaries).
    */
   privileged?: boolean;
+  /** Limits, devices, groups and cgroup placement beyond the defaults (bud --memory, --device, ...). */
+  resources?: ContainerResources;
 }
 
 export interface SpecDevice {
@@ -99,7 +102,11 @@ export interface RuntimeSpec {
   mounts: SpecMount[];
   linux: {
     namespaces: SpecNamespace[];
-    resources?: { devices?: SpecDeviceRule[] };
+    resources?: {
+      devices?: SpecDeviceRule[];
+      memory?: { limit?: number; swap?: number };
+      cpu?: { shares?: number; period?: number; quota?: number; cpus?: string; mems?: string };
+    };
     devices?: SpecDevice[];
     cgroupsPath?: string;
     maskedPaths: string[];
@@ -185,7 +192,7 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
   // runc brings up loopback by itself in a network namespace it creates, so 'none' needs nothing more.
   if (ownNetns) namespaces.push({ type: 'network' });
 
-  return {
+  const spec: RuntimeSpec = {
     ociVersion: '1.0.2',
     process: {
       terminal: options.terminal,
@@ -216,6 +223,8 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
       readonlyPaths: privileged ? [] : [...READONLY_PATHS],
     },
   };
+  if (options.resources) applyResources(spec, options.resources, `tsbuild-${options.hostname}`);
+  return spec;
 }
 
 function standardMounts(ownNetns: boolean, privileged: boolean): SpecMount[] {
@@ -237,6 +246,9 @@ function standardMounts(ownNetns: boolean, privileged: boolean): SpecMount[] {
     ownNetns
       ? { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', sysAccess] }
       : { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', sysAccess] },
+    // The container's own cgroups (runc binds each v1 controller's directory of the container), so
+    // a RUN sees its limits at /sys/fs/cgroup/<controller>/, as under buildah and podman.
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', sysAccess] },
   ];
 }
 
@@ -264,14 +276,17 @@ function hostDevices(dir = '/dev'): SpecDevice[] {
     if (st.isDirectory()) {
       if (!SKIPPED_DEV_DIRS.has(p)) out.push(...hostDevices(p));
     } else if ((st.isCharacterDevice() || st.isBlockDevice()) && !RUNC_DEVICES.has(p)) {
-      // Linux's dev_t encoding (glibc major()/minor()).
-      const rdev = BigInt(st.rdev);
-      const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-      const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+      const { major, minor } = deviceNumbers(st.rdev);
       out.push({ path: p, type: st.isCharacterDevice() ? 'c' : 'b', major, minor, fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
     }
   }
   return out;
+}
+
+/** Linux's dev_t encoding (glibc major()/minor()). */
+export function deviceNumbers(dev: number): { major: number; minor: number } {
+  const rdev = BigInt(dev);
+  return { major: Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn)), minor: Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn)) };
 }
 
 function normalizeCapability(name: string): string {

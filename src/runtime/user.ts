@@ -56,6 +56,17 @@ export async function resolveUser(rootfs: string, spec: string | undefined): Pro
   return { uid, gid, additionalGids };
 }
 
+/** Groups by gid or by name in the image's /etc/group (--group-add); a name it lacks is an error. */
+export async function resolveGroups(rootfs: string, specs: readonly string[]): Promise<number[]> {
+  if (specs.length === 0) return [];
+  const groups = parseGroup(await readImageFile(rootfs, '/etc/group'));
+  return specs.map((spec) => {
+    const gid = groups.find((g) => g.name === spec)?.gid ?? parseId(spec, 'group');
+    if (gid === undefined) throw new TsbuildError('NOT_FOUND', `unable to find group ${spec}: no matching entries in group file`);
+    return gid;
+  });
+}
+
 /** The numeric value of an id argument, undefined when it is a name; out-of-range numbers are errors. */
 function parseId(value: string, what: 'user' | 'group'): number | undefined {
   if (!/^\d+$/.test(value)) return undefined;

@@ -7,7 +7,8 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { TsbuildError, errnoCode } from '../../errors.js';
 import type { HostFileOptions } from '../../container/host-files.js';
-import { ALL_CAPABILITIES, CAPABILITY_NAMES, DEFAULT_CAPABILITIES } from '../../runtime/index.js';
+import { ALL_CAPABILITIES, CAPABILITY_NAMES, DEFAULT_CAPABILITIES, type ContainerResources } from '../../runtime/index.js';
+import { parseResourceFlags, type ResourceFlagArgs } from './resource-flags.js';
 
 export interface VolumeFlag {
   source: string;
@@ -30,6 +31,8 @@ export interface RunFlags {
   ssh: ReadonlyMap<string, string>;
   /** --allow entitlements (security.insecure, network.host). */
   allow: ReadonlySet<string>;
+  /** --memory, --ulimit, --device, ... (resource-flags.ts); undefined: none given. */
+  resources?: ContainerResources;
 }
 
 export interface RunFlagArgs {
@@ -44,6 +47,7 @@ export interface RunFlagArgs {
   secret?: readonly string[];
   ssh?: readonly string[];
   allow?: readonly string[];
+  resources?: ResourceFlagArgs;
 }
 
 export const NO_RUN_FLAGS: RunFlags = {
@@ -86,6 +90,7 @@ export async function parseRunFlags(args: RunFlagArgs, env: NodeJS.ProcessEnv = 
     secrets: await parseSecrets(args.secret ?? [], env),
     ssh: await parseSsh(args.ssh ?? [], env),
     allow,
+    resources: args.resources && (await parseResourceFlags(args.resources)),
   };
 }
 

@@ -28,6 +28,7 @@ export interface RunContainer {
   privileged: boolean;
   capabilities: string[] | undefined;
   hostFiles: RunFlags['hostFiles'];
+  resources: RunFlags['resources'];
   /**
    * What else decides the RUN's result, for its cache key; undefined for a plain RUN, so its key
    * stays what it was. It covers every mount's spec (secret and ssh ids and targets, never values),
@@ -57,7 +58,8 @@ export async function runContainer(
   );
   const content = (m: RunMount, source: MountSource | undefined): Promise<string> | string | undefined =>
     source === undefined ? undefined : source.kind === 'layers' ? source.identity : bindIdentity(m, source, where);
-  const plain = mounts.length === 0 && !privileged && flags.volumes.length === 0 && flags.capabilities === undefined && !hasHostFileFlags(flags);
+  const resources = resourceKey(flags.resources);
+  const plain = mounts.length === 0 && !privileged && flags.volumes.length === 0 && flags.capabilities === undefined && !hasHostFileFlags(flags) && !resources;
   const keyParts = plain
     ? undefined
     : {
@@ -66,6 +68,7 @@ export async function runContainer(
         volumes: flags.volumes,
         capabilities: flags.capabilities,
         hostFiles: flags.hostFiles,
+        ...(resources && { resources }),
       };
   const ownSshAuthSock = runEnvironment(state).some((e) => e.startsWith('SSH_AUTH_SOCK='));
   const run: RunMounts = { session, flags, mounts, sources, ownSshAuthSock, where };
@@ -74,6 +77,7 @@ export async function runContainer(
     privileged,
     capabilities: flags.capabilities,
     hostFiles: flags.hostFiles,
+    resources: flags.resources,
     keyParts,
     prepareMounts: mounts.length > 0 || flags.volumes.length > 0 ? (rootfs, scratch) => prepareMounts(run, rootfs, scratch) : undefined,
   };
@@ -110,6 +114,17 @@ function instructionFlags(instruction: RunInstruction, buildNetwork: 'host' | 'n
     }
   }
   return { network, privileged, mountValues };
+}
+
+/**
+ * The resource flags that change what a RUN can produce: rlimits (`ulimit -n` is visible), devices
+ * and extra groups (what it may read and write). Memory, CPU, /dev/shm size and the cgroup parent
+ * only decide whether and how fast it succeeds, and a failed step is never cached, so they are left
+ * out and a rebuild with other limits reuses the cache.
+ */
+function resourceKey(r: RunFlags['resources']): object | undefined {
+  if (!r || (!r.ulimits?.length && !r.devices?.length && !r.groupAdd?.length)) return undefined;
+  return { ulimits: r.ulimits, devices: r.devices?.map((d) => [d.path, d.type, d.major, d.minor, d.access]), groupAdd: r.groupAdd };
 }
 
 function hasHostFileFlags(flags: RunFlags): boolean {

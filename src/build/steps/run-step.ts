@@ -9,7 +9,7 @@ import { appendLayer, ensureSnapshots, lowerDirs, type LayerRef } from '../../im
 import { sha256Digest } from '../../oci/types.js';
 import type { BuildCache } from '../cache.js';
 import type { CommandForm } from '../../containerfile/index.js';
-import { checkExecutable, generateSpec, resolveUser, type ContainerRuntime, type SpecMount } from '../../runtime/index.js';
+import { checkExecutable, generateSpec, resolveGroups, resolveUser, type ContainerResources, type ContainerRuntime, type SpecMount } from '../../runtime/index.js';
 import { writeHostFiles, type HostFileOptions } from '../../container/host-files.js';
 import { prepareWorkingDir } from '../../container/working-dir.js';
 import { mountOverlay } from '../../snapshot/mount.js';
@@ -45,6 +45,10 @@ export interface RunStepContext {
   /** RUN --security=insecure. */
   privileged?: boolean;
   hostFiles?: HostFileOptions;
+  /** bud --memory, --ulimit, --device, --group-add, ... */
+  resources?: ContainerResources;
+  /** bud --stdin: the RUN reads tsbuild's standard input. */
+  stdin?: boolean;
   /** More of what decides the result, for the cache key (see run-mounts/index.ts); never secret values. */
   keyParts?: unknown;
 }
@@ -125,6 +129,10 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
       const user = await resolveUser(mount.target, config.User).catch((err: unknown) => {
         throw new TsbuildError('STEP_FAILED', `${ctx.where}: ${(err as Error).message}`, { cause: err });
       });
+      const groupAdd = await resolveGroups(mount.target, ctx.resources?.groupAdd ?? []).catch((err: unknown) => {
+        throw new TsbuildError('STEP_FAILED', `${ctx.where}: --group-add: ${(err as Error).message}`, { cause: err });
+      });
+      user.additionalGids = [...new Set([...user.additionalGids, ...groupAdd])];
       // runc would create a missing cwd itself; creating it here keeps the symlink handling ours.
       await prepareWorkingDir(mount.target, cwd).catch((err: unknown) => {
         throw new TsbuildError('STEP_FAILED', `${ctx.where}: ${(err as Error).message}`, { cause: err });
@@ -142,6 +150,7 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
         mounts: [...(await writeHostFiles(scratch, hostname, ctx.hostFiles)), ...extraMounts],
         capabilities: ctx.capabilities,
         privileged: ctx.privileged,
+        resources: ctx.resources,
       });
       const missing = await checkExecutable(mount.target, args[0] ?? '', env, cwd);
       if (missing) {
@@ -149,7 +158,7 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
       }
       const id = `tsbuild-${process.pid}-${hostname}`;
       await mkdir(path.join(scratch, 'bundle'));
-      exitCode = await ctx.runtime.run(id, path.join(scratch, 'bundle'), spec, { stdin: 'ignore', stdout: ctx.stdout, stderr: ctx.stderr }, ctx.signal);
+      exitCode = await ctx.runtime.run(id, path.join(scratch, 'bundle'), spec, { stdin: ctx.stdin ? 'inherit' : 'ignore', stdout: ctx.stdout, stderr: ctx.stderr }, ctx.signal);
     } finally {
       try {
         await prepared?.release();

@@ -9,8 +9,10 @@ import { storesFor, type GlobalArgs } from '../global.js';
 import { registryFlags, registryOptions, type RegistryArgs } from '../registry-flags.js';
 import { withAbortOnSignals } from '../signals.js';
 import { buildEpoch, collectBuildArgs, parseEnvFlags, parseJobs } from '../build-flags.js';
+import { normalizeImageName } from '../../image/names.js';
+import { afterBuild, compatOptions, compatSettings, resourceFlagArgs, resourceOptions, type CompatArgs, type ResourceArgs } from '../bud-compat.js';
 
-interface BuildArgs extends GlobalArgs, RegistryArgs {
+interface BuildArgs extends GlobalArgs, RegistryArgs, CompatArgs, ResourceArgs {
   pull: string;
   context: string;
   file?: string;
@@ -59,7 +61,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   aliases: ['build', 'build-using-dockerfile'],
   describe: 'Build an image from a Containerfile',
   builder: (y) =>
-    registryOptions(y)
+    resourceOptions(compatOptions(registryOptions(y)))
       .positional('context', { type: 'string', default: '.', describe: 'build context directory' })
       .option('file', { alias: 'f', type: 'string', describe: 'Containerfile to use ("-" reads stdin); default: Containerfile or Dockerfile in the context' })
       .option('tag', { alias: 't', type: 'string', array: true, nargs: 1, default: [], describe: 'name the image (repeatable)' })
@@ -117,6 +119,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .example('$0 bud --check .', 'run the build checks only (see tsbuild lint --help)') as never,
   handler: async (args) => {
     const contextDir = path.resolve(args.context);
+    const compat = compatSettings(args, { quiet: args.quiet, platform: args.platform, tags: args.tag });
     await checkContextDir(args.context);
     const containerfile = await readContainerfile(args.context, args.file);
     const buildArgs = await collectBuildArgs(args['build-arg-file'], args['build-arg']);
@@ -145,6 +148,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       secret: args.secret,
       ssh: args.ssh,
       allow: args.allow,
+      resources: resourceFlagArgs(args),
     });
     const { parseCacheRepository } = await import('../../build/remote-cache.js');
     const repositories = (values: string[], flag: string): string[] =>
@@ -170,7 +174,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         env: parseEnvFlags(args.env),
         unsetEnv: args.unsetenv,
         unsetLabels: args.unsetlabel,
-        platform: args.platform,
+        platform: compat.platform,
         jobs: parseJobs(args.jobs),
         target: args.target,
         format: args.format,
@@ -182,20 +186,27 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         runFlags,
         stdout,
         stderr: process.stderr,
-        quiet: args.quiet,
+        quiet: compat.quiet,
         signal,
         // Pull progress goes to stderr: stdout carries the step lines (or, with -q, only the ID).
-        pull: { policy, flags: registryFlags(args), progress: createProgress({ stream: process.stderr, quiet: args.quiet }) },
+        pull: { policy, flags: { ...registryFlags(args), ...compat.retry }, progress: createProgress({ stream: process.stderr, quiet: compat.quiet }) },
         cacheFrom,
         cacheTo,
         cacheTtlMs,
         output,
+        allStages: compat.allStages,
+        stdin: compat.stdin,
+        omitHistory: compat.omitHistory,
+        noCacheFilter: compat.noCacheFilter,
       }),
     );
     if (args.iidfile) {
       const { writeFile } = await import('node:fs/promises');
       await writeFile(args.iidfile, result.image.id);
     }
+    await withAbortOnSignals((signal) =>
+      afterBuild(args, stores, result.image, args.tag.map(normalizeImageName), { flags: { ...registryFlags(args), ...compat.retry }, quiet: compat.quiet, signal }),
+    );
   },
 };
 
