@@ -49,7 +49,7 @@ describe("the Containerfile's own ignore file", () => {
       'b.txt': 'b\n',
     });
     await budOk(t, ctx2, ['-t', 'containerfile-ignore']);
-    expect(await sh(t, 'containerfile-ignore', 'cd /ctx && ls')).toBe('Containerfile\nContainerfile.dockerignore\nb.txt\n');
+    expect(await sh(t, 'containerfile-ignore', 'cd /ctx && ls')).toBe('Containerfile\nContainerfile.containerignore\nContainerfile.dockerignore\nb.txt\n');
   });
 
   it('--ignorefile still wins over both', async () => {
