@@ -30,7 +30,7 @@ export interface IgnoreRules {
 export interface LoadIgnoreOptions {
   /** --ignorefile: used instead of the context's own files; relative to the working directory. */
   ignorefile?: string;
-  /** The Containerfile as readContainerfile names it ('<stdin>': none): its own ignore file beats the context's. */
+  /** The Containerfile as readContainerfile names it (not a file: '<stdin>', a URL): its own ignore file beats the context's. */
   containerfile?: string;
 }
 
@@ -49,7 +49,7 @@ export async function loadIgnoreRules(contextDir: string, options: LoadIgnoreOpt
     if (text === undefined) throw new TsbuildError('NOT_FOUND', `ignore file "${options.ignorefile}" not found`);
     return compileIgnoreRules(parseIgnoreFile(text), file);
   }
-  const own = options.containerfile === undefined || options.containerfile === '<stdin>' ? [] : CANDIDATES.map((ext) => path.resolve(options.containerfile + ext));
+  const own = options.containerfile === undefined || options.containerfile === '<stdin>' || options.containerfile.includes('://') ? [] : CANDIDATES.map((ext) => path.resolve(options.containerfile + ext));
   for (const file of [...own, ...CANDIDATES.map((name) => path.join(contextDir, name))]) {
     const text = await readIgnoreFile(file);
     if (text !== undefined) return compileIgnoreRules(parseIgnoreFile(text), file);

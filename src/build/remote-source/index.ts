@@ -18,6 +18,7 @@ export interface RemoteFetchOptions {
   where: string;
   checksum?: string;
   keepGitDir?: boolean;
+  label?: string;
   signal?: AbortSignal;
 }
 

@@ -1,5 +1,6 @@
 // tsbuild bud / build: flags and names as buildah and podman build have them.
 import { readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { OutputTarget } from '../../build/output.js';
@@ -52,6 +53,7 @@ interface BuildArgs extends GlobalArgs, RegistryArgs {
   output?: string | string[];
   check: boolean;
   'build-context': string[];
+  'stdin-context': boolean;
 }
 
 export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
@@ -60,7 +62,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   describe: 'Build an image from a Containerfile',
   builder: (y) =>
     registryOptions(y)
-      .positional('context', { type: 'string', default: '.', describe: 'build context directory' })
+      .positional('context', { type: 'string', default: '.', describe: 'build context: a directory, a git URL (repo.git#ref:subdir, git://...), a tarball URL, or - (a tar or a Containerfile on stdin)' })
       .option('file', { alias: 'f', type: 'string', describe: 'Containerfile to use ("-" reads stdin); default: Containerfile or Dockerfile in the context' })
       .option('tag', { alias: 't', type: 'string', array: true, nargs: 1, default: [], describe: 'name the image (repeatable)' })
       .option('build-arg', { type: 'string', array: true, nargs: 1, default: [], describe: 'set a build argument, KEY=VALUE (KEY alone takes it from the environment)' })
@@ -85,6 +87,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('unsetlabel', { type: 'string', array: true, nargs: 1, default: [], describe: 'remove a label from the image (also an inherited one)' })
       .option('platform', { type: 'string', describe: 'os/arch[/variant] to build for; only the host platform can be built' })
       .option('jobs', { type: 'number', describe: 'stages to build at once (default: the core count; 0: no limit; 1: one after another)' })
+      .option('stdin-context', { type: 'boolean', default: false, hidden: true, describe: 'the context is a tar on stdin (what a trailing `-` becomes)' })
       .option('build-context', { type: 'string', array: true, nargs: 1, default: [], describe: 'a named context, name=DIR | name=GIT-URL | name=docker-image://REF | name=oci-layout://DIR[:tag|@sha256:...]; replaces the stage or image of that name (repeatable)' })
       // RUN containers, as buildah (and docker buildx for --secret, --ssh, --allow) name them.
       .option('volume', { alias: 'v', type: 'string', array: true, nargs: 1, default: [], describe: 'bind HOST-DIR:CONTAINER-DIR[:ro|rw|O|z|Z] into every RUN (never part of a layer)' })
@@ -116,9 +119,14 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .example('$0 bud --timestamp 0 --no-cache -t app .', 'a reproducible build: the same inputs give the same image ID')
       .example('$0 bud --check .', 'run the build checks only (see tsbuild lint --help)') as never,
   handler: async (args) => {
-    const contextDir = path.resolve(args.context);
-    await checkContextDir(args.context);
-    const containerfile = await readContainerfile(args.context, args.file);
+    // A git or tarball URL, or `-`, is fetched into temp dirs that go when the handler returns.
+    const { openBuildContext } = await import('../../build/context-source.js');
+    const tmpDir = async (): Promise<string> => (args.check ? tmpdir() : (await storesFor(args)).layout.tmp);
+    if (args['stdin-context']) args.context = '-';
+    await using remote = await openBuildContext(args.context, { file: args.file, tmpDir, stdin: process.stdin });
+    const contextDir = remote?.dir ?? path.resolve(args.context);
+    if (!remote) await checkContextDir(args.context);
+    const containerfile = remote?.containerfile ?? (await readContainerfile(remote?.dir ?? args.context, remote ? remote.file : args.file));
     const buildArgs = await collectBuildArgs(args['build-arg-file'], args['build-arg']);
     const checks = { containerfile, contextDir, buildArgs, target: args.target, ignorefile: args.ignorefile };
     const { existingStores, runChecks, warnBeforeBuild } = await import('./lint.js');
