@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { TsbuildError } from '../../errors.js';
 import { tempName } from '../../util/fs.js';
 import type { FetchedSource } from './index.js';
+import type { HttpValidators } from './validators.js';
 
 export interface HttpFetchOptions {
   url: string;
@@ -21,6 +22,8 @@ export interface HttpFetchOptions {
   where: string;
   /** Names the source in messages after `where` (default `ADD <url>`). */
   label?: string;
+  /** From an earlier download: asked for conditionally, a 304 answers `notModified` with no body. */
+  validators?: HttpValidators;
   signal?: AbortSignal;
 }
 
@@ -80,6 +83,8 @@ export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSourc
     target.username = '';
     target.password = '';
   }
+  if (options.validators?.etag !== undefined) headers['if-none-match'] = options.validators.etag;
+  if (options.validators?.lastModified !== undefined) headers['if-modified-since'] = options.validators.lastModified;
   const expected = options.checksum === undefined ? undefined : parseChecksum(options.checksum, where);
   const name = urlFileName(options.url);
   const dir = tempName(options.tmpDir, 'download');
@@ -94,6 +99,11 @@ export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSourc
     } catch (err) {
       const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
       throw new TsbuildError('IO', `${where}: ${label}: ${cause}`, { cause: err });
+    }
+    if (response.status === 304 && options.validators !== undefined) {
+      await response.body?.cancel().catch(() => undefined);
+      await release();
+      return { dir, pattern: name, release, notModified: true };
     }
     if (!response.ok || response.body === null) {
       await response.body?.cancel().catch(() => undefined);
@@ -127,7 +137,8 @@ export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSourc
     await chmod(file, 0o600);
     const lastModified = Date.parse(response.headers.get('last-modified') ?? '');
     if (!Number.isNaN(lastModified)) await utimes(file, lastModified / 1000, lastModified / 1000);
-    return { dir, pattern: name, release };
+    const validators = { etag: response.headers.get('etag') ?? undefined, lastModified: response.headers.get('last-modified') ?? undefined };
+    return { dir, pattern: name, release, validators };
   } catch (err) {
     await release();
     throw err;

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Contexts, bud, budOk, imageNames, setupRoot, sh, teardownRoot, type TestRoot } from './helpers.js';
+import { Contexts, budOk, imageNames, setupRoot, sh, steps, teardownRoot, type TestRoot } from './helpers.js';
 
 let t: TestRoot;
 const contexts = new Contexts();
@@ -16,6 +16,8 @@ let work: string;
 let server: Server;
 let base: string;
 /** Every request the server saw: path, conditional headers, status, body bytes sent. */
+/** What /etag.txt and /dated.txt serve; tests change it between builds. */
+const revalidated = { body: 'version one\n', etag: '"v1"', lastModified: 'Thu, 06 May 2021 07:08:09 GMT' };
 const served: Array<{ path: string; ifNoneMatch?: string; ifModifiedSince?: string; status: number; bytes: number }> = [];
 
 const git = (args: string[], cwd: string): string =>
@@ -88,6 +90,14 @@ beforeAll(async () => {
       res.writeHead(status, headers);
       res.end(body);
     };
+    if (url.pathname === '/etag.txt' || url.pathname === '/dated.txt') {
+      // A file with validators: an ETag (and Last-Modified), or Last-Modified only.
+      const headers: Record<string, string> = { 'Last-Modified': revalidated.lastModified };
+      if (url.pathname === '/etag.txt') headers.ETag = revalidated.etag;
+      const fresh = url.pathname === '/etag.txt' ? req.headers['if-none-match'] === revalidated.etag : req.headers['if-modified-since'] === revalidated.lastModified;
+      if (fresh) return send(304, '', headers);
+      return send(200, revalidated.body, headers);
+    }
     const file = path.join(work, path.normalize(url.pathname));
     readFile(file).then(
       (data) => send(200, data),
@@ -227,5 +237,41 @@ describe('a remote or stdin build context', () => {
     expect(both.code).not.toBe(0);
     expect(both.stderr).toContain('cannot both come from standard input');
     expect(await tmpLeftovers()).toEqual([]);
+  });
+});
+
+describe('ADD <url> on a rebuild', () => {
+  const requestsFor = (p: string) => served.filter((r) => r.path === p);
+
+  it('revalidates with If-None-Match: a 304 with no body, and the step is cached', async () => {
+    const ctx = await contexts.make({ Containerfile: `FROM busybox-base\nADD ${base}/etag.txt /etag.txt\n` });
+    await budOk(t, ctx, ['-t', 'etag-1']);
+    const again = await budOk(t, ctx, ['-t', 'etag-2']);
+    expect(steps(again.stdout).map((s) => s.cached)).toEqual([false, true]);
+    const [first, second] = requestsFor('/etag.txt');
+    expect(first).toMatchObject({ status: 200, ifNoneMatch: undefined });
+    expect(second).toMatchObject({ status: 304, ifNoneMatch: '"v1"', bytes: 0 });
+    expect(requestsFor('/etag.txt')).toHaveLength(2);
+    expect(await sh(t, 'etag-2', 'cat /etag.txt')).toBe('version one\n');
+
+    // Changed on the server: a full answer, a new layer with the new content.
+    revalidated.body = 'version two\n';
+    revalidated.etag = '"v2"';
+    const changed = await budOk(t, ctx, ['-t', 'etag-3']);
+    expect(steps(changed.stdout).map((s) => s.cached)).toEqual([false, false]);
+    expect(requestsFor('/etag.txt')[2]).toMatchObject({ status: 200, ifNoneMatch: '"v1"' });
+    expect(await sh(t, 'etag-3', 'cat /etag.txt')).toBe('version two\n');
+  });
+
+  it('revalidates with If-Modified-Since when there is only Last-Modified, and downloads again when the step must run', async () => {
+    const ctx = await contexts.make({ Containerfile: `FROM busybox-base\nADD ${base}/dated.txt /dated.txt\n` });
+    await budOk(t, ctx, ['-t', 'dated-1']);
+    await budOk(t, ctx, ['-t', 'dated-2']);
+    expect(requestsFor('/dated.txt')[1]).toMatchObject({ status: 304, ifModifiedSince: revalidated.lastModified, bytes: 0 });
+    // Another parent: the key misses, so the 304 is followed by the download the copy needs.
+    const other = await contexts.make({ Containerfile: `FROM busybox-base\nRUN echo other > /other\nADD ${base}/dated.txt /dated.txt\n` });
+    await budOk(t, other, ['-t', 'dated-3']);
+    expect(requestsFor('/dated.txt').slice(2).map((r) => r.status)).toEqual([304, 200]);
+    expect(await sh(t, 'dated-3', 'cat /dated.txt /other')).toBe(`${revalidated.body}other\n`);
   });
 });
