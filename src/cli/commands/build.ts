@@ -100,7 +100,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('dns-search', { type: 'string', array: true, nargs: 1, default: [], describe: 'DNS search domain for RUN containers' })
       .option('dns-option', { type: 'string', array: true, nargs: 1, default: [], describe: 'resolver option for RUN containers' })
       .option('secret', { type: 'string', array: true, nargs: 1, default: [], describe: 'secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE' })
-      .option('ssh', { type: 'string', array: true, nargs: 1, default: [], describe: 'ssh agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or ID=SOCKET' })
+      .option('ssh', { type: 'string', array: true, nargs: 1, default: [], describe: 'ssh agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK), ID=SOCKET, or ID=KEYFILE[,KEYFILE...] (served by a private agent)' })
       .option('allow', { type: 'string', array: true, nargs: 1, default: [], describe: 'allow an entitlement: security.insecure (RUN --security=insecure)' })
       .option('cache-from', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to look cached steps up in on a local miss (repeatable)' })
       .option('cache-to', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to push cached steps to, tagged with their cache keys (repeatable)' })
@@ -141,7 +141,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const { parseRunFlags } = await import('../../build/run-mounts/bud-flags.js');
     const policy = parsePullPolicy(args.pull);
     if (args.squash && args['squash-all']) throw new TsbuildError('INVALID_ARGUMENT', '--squash and --squash-all cannot be used together');
-    const runFlags = await parseRunFlags({
+    await using runFlags = await parseRunFlags({
       volume: args.volume,
       capAdd: args['cap-add'],
       capDrop: args['cap-drop'],

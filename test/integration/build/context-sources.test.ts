@@ -275,3 +275,35 @@ describe('ADD <url> on a rebuild', () => {
     expect(await sh(t, 'dated-3', 'cat /dated.txt /other')).toBe(`${revalidated.body}other\n`);
   });
 });
+
+describe('--ssh ID=KEYFILE', () => {
+  it('serves the key files from a private agent: ssh-add -l in the RUN lists them, and the agent is gone afterwards', async () => {
+    const keys = path.join(work, 'keys');
+    await mkdir(keys);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'key-one', '-f', path.join(keys, 'one')]);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'key-two', '-f', path.join(keys, 'two')]);
+    // busybox has no ssh client: the host's ssh-add comes in read-only through --volume.
+    const ctx = await contexts.make({
+      Containerfile: 'FROM busybox-base\nRUN --mount=type=ssh,id=deploy /usr/bin/ssh-add -l > /keys.txt\n',
+    });
+    const volumes = ['-v', '/usr:/usr:ro', '-v', '/usr/lib:/lib:ro', '-v', '/usr/lib64:/lib64:ro'];
+    const before = execFileSync('ls', [os.tmpdir()], { encoding: 'utf8' }).split('\n').filter((n) => n.startsWith('tsbuild-agent-'));
+    await budOk(t, ctx, ['-t', 'ssh-keys', '--ssh', `deploy=${keys}/one,${keys}/two`, ...volumes]);
+    const listed = await sh(t, 'ssh-keys', 'cat /keys.txt');
+    expect(listed).toContain('key-one (ED25519)');
+    expect(listed).toContain('key-two (ED25519)');
+    const after = execFileSync('ls', [os.tmpdir()], { encoding: 'utf8' }).split('\n').filter((n) => n.startsWith('tsbuild-agent-'));
+    expect(after).toEqual(before);
+  });
+
+  it('fails clearly on a key that cannot be loaded, building nothing', async () => {
+    const junk = path.join(work, 'not-a-key');
+    await writeFile(junk, 'hello\n');
+    const ctx = await contexts.make({ Containerfile: 'FROM busybox-base\nRUN --mount=type=ssh true\n' });
+    const result = await t.run(['bud', '-t', 'ssh-bad-key', '--ssh', `default=${junk}`, ctx]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`Error: --ssh default=${junk}: cannot load the key into an ssh agent`);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(await imageNames(t)).not.toContain('localhost/ssh-bad-key:latest');
+  });
+});
