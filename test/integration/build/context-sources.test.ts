@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildahAvailable, buildBoth, comparableTree } from '../../helpers/buildah.js';
 import { Contexts, budOk, imageNames, setupRoot, sh, steps, teardownRoot, type TestRoot } from './helpers.js';
 
 let t: TestRoot;
@@ -305,5 +306,31 @@ describe('--ssh ID=KEYFILE', () => {
     expect(result.stderr).toContain(`Error: --ssh default=${junk}: cannot load the key into an ssh agent`);
     expect(result.stderr).not.toMatch(/^\s+at /m);
     expect(await imageNames(t)).not.toContain('localhost/ssh-bad-key:latest');
+  });
+});
+
+describe.skipIf(!buildahAvailable())('side by side with buildah', () => {
+  // comparableTree's predicate names the paths to leave out. /ctx itself is left out too: it takes
+  // the temp context's 0700 in tsbuild and 0755 in buildah, a COPY matter, not a context one.
+  const underCtx = (p: string): boolean => !p.startsWith('ctx/');
+
+  it('<file>.containerignore / <file>.dockerignore select the same context files', async () => {
+    const ctx = await contexts.make({
+      'build/app.Containerfile': 'FROM busybox-base\nCOPY . /ctx/\n',
+      'build/app.Containerfile.containerignore': 'b.txt\nbuild\n',
+      '.dockerignore': 'a.txt\n',
+      'a.txt': 'a\n',
+      'b.txt': 'b\n',
+    });
+    const { tsbuild, buildah } = await buildBoth(ctx, ['-f', `${ctx}/build/app.Containerfile`], t, 'localhost/compare-own-ignore');
+    expect(comparableTree(tsbuild, underCtx)).toEqual(comparableTree(buildah, underCtx));
+    expect(Object.keys(comparableTree(tsbuild, underCtx)).sort()).toEqual(['ctx/.dockerignore', 'ctx/a.txt']);
+  });
+
+  it('a tarball URL context gives the same image', async () => {
+    const { tsbuild, buildah } = await buildBoth(`${base}/ctx.tar.gz`, [], t, 'localhost/compare-tar-url');
+    const only = (p: string): boolean => !p.startsWith('from-tar');
+    expect(comparableTree(tsbuild, only)).toEqual(comparableTree(buildah, only));
+    expect(tsbuild.files.has('from-tar.txt')).toBe(true);
   });
 });
