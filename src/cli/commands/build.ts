@@ -111,6 +111,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .example('$0 bud -t hello .', 'build ./Containerfile as localhost/hello:latest')
       .example('$0 bud -f build/Dockerfile --build-arg VERSION=1.2 --target runtime -t app:1.2 .', 'build one stage with a build argument')
       .example('cat Containerfile | $0 bud -f - -t app ctx/', 'read the Containerfile from stdin')
+      .example('$0 bud -t app https://git.example.com/app.git#v1.2:docker', 'build the docker/ directory of tag v1.2 of a git repository (also a tarball URL, or - for a tar on stdin)')
       .example('$0 bud --secret id=npmrc,src=$HOME/.npmrc --ssh default -t app .', 'give RUN --mount=type=secret,id=npmrc and RUN --mount=type=ssh what they need')
       .example('$0 bud --cache-to reg.example.com/team/cache --cache-from reg.example.com/team/cache -t app .', 'share the build cache through a registry')
       .example('$0 bud -o type=tar,dest=rootfs.tar .', 'build, and write the final root filesystem as a tar')
