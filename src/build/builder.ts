@@ -51,7 +51,7 @@ export async function build(stores: Stores, runtime: ContainerRuntime, options: 
     runtime,
     options,
     cache: openBuildCache(stores, options),
-    ignore: await loadIgnoreRules(options.contextDir, { ignorefile: options.ignorefile }),
+    ignore: await loadIgnoreRules(options.contextDir, { ignorefile: options.ignorefile, containerfile: options.containerfile.file }),
     memo,
     stageResults: new Map(),
     escapeChar: parsed.escapeChar,

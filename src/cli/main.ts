@@ -46,6 +46,21 @@ export function separateContainerCommand(argv: readonly string[]): string[] {
   return [...argv];
 }
 
+const BUD_WORDS = new Set(['bud', 'build', 'build-using-dockerfile']);
+// bud's options whose value may be `-` (stdin or stdout), so a `-` after them is not the context.
+const BUD_DASH_OPTIONS = new Set(['-f', '--file', '-o', '--output']);
+
+/**
+ * `bud [options] -` (the context on stdin, as docker build takes it): yargs drops a lone `-`
+ * argument, so it travels as the hidden --stdin-context flag instead.
+ */
+export function markStdinContext(argv: readonly string[]): string[] {
+  const bud = commandIndex(argv);
+  const last = argv.length - 1;
+  if (bud < 0 || !BUD_WORDS.has(argv[bud]!) || last <= bud || argv[last] !== '-' || BUD_DASH_OPTIONS.has(argv[last - 1]!)) return [...argv];
+  return [...argv.slice(0, last), '--stdin-context'];
+}
+
 /** Index of the command word: the first argument that is neither a global option nor its value. */
 function commandIndex(argv: readonly string[]): number {
   for (let i = 0; i < argv.length; i++) {
@@ -60,7 +75,7 @@ function commandIndex(argv: readonly string[]): number {
 const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--log-level']);
 
 export async function main(rawArgv: string[]): Promise<void> {
-  const argv = joinNoCacheFilter(normalizePullFlag(separateContainerCommand(rawArgv)));
+  const argv = markStdinContext(joinNoCacheFilter(normalizePullFlag(separateContainerCommand(rawArgv))));
   // `run` speaks podman's convention: 125 when tsbuild itself fails, the container's code otherwise.
   // (The command word only: `bud -t run .` is a build.)
   const command = commandIndex(argv);

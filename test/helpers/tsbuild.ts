@@ -20,15 +20,15 @@ export interface CliResult {
 export interface TestRoot {
   root: string;
   /** Runs `tsbuild --root <root> ...args`. */
-  run(args: readonly string[], options?: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult>;
+  run(args: readonly string[], options?: { input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult>;
   /** Like run, but fails the test with the output when the exit code is not 0. */
-  ok(args: readonly string[], options?: { input?: string; cwd?: string }): Promise<CliResult>;
+  ok(args: readonly string[], options?: { input?: string | Buffer; cwd?: string }): Promise<CliResult>;
   cleanup(): Promise<void>;
 }
 
 export async function createTestRoot(): Promise<TestRoot> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-test-root-'));
-  const run = (args: readonly string[], options: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> =>
+  const run = (args: readonly string[], options: { input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> =>
     new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [BIN, '--root', root, ...args], {
         cwd: options.cwd ?? REPO,

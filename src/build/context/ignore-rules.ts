@@ -30,11 +30,18 @@ export interface IgnoreRules {
 export interface LoadIgnoreOptions {
   /** --ignorefile: used instead of the context's own files; relative to the working directory. */
   ignorefile?: string;
+  /** The Containerfile as readContainerfile names it (not a file: '<stdin>', a URL): its own ignore file beats the context's. */
+  containerfile?: string;
 }
 
 const CANDIDATES = ['.containerignore', '.dockerignore'];
 
-/** Reads the ignore rules for a build context: --ignorefile, else .containerignore, else .dockerignore. */
+/**
+ * Reads the ignore rules for a build context: --ignorefile, else the Containerfile's own
+ * `<file>.containerignore` or `<file>.dockerignore` beside it (BuildKit reads `<file>.dockerignore`
+ * before the context's file; podman adds the .containerignore name), else the context's
+ * .containerignore, else its .dockerignore.
+ */
 export async function loadIgnoreRules(contextDir: string, options: LoadIgnoreOptions = {}): Promise<IgnoreRules> {
   if (options.ignorefile !== undefined) {
     const file = path.resolve(options.ignorefile);
@@ -42,8 +49,8 @@ export async function loadIgnoreRules(contextDir: string, options: LoadIgnoreOpt
     if (text === undefined) throw new TsbuildError('NOT_FOUND', `ignore file "${options.ignorefile}" not found`);
     return compileIgnoreRules(parseIgnoreFile(text), file);
   }
-  for (const name of CANDIDATES) {
-    const file = path.join(contextDir, name);
+  const own = options.containerfile === undefined || options.containerfile === '<stdin>' || options.containerfile.includes('://') ? [] : CANDIDATES.map((ext) => path.resolve(options.containerfile + ext));
+  for (const file of [...own, ...CANDIDATES.map((name) => path.join(contextDir, name))]) {
     const text = await readIgnoreFile(file);
     if (text !== undefined) return compileIgnoreRules(parseIgnoreFile(text), file);
   }

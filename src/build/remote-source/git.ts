@@ -19,6 +19,8 @@ export interface GitFetchOptions {
   keepGitDir?: boolean;
   tmpDir: string;
   where: string;
+  /** Names the source in messages after `where` (default `ADD <url>`). */
+  label?: string;
   signal?: AbortSignal;
 }
 
@@ -98,6 +100,7 @@ export function parseGitSource(src: string, where = src): GitSource {
 export async function fetchGit(options: GitFetchOptions): Promise<FetchedSource> {
   const { where } = options;
   const shown = redactUrl(options.url);
+  const label = options.label ?? `ADD ${shown}`;
   const source = parseGitSource(options.url, where);
   const checksums = [options.checksum, source.checksum].filter((c): c is string => c !== undefined);
   for (const checksum of checksums) {
@@ -152,7 +155,7 @@ export async function fetchGit(options: GitFetchOptions): Promise<FetchedSource>
     if (submodules) await git(['submodule', 'update', '--init', '--recursive']);
     const commit = await git(['rev-parse', 'HEAD']);
     for (const checksum of checksums) {
-      if (!commit.startsWith(checksum)) throw new TsbuildError('DIGEST_MISMATCH', `${where}: ADD ${shown}: checksum mismatch: expected commit ${checksum}, got ${commit}`);
+      if (!commit.startsWith(checksum)) throw new TsbuildError('DIGEST_MISMATCH', `${where}: ${label}: checksum mismatch: expected commit ${checksum}, got ${commit}`);
     }
     if (!keepGitDir) {
       await rm(path.join(repo, '.git'), { recursive: true, force: true });
@@ -164,7 +167,7 @@ export async function fetchGit(options: GitFetchOptions): Promise<FetchedSource>
     await release();
     if (isTsbuildError(err) && err.code === 'RUNTIME') {
       const detail = (err.message.replace(/^git .*?exited with status \d+:? ?/, '') || err.message).replace(/(\/\/[^/:@\s]*):[^@/\s]*@/g, '$1:***@');
-      throw new TsbuildError('IO', `${where}: ADD ${shown}: git failed: ${detail}`);
+      throw new TsbuildError('IO', `${where}: ${label}: git failed: ${detail}`);
     }
     throw err;
   }

@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { TsbuildError } from '../../errors.js';
 import { tempName } from '../../util/fs.js';
 import type { FetchedSource } from './index.js';
+import type { HttpValidators } from './validators.js';
 
 export interface HttpFetchOptions {
   url: string;
@@ -19,6 +20,10 @@ export interface HttpFetchOptions {
   checksum?: string;
   tmpDir: string;
   where: string;
+  /** Names the source in messages after `where` (default `ADD <url>`). */
+  label?: string;
+  /** From an earlier download: asked for conditionally, a 304 answers `notModified` with no body. */
+  validators?: HttpValidators;
   signal?: AbortSignal;
 }
 
@@ -67,6 +72,7 @@ export function parseChecksum(value: string, where: string): { algorithm: string
 export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSource> {
   const { where } = options;
   const shown = redactUrl(options.url);
+  const label = options.label ?? `ADD ${shown}`;
   // fetch() refuses URLs with credentials: they travel as a Basic Authorization header instead.
   const target = new URL(options.url);
   const headers: Record<string, string> = {};
@@ -77,6 +83,8 @@ export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSourc
     target.username = '';
     target.password = '';
   }
+  if (options.validators?.etag !== undefined) headers['if-none-match'] = options.validators.etag;
+  if (options.validators?.lastModified !== undefined) headers['if-modified-since'] = options.validators.lastModified;
   const expected = options.checksum === undefined ? undefined : parseChecksum(options.checksum, where);
   const name = urlFileName(options.url);
   const dir = tempName(options.tmpDir, 'download');
@@ -90,12 +98,17 @@ export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSourc
       response = await fetch(target, { signal: options.signal, redirect: 'follow', headers });
     } catch (err) {
       const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-      throw new TsbuildError('IO', `${where}: ADD ${shown}: ${cause}`, { cause: err });
+      throw new TsbuildError('IO', `${where}: ${label}: ${cause}`, { cause: err });
+    }
+    if (response.status === 304 && options.validators !== undefined) {
+      await response.body?.cancel().catch(() => undefined);
+      await release();
+      return { dir, pattern: name, release, notModified: true };
     }
     if (!response.ok || response.body === null) {
       await response.body?.cancel().catch(() => undefined);
       const code = response.status === 401 || response.status === 403 ? 'UNAUTHORIZED' : response.status === 404 || response.status === 410 ? 'NOT_FOUND' : 'IO';
-      throw new TsbuildError(code, `${where}: ADD ${shown}: the server answered ${response.status} ${response.statusText}`.trimEnd());
+      throw new TsbuildError(code, `${where}: ${label}: the server answered ${response.status} ${response.statusText}`.trimEnd());
     }
     const file = path.join(dir, name);
     // Hashed on the way in only when there is a checksum to verify; the copy step hashes files itself.
@@ -115,16 +128,17 @@ export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSourc
     try {
       await pipeline(stages);
     } catch (err) {
-      throw new TsbuildError('IO', `${where}: ADD ${shown}: download failed: ${(err as Error).message}`, { cause: err });
+      throw new TsbuildError('IO', `${where}: ${label}: download failed: ${(err as Error).message}`, { cause: err });
     }
     const actual = hash?.digest('hex');
     if (expected !== undefined && actual !== expected.hex) {
-      throw new TsbuildError('DIGEST_MISMATCH', `${where}: ADD ${shown}: checksum mismatch: expected ${expected.algorithm}:${expected.hex}, got ${expected.algorithm}:${actual}`);
+      throw new TsbuildError('DIGEST_MISMATCH', `${where}: ${label}: checksum mismatch: expected ${expected.algorithm}:${expected.hex}, got ${expected.algorithm}:${actual}`);
     }
     await chmod(file, 0o600);
     const lastModified = Date.parse(response.headers.get('last-modified') ?? '');
     if (!Number.isNaN(lastModified)) await utimes(file, lastModified / 1000, lastModified / 1000);
-    return { dir, pattern: name, release };
+    const validators = { etag: response.headers.get('etag') ?? undefined, lastModified: response.headers.get('last-modified') ?? undefined };
+    return { dir, pattern: name, release, validators };
   } catch (err) {
     await release();
     throw err;

@@ -3,6 +3,7 @@
 import { TsbuildError } from '../../errors.js';
 import { fetchGit, isGitSource } from './git.js';
 import { fetchHttp, isHttpSource } from './http.js';
+import type { HttpValidators } from './validators.js';
 
 export interface FetchedSource {
   /** Temp dir holding what was fetched; read as a source root. */
@@ -11,6 +12,10 @@ export interface FetchedSource {
   pattern: string;
   /** Removes the temp dir. */
   release(): Promise<void>;
+  /** http: the server's validators for a later conditional request. */
+  validators?: HttpValidators;
+  /** http: a conditional request was answered 304 (nothing was downloaded; `dir` is gone). */
+  notModified?: boolean;
 }
 
 export interface RemoteFetchOptions {
@@ -18,6 +23,8 @@ export interface RemoteFetchOptions {
   where: string;
   checksum?: string;
   keepGitDir?: boolean;
+  label?: string;
+  validators?: HttpValidators;
   signal?: AbortSignal;
 }
 

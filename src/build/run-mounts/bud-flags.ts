@@ -9,6 +9,7 @@ import { TsbuildError, errnoCode } from '../../errors.js';
 import type { HostFileOptions } from '../../container/host-files.js';
 import { ALL_CAPABILITIES, CAPABILITY_NAMES, DEFAULT_CAPABILITIES, type ContainerResources } from '../../runtime/index.js';
 import { parseResourceFlags, type ResourceFlagArgs } from './resource-flags.js';
+import { startKeyAgent, type PrivateAgent } from './ssh-agent.js';
 
 export interface VolumeFlag {
   source: string;
@@ -27,7 +28,7 @@ export interface RunFlags {
   hostFiles: HostFileOptions;
   /** --secret: id -> value. */
   secrets: ReadonlyMap<string, Buffer>;
-  /** --ssh: id -> agent socket path. */
+  /** --ssh: id -> agent socket path (a private agent's for key files). */
   ssh: ReadonlyMap<string, string>;
   /** --allow entitlements (security.insecure, network.host). */
   allow: ReadonlySet<string>;
@@ -61,7 +62,8 @@ export const NO_RUN_FLAGS: RunFlags = {
 
 const ENTITLEMENTS = ['security.insecure', 'network.host'];
 
-export async function parseRunFlags(args: RunFlagArgs, env: NodeJS.ProcessEnv = process.env): Promise<RunFlags> {
+/** Dispose of the result when the build ends: it stops the ssh agents started for key files. */
+export async function parseRunFlags(args: RunFlagArgs, env: NodeJS.ProcessEnv = process.env): Promise<RunFlags & AsyncDisposable> {
   const invalid = (msg: string): TsbuildError => new TsbuildError('INVALID_ARGUMENT', msg);
   if (args.noHosts && args.addHost?.length) throw invalid('--no-hosts and --add-host cannot be used together');
   const addHosts = (args.addHost ?? []).map((h) => {
@@ -88,9 +90,10 @@ export async function parseRunFlags(args: RunFlagArgs, env: NodeJS.ProcessEnv = 
       dnsOptions: [...(args.dnsOption ?? [])],
     },
     secrets: await parseSecrets(args.secret ?? [], env),
-    ssh: await parseSsh(args.ssh ?? [], env),
     allow,
     resources: args.resources && (await parseResourceFlags(args.resources)),
+    // Last: nothing may fail after a private agent has started.
+    ...(await parseSsh(args.ssh ?? [], env).then(({ ssh, stop }) => ({ ssh, [Symbol.asyncDispose]: stop }))),
   };
 }
 
@@ -198,22 +201,39 @@ async function parseSecrets(specs: readonly string[], env: NodeJS.ProcessEnv): P
   return out;
 }
 
-/** --ssh default | ID=SOCKET[,SOCKET...] | ID: agent sockets ($SSH_AUTH_SOCK when none is named). */
-async function parseSsh(specs: readonly string[], env: NodeJS.ProcessEnv): Promise<Map<string, string>> {
+/**
+ * --ssh default | ID=SOCKET | ID=KEY[,KEY...] | ID: agent sockets ($SSH_AUTH_SOCK when none is
+ * named), or key files, which a private agent started here serves (stopped by `stop`).
+ */
+async function parseSsh(specs: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ssh: Map<string, string>; stop: () => Promise<void> }> {
   const out = new Map<string, string>();
-  for (const spec of specs) {
-    const eq = spec.indexOf('=');
-    const id = eq < 0 ? spec : spec.slice(0, eq);
-    const socket = eq < 0 ? env.SSH_AUTH_SOCK : spec.slice(eq + 1).split(',')[0];
-    if (!id) throw new TsbuildError('INVALID_ARGUMENT', `--ssh "${spec}": expected default or ID=SOCKET`);
-    if (!socket) throw new TsbuildError('INVALID_ARGUMENT', `--ssh ${spec}: no agent socket given and SSH_AUTH_SOCK is not set`);
-    const st = await stat(socket).catch(() => undefined);
-    if (!st?.isSocket()) {
-      throw new TsbuildError('INVALID_ARGUMENT', `--ssh ${spec}: ${socket} is not an agent socket`, {
-        hint: st?.isFile() ? 'load the key into an ssh-agent (ssh-add) and pass the agent socket' : undefined,
-      });
+  const agents: PrivateAgent[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(agents.splice(0).map((a) => a.stop()));
+  };
+  try {
+    for (const spec of specs) {
+      const eq = spec.indexOf('=');
+      const id = eq < 0 ? spec : spec.slice(0, eq);
+      const paths = eq < 0 ? [env.SSH_AUTH_SOCK ?? ''] : spec.slice(eq + 1).split(',');
+      if (!id) throw new TsbuildError('INVALID_ARGUMENT', `--ssh "${spec}": expected default, ID=SOCKET or ID=KEYFILE[,KEYFILE...]`);
+      if (paths.some((p) => p === '')) throw new TsbuildError('INVALID_ARGUMENT', `--ssh ${spec}: no agent socket given and SSH_AUTH_SOCK is not set`);
+      const stats = await Promise.all(paths.map((p) => stat(p).catch(() => undefined)));
+      if (stats.every((st) => st?.isFile())) {
+        const agent = await startKeyAgent(paths.map((p) => path.resolve(p)), `--ssh ${spec}`);
+        agents.push(agent);
+        out.set(id, agent.socket);
+        continue;
+      }
+      const bad = paths.findIndex((_, i) => !stats[i]?.isSocket());
+      if (paths.length > 1 || bad >= 0) {
+        throw new TsbuildError('INVALID_ARGUMENT', `--ssh ${spec}: ${paths[Math.max(bad, 0)]} is not an agent socket${paths.length > 1 ? ' (give one socket, or key files only)' : ''}`);
+      }
+      out.set(id, path.resolve(paths[0]!));
     }
-    out.set(id, path.resolve(socket));
+  } catch (err) {
+    await stop();
+    throw err;
   }
-  return out;
+  return { ssh: out, stop };
 }

@@ -30,6 +30,7 @@ import type { BuildCache } from '../cache.js';
 import { commitLayerDir } from '../layer-commit.js';
 import { parseChecksum, urlFileName } from '../remote-source/http.js';
 import { fetchRemote, refuseRemoteInCopy, remoteKind } from '../remote-source/index.js';
+import { recallDownload, rememberDownload, type HttpValidators } from '../remote-source/validators.js';
 import { nonDirectoryOnPath } from './dest-path.js';
 
 export type CopySource =
@@ -205,21 +206,42 @@ async function openGroups(
     if (request.instruction === 'COPY') refuseRemoteInCopy(src, where);
     await flushLocal();
     const extract = kind === 'http' && request.unpack === true;
-    const fetch = async () => {
-      const fetched = await fetchRemote(kind, src, { tmpDir: ctx.stores.layout.tmp, where, checksum: request.checksum, keepGitDir: request.keepGitDir, signal: ctx.signal });
+    const fetch = async (validators?: HttpValidators) => {
+      const fetched = await fetchRemote(kind, src, { tmpDir: ctx.stores.layout.tmp, where, checksum: request.checksum, keepGitDir: request.keepGitDir, validators, signal: ctx.signal });
       releases.push(fetched.release);
       return fetched;
     };
-    if (kind === 'http' && request.checksum !== undefined) {
-      // The checksum is the content: the key needs no download, and a cache hit makes none.
-      const checksum = JSON.stringify([urlFileName(src), parseChecksum(request.checksum, where)]);
+    // A group whose checksum is known without the content: downloaded only if the step has to run.
+    const lazyGroup = (identity: string, checksum: string): void => {
       let selected: Promise<{ root: SourceRoot; entries: SelectedEntry[] }> | undefined;
       const selection = () =>
         (selected ??= fetch().then(async (fetched) => {
           const root: SourceRoot = { dir: fetched.dir, kind: 'context' };
           return { root, entries: await selectSources(root, [fetched.pattern], where, select) };
         }));
-      groups.push({ identity: 'http-checksum', checksum, extract, selection });
+      groups.push({ identity, checksum, extract, selection });
+    };
+    if (kind === 'http' && request.checksum !== undefined) {
+      // The checksum is the content: the key needs no download, and a cache hit makes none.
+      lazyGroup('http-checksum', JSON.stringify([urlFileName(src), parseChecksum(request.checksum, where)]));
+      continue;
+    }
+    if (kind === 'http') {
+      // What was downloaded is the content. A rebuild revalidates (If-None-Match/If-Modified-Since)
+      // and on a 304 takes the checksum of the last download, so a cache hit moves no body.
+      const cacheDir = ctx.stores.layout.cache;
+      // Without a cache the step runs anyway: nothing to revalidate for.
+      const remembered = ctx.cache === undefined ? undefined : await recallDownload(cacheDir, src);
+      const fetched = await fetch(remembered);
+      if (fetched.notModified && remembered) {
+        lazyGroup(kind, remembered.checksum);
+        continue;
+      }
+      await addGroup({ dir: fetched.dir, kind: 'context' }, [fetched.pattern], kind, extract);
+      const validators = fetched.validators;
+      if (validators?.etag !== undefined || validators?.lastModified !== undefined) {
+        await rememberDownload(cacheDir, src, { ...validators, checksum: groups[groups.length - 1]!.checksum }).catch(() => undefined);
+      }
       continue;
     }
     // What was fetched is the content: the URL itself is no part of the key.

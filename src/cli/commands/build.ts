@@ -1,5 +1,6 @@
 // tsbuild bud / build: flags and names as buildah and podman build have them.
 import { readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { OutputTarget } from '../../build/output.js';
@@ -54,6 +55,7 @@ interface BuildArgs extends GlobalArgs, RegistryArgs, CompatArgs, ResourceArgs {
   output?: string | string[];
   check: boolean;
   'build-context': string[];
+  'stdin-context': boolean;
 }
 
 export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
@@ -62,7 +64,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   describe: 'Build an image from a Containerfile',
   builder: (y) =>
     resourceOptions(compatOptions(registryOptions(y)))
-      .positional('context', { type: 'string', default: '.', describe: 'build context directory' })
+      .positional('context', { type: 'string', default: '.', describe: 'build context: a directory, a git URL (repo.git#ref:subdir, git://...), a tarball URL, or - (a tar or a Containerfile on stdin)' })
       .option('file', { alias: 'f', type: 'string', describe: 'Containerfile to use ("-" reads stdin); default: Containerfile or Dockerfile in the context' })
       .option('tag', { alias: 't', type: 'string', array: true, nargs: 1, default: [], describe: 'name the image (repeatable)' })
       .option('build-arg', { type: 'string', array: true, nargs: 1, default: [], describe: 'set a build argument, KEY=VALUE (KEY alone takes it from the environment)' })
@@ -87,6 +89,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('unsetlabel', { type: 'string', array: true, nargs: 1, default: [], describe: 'remove a label from the image (also an inherited one)' })
       .option('platform', { type: 'string', describe: 'os/arch[/variant] to build for; only the host platform can be built' })
       .option('jobs', { type: 'number', describe: 'stages to build at once (default: the core count; 0: no limit; 1: one after another)' })
+      .option('stdin-context', { type: 'boolean', default: false, hidden: true, describe: 'the context is a tar on stdin (what a trailing `-` becomes)' })
       .option('build-context', { type: 'string', array: true, nargs: 1, default: [], describe: 'a named context, name=DIR | name=GIT-URL | name=docker-image://REF | name=oci-layout://DIR[:tag|@sha256:...]; replaces the stage or image of that name (repeatable)' })
       // RUN containers, as buildah (and docker buildx for --secret, --ssh, --allow) name them.
       .option('volume', { alias: 'v', type: 'string', array: true, nargs: 1, default: [], describe: 'bind HOST-DIR:CONTAINER-DIR[:ro|rw|O|z|Z] into every RUN (never part of a layer)' })
@@ -99,7 +102,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('dns-search', { type: 'string', array: true, nargs: 1, default: [], describe: 'DNS search domain for RUN containers' })
       .option('dns-option', { type: 'string', array: true, nargs: 1, default: [], describe: 'resolver option for RUN containers' })
       .option('secret', { type: 'string', array: true, nargs: 1, default: [], describe: 'secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE' })
-      .option('ssh', { type: 'string', array: true, nargs: 1, default: [], describe: 'ssh agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or ID=SOCKET' })
+      .option('ssh', { type: 'string', array: true, nargs: 1, default: [], describe: 'ssh agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK), ID=SOCKET, or ID=KEYFILE[,KEYFILE...] (served by a private agent)' })
       .option('allow', { type: 'string', array: true, nargs: 1, default: [], describe: 'allow an entitlement: security.insecure (RUN --security=insecure)' })
       .option('cache-from', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to look cached steps up in on a local miss (repeatable)' })
       .option('cache-to', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to push cached steps to, tagged with their cache keys (repeatable)' })
@@ -110,6 +113,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .example('$0 bud -t hello .', 'build ./Containerfile as localhost/hello:latest')
       .example('$0 bud -f build/Dockerfile --build-arg VERSION=1.2 --target runtime -t app:1.2 .', 'build one stage with a build argument')
       .example('cat Containerfile | $0 bud -f - -t app ctx/', 'read the Containerfile from stdin')
+      .example('$0 bud -t app https://git.example.com/app.git#v1.2:docker', 'build the docker/ directory of tag v1.2 of a git repository (also a tarball URL, or - for a tar on stdin)')
       .example('$0 bud --secret id=npmrc,src=$HOME/.npmrc --ssh default -t app .', 'give RUN --mount=type=secret,id=npmrc and RUN --mount=type=ssh what they need')
       .example('$0 bud --cache-to reg.example.com/team/cache --cache-from reg.example.com/team/cache -t app .', 'share the build cache through a registry')
       .example('$0 bud -o type=tar,dest=rootfs.tar .', 'build, and write the final root filesystem as a tar')
@@ -118,10 +122,15 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .example('$0 bud --timestamp 0 --no-cache -t app .', 'a reproducible build: the same inputs give the same image ID')
       .example('$0 bud --check .', 'run the build checks only (see tsbuild lint --help)') as never,
   handler: async (args) => {
-    const contextDir = path.resolve(args.context);
     const compat = compatSettings(args, { quiet: args.quiet, platform: args.platform, tags: args.tag });
-    await checkContextDir(args.context);
-    const containerfile = await readContainerfile(args.context, args.file);
+    // A git or tarball URL, or `-`, is fetched into temp dirs that go when the handler returns.
+    const { openBuildContext } = await import('../../build/context-source.js');
+    const tmpDir = async (): Promise<string> => (args.check ? tmpdir() : (await storesFor(args)).layout.tmp);
+    if (args['stdin-context']) args.context = '-';
+    await using remote = await openBuildContext(args.context, { file: args.file, tmpDir, stdin: process.stdin });
+    const contextDir = remote?.dir ?? path.resolve(args.context);
+    if (!remote) await checkContextDir(args.context);
+    const containerfile = remote?.containerfile ?? (await readContainerfile(remote?.dir ?? args.context, remote ? remote.file : args.file));
     const buildArgs = await collectBuildArgs(args['build-arg-file'], args['build-arg']);
     const checks = { containerfile, contextDir, buildArgs, target: args.target, ignorefile: args.ignorefile };
     const { existingStores, runChecks, warnBeforeBuild } = await import('./lint.js');
@@ -136,7 +145,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const { parseRunFlags } = await import('../../build/run-mounts/bud-flags.js');
     const policy = parsePullPolicy(args.pull);
     if (args.squash && args['squash-all']) throw new TsbuildError('INVALID_ARGUMENT', '--squash and --squash-all cannot be used together');
-    const runFlags = await parseRunFlags({
+    await using runFlags = await parseRunFlags({
       volume: args.volume,
       capAdd: args['cap-add'],
       capDrop: args['cap-drop'],

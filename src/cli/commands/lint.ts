@@ -37,7 +37,7 @@ async function lint(input: CheckInput, allStages: boolean) {
     buildArgs: input.buildArgs,
     target: input.target,
     allStages,
-    ignore: await loadIgnoreRules(input.contextDir, { ignorefile: input.ignorefile }),
+    ignore: await loadIgnoreRules(input.contextDir, { ignorefile: input.ignorefile, containerfile: input.containerfile.file }),
     ...(input.stores && { baseImage: localBaseImages(input.stores) }),
   });
 }

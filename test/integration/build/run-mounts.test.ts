@@ -306,7 +306,7 @@ describe('RUN --mount=type=ssh', () => {
     const { error, file } = await buildError(['FROM busybox-base', 'RUN --mount=type=ssh,required=true true']);
     expect(error).toContain(`${file}:2:`);
     expect(error).toContain('ssh agent "default" is required');
-    const bad = await buildError(['FROM busybox-base', 'RUN true'], { args: ['--ssh', `default=${path.join(dir, 'key')}`] });
+    const bad = await buildError(['FROM busybox-base', 'RUN true'], { args: ['--ssh', `default=${dir}`] });
     expect(bad.error).toContain('is not an agent socket');
   });
 });

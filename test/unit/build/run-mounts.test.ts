@@ -161,7 +161,8 @@ describe('bud --secret, --ssh, --allow parsing', () => {
 
   it('needs an agent socket for --ssh and knows its entitlements', async () => {
     await expect(parseRunFlags({ ssh: ['default'] }, {})).rejects.toThrow('--ssh default: no agent socket given and SSH_AUTH_SOCK is not set');
-    await expect(parseRunFlags({ ssh: ['default=/etc/passwd'] }, {})).rejects.toThrow('/etc/passwd is not an agent socket');
+    await expect(parseRunFlags({ ssh: ['default=/etc'] }, {})).rejects.toThrow('/etc is not an agent socket');
+    await expect(parseRunFlags({ ssh: ['default=/etc/passwd'] }, {})).rejects.toThrow('--ssh default=/etc/passwd: cannot load the key into an ssh agent');
     await expect(parseRunFlags({ allow: ['device'] })).rejects.toThrow('--allow "device": expected security.insecure or network.host');
     expect((await parseRunFlags({ allow: ['security.insecure'] })).allow.has('security.insecure')).toBe(true);
   });
