@@ -1,6 +1,8 @@
 // Parsing of the bud flags that shape the result rather than the steps: build args (and their
-// files), the reproducibility epoch, annotations and the final config edits.
+// files), the reproducibility epoch, annotations, the final config edits, the cache TTL and --output.
 import { readFile } from 'node:fs/promises';
+import type { OutputTarget } from '../build/output.js';
+import { parseDuration } from '../containerfile/duration.js';
 import { TsbuildError, errnoCode } from '../errors.js';
 
 /**
@@ -73,4 +75,22 @@ export function parseJobs(value: number | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (!Number.isInteger(value) || value < 0) throw new TsbuildError('INVALID_ARGUMENT', `--jobs ${value}: expected a whole number (0: no limit)`);
   return value === 0 ? Infinity : value;
+}
+
+/** --cache-ttl in Go's duration syntax (buildah's), as milliseconds. */
+export function parseCacheTtl(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ns = parseDuration(value.trim());
+  if (ns === undefined || ns < 0) throw new TsbuildError('INVALID_ARGUMENT', `--cache-ttl "${value}": expected a duration such as 30m, 12h or 1h30m`);
+  return ns / 1e6;
+}
+
+export async function outputTarget(values: string[]): Promise<OutputTarget | undefined> {
+  if (values.length === 0) return undefined;
+  if (values.length > 1) throw new TsbuildError('INVALID_ARGUMENT', `--output given ${values.length} times; only one output is supported`);
+  const { parseOutputSpec } = await import('../build/output.js');
+  const spec = parseOutputSpec(values[0]!);
+  if (spec.type !== 'tar' || spec.dest !== '-') return spec;
+  if (process.stdout.isTTY) throw new TsbuildError('INVALID_ARGUMENT', '--output: refusing to write a tar archive to a terminal', { hint: 'redirect standard output, or give dest=FILE' });
+  return { ...spec, stream: process.stdout };
 }

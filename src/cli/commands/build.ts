@@ -1,19 +1,18 @@
 // tsbuild bud / build: flags and names as buildah and podman build have them.
-import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import type { OutputTarget } from '../../build/output.js';
-import { parseDuration } from '../../containerfile/duration.js';
-import { TsbuildError, errnoCode } from '../../errors.js';
+import { TsbuildError } from '../../errors.js';
 import { storesFor, type GlobalArgs } from '../global.js';
 import { registryFlags, registryOptions, type RegistryArgs } from '../registry-flags.js';
 import { withAbortOnSignals } from '../signals.js';
-import { buildEpoch, collectBuildArgs, parseEnvFlags, parseJobs } from '../build-flags.js';
+import { buildEpoch, collectBuildArgs, outputTarget, parseCacheTtl, parseEnvFlags, parseJobs } from '../build-flags.js';
+import { checkContextDir, readContainerfile } from '../containerfile-input.js';
+import { runContainerFlagArgs, runContainerOptions, type RunContainerArgs } from '../run-container-flags.js';
 import { normalizeImageName } from '../../image/names.js';
-import { afterBuild, compatOptions, compatSettings, resourceFlagArgs, resourceOptions, type CompatArgs, type ResourceArgs } from '../bud-compat.js';
+import { afterBuild, compatOptions, compatSettings, resourceOptions, type CompatArgs, type ResourceArgs } from '../bud-compat.js';
 
-interface BuildArgs extends GlobalArgs, RegistryArgs, CompatArgs, ResourceArgs {
+interface BuildArgs extends GlobalArgs, RegistryArgs, CompatArgs, ResourceArgs, RunContainerArgs {
   pull: string;
   context: string;
   file?: string;
@@ -38,17 +37,6 @@ interface BuildArgs extends GlobalArgs, RegistryArgs, CompatArgs, ResourceArgs {
   unsetlabel: string[];
   platform?: string;
   jobs?: number;
-  volume: string[];
-  'cap-add': string[];
-  'cap-drop': string[];
-  hosts: boolean;
-  'add-host': string[];
-  dns: string[];
-  'dns-search': string[];
-  'dns-option': string[];
-  secret: string[];
-  ssh: string[];
-  allow: string[];
   'cache-from': string[];
   'cache-to': string[];
   'cache-ttl'?: string;
@@ -63,7 +51,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   aliases: ['build', 'build-using-dockerfile'],
   describe: 'Build an image from a Containerfile',
   builder: (y) =>
-    resourceOptions(compatOptions(registryOptions(y)))
+    runContainerOptions(resourceOptions(compatOptions(registryOptions(y))))
       .positional('context', { type: 'string', default: '.', describe: 'build context: a directory, a git URL (repo.git#ref:subdir, git://...), a tarball URL, or - (a tar or a Containerfile on stdin)' })
       .option('file', { alias: 'f', type: 'string', describe: 'Containerfile to use ("-" reads stdin); default: Containerfile or Dockerfile in the context' })
       .option('tag', { alias: 't', type: 'string', array: true, nargs: 1, default: [], describe: 'name the image (repeatable)' })
@@ -91,19 +79,6 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('jobs', { type: 'number', describe: 'stages to build at once (default: the core count; 0: no limit; 1: one after another)' })
       .option('stdin-context', { type: 'boolean', default: false, hidden: true, describe: 'the context is a tar on stdin (what a trailing `-` becomes)' })
       .option('build-context', { type: 'string', array: true, nargs: 1, default: [], describe: 'a named context, name=DIR | name=GIT-URL | name=docker-image://REF | name=oci-layout://DIR[:tag|@sha256:...]; replaces the stage or image of that name (repeatable)' })
-      // RUN containers, as buildah (and docker buildx for --secret, --ssh, --allow) name them.
-      .option('volume', { alias: 'v', type: 'string', array: true, nargs: 1, default: [], describe: 'bind HOST-DIR:CONTAINER-DIR[:ro|rw|O|z|Z] into every RUN (never part of a layer)' })
-      .option('cap-add', { type: 'string', array: true, nargs: 1, default: [], describe: 'add a capability to RUN containers (ALL: every one)' })
-      .option('cap-drop', { type: 'string', array: true, nargs: 1, default: [], describe: 'drop a capability from RUN containers (ALL: every one)' })
-      // Declared as "hosts" for the same reason as "cache": yargs reads --no-hosts as its negation.
-      .option('hosts', { type: 'boolean', default: true, describe: "generate /etc/hosts of RUN containers (--no-hosts: keep the image's)" })
-      .option('add-host', { type: 'string', array: true, nargs: 1, default: [], describe: 'add HOST:IP to /etc/hosts of RUN containers (repeatable)' })
-      .option('dns', { type: 'string', array: true, nargs: 1, default: [], describe: 'nameserver for RUN containers (none: keep the image\'s resolv.conf)' })
-      .option('dns-search', { type: 'string', array: true, nargs: 1, default: [], describe: 'DNS search domain for RUN containers' })
-      .option('dns-option', { type: 'string', array: true, nargs: 1, default: [], describe: 'resolver option for RUN containers' })
-      .option('secret', { type: 'string', array: true, nargs: 1, default: [], describe: 'secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE' })
-      .option('ssh', { type: 'string', array: true, nargs: 1, default: [], describe: 'ssh agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK), ID=SOCKET, or ID=KEYFILE[,KEYFILE...] (served by a private agent)' })
-      .option('allow', { type: 'string', array: true, nargs: 1, default: [], describe: 'allow an entitlement: security.insecure (RUN --security=insecure)' })
       .option('cache-from', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to look cached steps up in on a local miss (repeatable)' })
       .option('cache-to', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to push cached steps to, tagged with their cache keys (repeatable)' })
       .option('cache-ttl', { type: 'string', describe: 'use only cached steps made less than this long ago (Go duration, e.g. 12h; 0 is --no-cache)' })
@@ -145,20 +120,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const { parseRunFlags } = await import('../../build/run-mounts/bud-flags.js');
     const policy = parsePullPolicy(args.pull);
     if (args.squash && args['squash-all']) throw new TsbuildError('INVALID_ARGUMENT', '--squash and --squash-all cannot be used together');
-    await using runFlags = await parseRunFlags({
-      volume: args.volume,
-      capAdd: args['cap-add'],
-      capDrop: args['cap-drop'],
-      noHosts: !args.hosts,
-      addHost: args['add-host'],
-      dns: args.dns,
-      dnsSearch: args['dns-search'],
-      dnsOption: args['dns-option'],
-      secret: args.secret,
-      ssh: args.ssh,
-      allow: args.allow,
-      resources: resourceFlagArgs(args),
-    });
+    await using runFlags = await parseRunFlags(runContainerFlagArgs(args));
     const { parseCacheRepository } = await import('../../build/remote-cache.js');
     const repositories = (values: string[], flag: string): string[] =>
       [...new Set(values.map((v) => parseCacheRepository(v, flag)))];
@@ -219,61 +181,6 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   },
 };
 
-/** --cache-ttl in Go's duration syntax (buildah's), as milliseconds. */
-function parseCacheTtl(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const ns = parseDuration(value.trim());
-  if (ns === undefined || ns < 0) throw new TsbuildError('INVALID_ARGUMENT', `--cache-ttl "${value}": expected a duration such as 30m, 12h or 1h30m`);
-  return ns / 1e6;
-}
-
-async function outputTarget(values: string[]): Promise<OutputTarget | undefined> {
-  if (values.length === 0) return undefined;
-  if (values.length > 1) throw new TsbuildError('INVALID_ARGUMENT', `--output given ${values.length} times; only one output is supported`);
-  const { parseOutputSpec } = await import('../../build/output.js');
-  const spec = parseOutputSpec(values[0]!);
-  if (spec.type !== 'tar' || spec.dest !== '-') return spec;
-  if (process.stdout.isTTY) throw new TsbuildError('INVALID_ARGUMENT', '--output: refusing to write a tar archive to a terminal', { hint: 'redirect standard output, or give dest=FILE' });
-  return { ...spec, stream: process.stdout };
-}
-
-/** A missing context is a typo worth reporting before the build, not when the first COPY needs it. */
-export async function checkContextDir(context: string): Promise<void> {
-  let isDir: boolean;
-  try {
-    isDir = (await stat(context)).isDirectory();
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
-      throw new TsbuildError('NOT_FOUND', `build context ${context} does not exist`);
-    }
-    throw err;
-  }
-  if (!isDir) throw new TsbuildError('INVALID_ARGUMENT', `build context ${context} is not a directory`);
-}
-
-export async function readContainerfile(contextArg: string, file: string | undefined): Promise<{ text: string; file: string }> {
-  if (file === '-') {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return { text: Buffer.concat(chunks).toString('utf8'), file: '<stdin>' };
-  }
-  // Messages name the file as the user would: as given with -f, or inside the context they named.
-  const candidates = file ? [file] : ['Containerfile', 'Dockerfile'].map((f) => path.join(contextArg, f));
-  for (const candidate of candidates) {
-    try {
-      return { text: await readFile(candidate, 'utf8'), file: candidate };
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') continue;
-      if (errnoCode(err) === 'EISDIR') throw new TsbuildError('INVALID_ARGUMENT', `${candidate} is a directory, not a Containerfile`);
-      throw err;
-    }
-  }
-  throw new TsbuildError(
-    'NOT_FOUND',
-    file ? `Containerfile "${file}" not found` : `no Containerfile or Dockerfile found in ${contextArg}`,
-    { hint: 'name one with -f' },
-  );
-}
 
 export function parseKeyValues(values: readonly string[], flag: string): Record<string, string> {
   const out: Record<string, string> = {};

@@ -7,7 +7,7 @@ import type { CommandModule } from 'yargs';
 import type { Stores } from '../../store/root.js';
 import { storesFor, type GlobalArgs } from '../global.js';
 import { collectBuildArgs } from '../build-flags.js';
-import { checkContextDir, readContainerfile } from './build.js';
+import { checkContextDir, readContainerfile } from '../containerfile-input.js';
 
 interface LintArgs extends GlobalArgs {
   context: string;
