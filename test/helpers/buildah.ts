@@ -109,7 +109,7 @@ export async function readOciArchive(file: string): Promise<ImageView> {
 
 /** Applies one layer's entries (whiteouts and opaque dirs included) to the file map. */
 function applyLayer(files: Map<string, FileView>, entries: Map<string, TarEntry>): void {
-  for (const [name, entry] of entries) {
+  for (const name of entries.keys()) {
     const dir = path.posix.dirname(name);
     const base = path.posix.basename(name);
     const prefix = dir === '.' ? '' : `${dir}/`;

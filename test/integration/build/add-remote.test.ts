@@ -1,15 +1,16 @@
 // ADD of http(s) URLs and git repositories, against servers this test starts on 127.0.0.1: a small
 // HTTP server (files, archives, a 404, and a bare git repository over git's "dumb" HTTP protocol)
 // and `git daemon` for git://. Assertions are what lands in the image, cache behaviour, and errors.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildahAvailable, buildBoth, comparableTree } from '../../helpers/buildah.js';
+import { startGitDaemon, type GitDaemon } from '../../helpers/git-daemon.js';
 import { Contexts, bud, budOk, imageNames, mountsUnder, setupRoot, sh, steps, teardownRoot, type TestRoot } from './helpers.js';
 
 let t: TestRoot;
@@ -17,7 +18,7 @@ const contexts = new Contexts();
 let work: string;
 let server: Server;
 let base: string;
-let daemon: ChildProcess | undefined;
+let daemon: GitDaemon | undefined;
 let gitBase: string;
 const requests = new Map<string, number>();
 /** Served at /changing.txt; tests change it between builds. */
@@ -111,33 +112,12 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  daemon?.kill();
+  daemon?.stop();
   await new Promise((resolve) => server?.close(resolve));
   await contexts.cleanup();
   await rm(work, { recursive: true, force: true });
   await teardownRoot(t);
 });
-
-/** Starts `git daemon` on a free 127.0.0.1 port serving the bare repo; returns its git:// base. */
-async function gitDaemon(): Promise<string> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
-  daemon = spawn('git', ['daemon', '--reuseaddr', '--export-all', `--base-path=${gitBase}`, '--listen=127.0.0.1', `--port=${port}`, gitBase], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (up) return `git://127.0.0.1:${port}`;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('git daemon did not start');
-}
 
 async function build(containerfile: string, tag: string, files: Record<string, string> = {}, args: string[] = []) {
   const ctx = await contexts.make({ Containerfile: containerfile, ...files });
@@ -242,7 +222,8 @@ describe('ADD <url>', () => {
 
 describe('ADD <git repository>', () => {
   it('checks out a tag and a subdirectory over git://, without .git', async () => {
-    const daemonBase = await gitDaemon();
+    daemon = await startGitDaemon(gitBase);
+    const daemonBase = daemon.url;
     await build(`FROM busybox-base\nADD ${daemonBase}/repo.git#v1:sub /g/\nADD ${daemonBase}/repo.git /whole/\n`, 'add-git');
     expect(await sh(t, 'add-git', 'ls -A /g /whole && cat /g/file.txt /whole/sub/file.txt')).toBe('/g:\nfile.txt\n\n/whole:\nREADME\nsub\nsub at v1\nsub at main\n');
   });

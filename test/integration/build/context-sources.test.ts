@@ -1,14 +1,15 @@
 // Where the build context comes from and what of it a build sees: the Containerfile's own ignore file
 // (BuildKit's `<file>.dockerignore`), a context from a git URL, a tarball URL or stdin, ADD <url>
 // revalidation on a rebuild, and --ssh with key files.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildahAvailable, buildBoth, comparableTree } from '../../helpers/buildah.js';
+import { startGitDaemon } from '../../helpers/git-daemon.js';
 import { Contexts, budOk, imageNames, setupRoot, sh, steps, teardownRoot, type TestRoot } from './helpers.js';
 
 let t: TestRoot;
@@ -116,29 +117,6 @@ afterAll(async () => {
   await teardownRoot(t);
 });
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port}`);
-}
-
 /** The root's temp dir holds nothing a build left behind. */
 async function tmpLeftovers(): Promise<string[]> {
   return readdir(path.join(t.root, 'tmp'));
@@ -214,14 +192,12 @@ describe('a remote or stdin build context', () => {
   });
 
   it('is a git:// URL (git daemon on 127.0.0.1)', async () => {
-    const port = await freePort();
-    const daemon = spawn('git', ['daemon', '--reuseaddr', '--export-all', `--base-path=${work}`, '--listen=127.0.0.1', `--port=${port}`, work], { stdio: 'ignore' });
+    const daemon = await startGitDaemon(work);
     try {
-      await waitForPort(port);
-      await t.ok(['bud', '-t', 'git-daemon-ctx', `git://127.0.0.1:${port}/repo.git#v1:app`]);
+      await t.ok(['bud', '-t', 'git-daemon-ctx', `${daemon.url}/repo.git#v1:app`]);
       expect(await sh(t, 'git-daemon-ctx', 'cat /version.txt')).toBe('v1\n');
     } finally {
-      daemon.kill();
+      daemon.stop();
     }
   });
 
