@@ -5,23 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 files=${1:-20000}; mb=${2:-500}; repeat=${3:-3}
-work=$(mktemp -d /var/tmp/tsbuild-bench.XXXXXX)
-trap 'umount -l $(awk -v w="$work" "\$2 ~ w {print \$2}" /proc/mounts) 2>/dev/null || true; rm -rf "$work"' EXIT
-tsb() { ./bin/tsbuild --root "$work/root" "$@"; }
-bah() { buildah --root "$work/buildah" --runroot "$work/buildah-run" --storage-driver overlay "$@"; }
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-timeit() { local s e; s=$(now); "$@" >/dev/null 2>&1; e=$(now); awk -v s="$s" -v e="$e" 'BEGIN { print e - s }'; }
+. bench/lib.sh
 div() { awk -v a="$1" -v b="$2" 'BEGIN { print a / b }'; }
 report() { printf '%-44s %8.3f s\n' "$1" "$2"; }
-
-[ -x dist/cli/main.js ] || [ -f dist/cli/main.js ] || npm run --silent build
-have_buildah=false; command -v buildah >/dev/null && have_buildah=true
-
-# Base image from Debian's static busybox, for both tools.
-mkdir -p "$work/base"; cp testdata/busybox-base/Containerfile /bin/busybox "$work/base/"
-tsb bud -q -t busybox-base "$work/base" >/dev/null
-$have_buildah && bah bud --runtime /usr/sbin/runc --layers -q -t busybox-base "$work/base" >/dev/null
+setup_builders
 
 echo "== start-up"
 report "tsbuild --version (median of 20)" "$(for i in $(seq 20); do timeit ./bin/tsbuild --version; done | median)"
@@ -47,7 +34,7 @@ for i in $(seq "$repeat"); do
   changed+=("$(timeit tsb bud --layers -t ctx "$work/ctx")")
   if $have_buildah; then
     bah rmi -af >/dev/null 2>&1 || true
-    bah bud --runtime /usr/sbin/runc --layers -q -t busybox-base "$work/base" >/dev/null
+    bah_base
     bcold+=("$(timeit bah bud --runtime /usr/sbin/runc --layers -t ctx "$work/ctx")")
     bcached+=("$(timeit bah bud --runtime /usr/sbin/runc --layers -t ctx "$work/ctx")")
     echo "change b$i" >> "$work/ctx/d000/f0.bin"

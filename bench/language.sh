@@ -6,22 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeat=${1:-3}
-work=$(mktemp -d /var/tmp/tsbuild-bench.XXXXXX)
-trap 'umount -l $(awk -v w="$work" "\$2 ~ w {print \$2}" /proc/mounts) 2>/dev/null || true; rm -rf "$work"' EXIT
-tsb() { ./bin/tsbuild --root "$work/root" "$@"; }
-bah() { buildah --root "$work/buildah" --runroot "$work/buildah-run" --storage-driver overlay "$@"; }
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-timeit() { local s e; s=$(now); "$@" >/dev/null 2>&1; e=$(now); awk -v s="$s" -v e="$e" 'BEGIN { print e - s }'; }
+. bench/lib.sh
 report() { printf '%-52s %8.3f s\n' "$1" "$2"; }
 med() { local out=(); for i in $(seq "$repeat"); do out+=("$(timeit "$@")"); done; printf '%s\n' "${out[@]}" | median; }
-
-[ -f dist/cli/main.js ] || npm run --silent build
-have_buildah=false; command -v buildah >/dev/null && have_buildah=true
-
-mkdir -p "$work/base"; cp testdata/busybox-base/Containerfile /bin/busybox "$work/base/"
-tsb bud -q -t busybox-base "$work/base" >/dev/null
-$have_buildah && bah bud --runtime /usr/sbin/runc --layers -q -t busybox-base "$work/base" >/dev/null
+setup_builders
 
 echo "== multistage: 3 independent CPU-heavy stages + final COPY --from, --no-cache"
 mkdir -p "$work/multi"

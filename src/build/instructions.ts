@@ -4,14 +4,12 @@
 import path from 'node:path';
 import { expandWord, expandWords, flagEnabled, flagValue, flagValues, wordLoc, type Instruction } from '../containerfile/index.js';
 import { TsbuildError } from '../errors.js';
-import { loadImage } from '../image/image.js';
 import type { HistoryEntry } from '../oci/types.js';
 import { sha256Digest, shortId } from '../oci/types.js';
-import { findBuildImage } from './base-image.js';
 import { copyHeredocs, planRun, runCreatedBy, withRunScript } from './heredoc.js';
 import type { BuildSession } from './session.js';
-import { resolveNamedSource } from './named-context.js';
-import { copyStep, type CopySource } from './steps/copy-step.js';
+import { resolveFromSource } from './named-context.js';
+import { copyStep } from './steps/copy-step.js';
 import { applyMetadata, isMetadataInstruction, type Expander, type StageFlags } from './steps/metadata.js';
 import { runContainer } from './run-mounts/index.js';
 import { cachedRunStep, commandArgs } from './steps/run-step.js';
@@ -109,7 +107,7 @@ export async function runInstruction(
           workdir: state.config.config.WorkingDir ?? '/',
           chown: value('chown'),
           chmod: value('chmod'),
-          from: fromRef === undefined ? { kind: 'context' } : await copyFromSource(session, fromRef, where),
+          from: fromRef === undefined ? { kind: 'context' } : await resolveFromSource(session, fromRef, where, 'COPY --from'),
           link: flagEnabled(instruction, 'link'),
           parents: flagEnabled(instruction, 'parents'),
           exclude: flagValues(instruction, 'exclude').map((p) => expand.word(p)),
@@ -146,30 +144,6 @@ export async function runInstruction(
     default:
       throw new TsbuildError('PARSE', `${where}: instruction ${(instruction as Instruction).kind} is not supported`);
   }
-}
-
-/**
- * COPY --from: a named build context (which wins over a stage of the same name, as in BuildKit), an
- * earlier stage (by name or index, resolved by the planner), or an image, local or pulled.
- */
-async function copyFromSource(session: BuildSession, ref: string, where: string): Promise<CopySource> {
-  const named = /^\d+$/.test(ref) ? undefined : await resolveNamedSource(session, ref, where);
-  if (named?.kind === 'dir') return named;
-  if (named?.kind === 'image') return { kind: 'layers', layers: named.image.layers, identity: named.identity };
-  const stageIndex = findStage(session, ref);
-  if (stageIndex !== undefined) {
-    const stage = session.stageResults.get(stageIndex)!;
-    return { kind: 'layers', layers: stage.layers, identity: stage.key };
-  }
-  // Not a stage: an image, local or pulled under the build's --pull policy.
-  const record = await findBuildImage(session, ref, `${where}: COPY --from: no stage named so, and image`);
-  const image = await loadImage(session.stores, record);
-  return { kind: 'layers', layers: image.layers, identity: record.id };
-}
-
-function findStage(session: BuildSession, ref: string): number | undefined {
-  const index = /^\d+$/.test(ref) ? Number(ref) : session.stageNames.get(ref.toLowerCase());
-  return index !== undefined && session.stageResults.has(index) ? index : undefined;
 }
 
 function mapDefined<T, U>(value: T | undefined, fn: (v: T) => U): U | undefined {

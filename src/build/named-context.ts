@@ -11,7 +11,7 @@ import path from 'node:path';
 import { TsbuildError, errnoCode } from '../errors.js';
 import { importArchive } from '../image/archive/load.js';
 import { openOciDir } from '../image/archive/oci-dir.js';
-import { loadImage, type Image } from '../image/image.js';
+import { loadImage, type Image, type LayerRef } from '../image/image.js';
 import type { Descriptor, Index } from '../oci/types.js';
 import { sha256Digest } from '../oci/types.js';
 import { tempName } from '../util/fs.js';
@@ -107,6 +107,30 @@ export async function releaseNamedSources(session: BuildSession): Promise<void> 
   const pending = cleanups.get(session.stageResults) ?? [];
   cleanups.delete(session.stageResults);
   await Promise.all(pending.map((release) => release().catch(() => undefined)));
+}
+
+/** What a `--from` reads (COPY --from, RUN --mount from=): files of a named context directory, or layers. */
+export type FromSource =
+  | { kind: 'dir'; dir: string; ignore: IgnoreRules; identity: string }
+  /** `identity` (context, stage key or image ID) goes into cache keys; `name` into messages. */
+  | { kind: 'layers'; layers: LayerRef[]; identity: string; name: string };
+
+/**
+ * A `--from` reference as BuildKit resolves it: a named build context first (it wins over a stage of
+ * that name), then a stage by name or index (the planner has built it), else an image, local or
+ * pulled under the build's --pull policy. `what` names the flag in messages ("COPY --from").
+ */
+export async function resolveFromSource(session: BuildSession, ref: string, where: string, what: string): Promise<FromSource> {
+  const byIndex = /^\d+$/.test(ref);
+  const named = byIndex ? undefined : await resolveNamedSource(session, ref, where);
+  if (named?.kind === 'dir') return named;
+  if (named?.kind === 'image') return { kind: 'layers', layers: named.image.layers, identity: named.identity, name: `build context ${ref}` };
+  const index = byIndex ? Number(ref) : session.stageNames.get(ref.toLowerCase());
+  const stage = index === undefined ? undefined : session.stageResults.get(index);
+  if (stage) return { kind: 'layers', layers: stage.layers, identity: stage.key, name: `stage ${ref}` };
+  const record = await findBuildImage(session, ref, `${where}: ${what}: no stage named so, and image`);
+  const image = await loadImage(session.stores, record);
+  return { kind: 'layers', layers: image.layers, identity: record.id, name: `image ${ref}` };
 }
 
 /**

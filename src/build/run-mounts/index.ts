@@ -4,12 +4,10 @@
 // resolves `from` sources, orders the mounts and releases them after the RUN.
 import path from 'node:path';
 import { TsbuildError } from '../../errors.js';
-import { loadImage } from '../../image/image.js';
 import type { PreparedMounts } from '../steps/run-step.js';
 import type { RunInstruction } from '../../containerfile/model.js';
 import { resolveInRoot } from '../../util/resolve-in-root.js';
-import { findBuildImage } from '../base-image.js';
-import { resolveNamedSource } from '../named-context.js';
+import { resolveFromSource } from '../named-context.js';
 import type { BuildSession } from '../session.js';
 import { runEnvironment, type StageState } from '../stage-state.js';
 import { bindIdentity, bindMount, overlayOver } from './bind.js';
@@ -132,23 +130,11 @@ function hasHostFileFlags(flags: RunFlags): boolean {
   return !!(h.noHosts || h.addHosts?.length || h.dns?.length || h.dnsSearch?.length || h.dnsOptions?.length);
 }
 
-/**
- * A `from=` of RUN --mount: an earlier stage (by name or index; the planner made sure it is built),
- * else an image, local or pulled under the build's --pull policy; no from: the build context.
- * A named build context (--build-context) of that name comes first.
- */
+/** A bind or cache mount's `from=`, resolved as COPY --from is; none: the build context. */
 export async function mountSource(session: BuildSession, ref: string | undefined, where: string): Promise<MountSource> {
   if (ref === undefined) return { kind: 'context', dir: session.options.contextDir, ignore: session.ignore, memo: session.memo };
-  // A named build context wins over a stage or image of that name, as for COPY --from.
-  const named = /^\d+$/.test(ref) ? undefined : await resolveNamedSource(session, ref, where);
-  if (named?.kind === 'dir') return { kind: 'context', dir: named.dir, ignore: named.ignore, memo: session.memo };
-  if (named?.kind === 'image') return { kind: 'layers', layers: named.image.layers, identity: named.identity, name: `build context ${ref}` };
-  const index = /^\d+$/.test(ref) ? Number(ref) : session.stageNames.get(ref.toLowerCase());
-  const stage = index === undefined ? undefined : session.stageResults.get(index);
-  if (stage) return { kind: 'layers', layers: stage.layers, identity: stage.key, name: `stage ${ref}` };
-  const record = await findBuildImage(session, ref, `${where}: RUN --mount from: no stage named so, and image`);
-  const image = await loadImage(session.stores, record);
-  return { kind: 'layers', layers: image.layers, identity: record.id, name: `image ${ref}` };
+  const source = await resolveFromSource(session, ref, where, 'RUN --mount from');
+  return source.kind === 'dir' ? { kind: 'context', dir: source.dir, ignore: source.ignore, memo: session.memo } : source;
 }
 
 /** What one RUN's mounts need once its rootfs is mounted. */
