@@ -3,7 +3,7 @@
 # tools, Debian's static busybox for test and demo base images, and the tools the interop tests use.
 set -euo pipefail
 
-packages=(runc busybox-static attr zstd git docker-registry apache2-utils openssl skopeo umoci podman buildah openssh-client)
+packages=(runc busybox-static attr zstd git docker-registry apache2-utils openssl skopeo umoci podman buildah openssh-client containernetworking-plugins iptables iproute2 tini gcc libc6-dev procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -74,12 +74,19 @@ function commandIndex(argv: readonly string[]): number {
 
 const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--log-level']);
 
+// Commands whose own failures exit 125 (podman's "the container engine failed"), so they cannot be
+// mistaken for a container's exit code.
+const PODMAN_EXIT_COMMANDS = new Set([
+  'run', 'create', 'start', 'stop', 'kill', 'restart', 'rm', 'wait', 'ps', 'logs', 'exec', 'top', 'port', 'cp',
+  'commit', 'container', 'network', 'volume', 'from', 'copy', 'add', 'config', 'mount', 'umount', 'containers', 'wc',
+]);
+
 export async function main(rawArgv: string[]): Promise<void> {
   const argv = markStdinContext(joinNoCacheFilter(normalizePullFlag(separateContainerCommand(rawArgv))));
-  // `run` speaks podman's convention: 125 when tsbuild itself fails, the container's code otherwise.
-  // (The command word only: `bud -t run .` is a build.)
+  // The container manager speaks podman's convention: 125 when tsbuild itself fails, the
+  // container's code otherwise. (The command word only: `bud -t run .` is a build.)
   const command = commandIndex(argv);
-  const defaultExit = command >= 0 && argv[command] === 'run' ? 125 : 1;
+  const defaultExit = command >= 0 && PODMAN_EXIT_COMMANDS.has(argv[command]!) ? 125 : 1;
   try {
     await globalOptions(yargs(argv))
       .scriptName('tsbuild')

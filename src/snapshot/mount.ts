@@ -19,6 +19,11 @@ export interface MountRequest {
   /** Writable upper dir; omitted for a read-only view. Its work dir is created beside it. */
   upper?: string;
   mountsDir: string;
+  /**
+   * A fixed mount point instead of a fresh one under mountsDir, for mounts that outlive this process
+   * (a detached container's rootfs); whoever owns it unmounts it, recovery does not.
+   */
+  target?: string;
 }
 
 // The kernel limits mount options to one page; relative lowerdir paths (resolved against the cwd of
@@ -28,8 +33,8 @@ const MAX_OPTIONS_LENGTH = 4000;
 export async function mountOverlay(request: MountRequest): Promise<OverlayMount> {
   await mkdir(request.mountsDir, { recursive: true });
   // Named <pid>-<random> so recovery can tell which process owns it.
-  const target = path.join(request.mountsDir, `${process.pid}-${randomBytes(6).toString('hex')}`);
-  await mkdir(target);
+  const target = request.target ?? path.join(request.mountsDir, `${process.pid}-${randomBytes(6).toString('hex')}`);
+  await mkdir(target, { recursive: request.target !== undefined });
   let workDir: string | undefined;
   let lowers = request.lowers;
   try {
