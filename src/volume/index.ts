@@ -42,3 +42,8 @@ export async function resolveMounts(_stores: Stores, _requested: readonly MountS
 export async function specMounts(_stores: Stores, _mounts: readonly MountSpec[], _rootfs: string): Promise<SpecMount[]> {
   throw new Error('volume store not merged yet');
 }
+
+/** -v/--volume, --mount and --tmpfs values (podman syntax) as mount specs; INVALID_ARGUMENT naming the bad value. */
+export function parseMountFlags(_flags: { volume?: readonly string[]; mount?: readonly string[]; tmpfs?: readonly string[] }): MountSpec[] {
+  throw new Error('volume store not merged yet');
+}
