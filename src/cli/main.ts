@@ -13,6 +13,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { loadCommand } from './commands/load.js';
 import { lintCommand } from './commands/lint.js';
 import { loginCommand } from './commands/login.js';
+import { logsCommand } from './commands/logs.js';
 import { logoutCommand } from './commands/logout.js';
 import { pullCommand } from './commands/pull.js';
 import { pushCommand } from './commands/push.js';
@@ -112,6 +113,7 @@ export async function main(rawArgv: string[]): Promise<void> {
       .command(rmiCommand)
       .command(runCommand)
       .command(rmCommand)
+      .command(logsCommand)
       .command(saveCommand)
       .command(loadCommand)
       .command(pullCommand)
