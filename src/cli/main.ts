@@ -13,6 +13,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { loadCommand } from './commands/load.js';
 import { lintCommand } from './commands/lint.js';
 import { loginCommand } from './commands/login.js';
+import { networkCommand } from './commands/network.js';
 import { logoutCommand } from './commands/logout.js';
 import { pullCommand } from './commands/pull.js';
 import { pushCommand } from './commands/push.js';
@@ -106,6 +107,7 @@ export async function main(rawArgv: string[]): Promise<void> {
       .command(loginCommand)
       .command(logoutCommand)
       .command(versionCommand)
+      .command(networkCommand)
       .command(infoCommand)
       .example('$0 bud -t hello .', 'build the Containerfile in . as localhost/hello:latest')
       .example('$0 run --rm hello', 'run it')
