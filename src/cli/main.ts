@@ -14,6 +14,7 @@ import { loadCommand } from './commands/load.js';
 import { lintCommand } from './commands/lint.js';
 import { loginCommand } from './commands/login.js';
 import { logsCommand } from './commands/logs.js';
+import { networkCommand } from './commands/network.js';
 import { logoutCommand } from './commands/logout.js';
 import { pullCommand } from './commands/pull.js';
 import { pushCommand } from './commands/push.js';
@@ -130,6 +131,7 @@ export async function main(rawArgv: string[]): Promise<void> {
       .command(psCommand)
       .command(portCommand)
       .command(containerCommand)
+      .command(networkCommand)
       .command(infoCommand)
       .example('$0 bud -t hello .', 'build the Containerfile in . as localhost/hello:latest')
       .example('$0 run --rm hello', 'run it')
