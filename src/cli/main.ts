@@ -22,6 +22,7 @@ import { runCommand } from './commands/run.js';
 import { saveCommand } from './commands/save.js';
 import { tagCommand } from './commands/tag.js';
 import { versionCommand } from './commands/version.js';
+import { volumeCommand } from './commands/volume.js';
 
 // Options of `run` (and global ones) that take a separate value, so the image can be found.
 const RUN_VALUE_OPTIONS = new Set(['--name', '-e', '--env', '-w', '--workdir', '-u', '--user', '--entrypoint', '--network', '--net', '--root', '--log-level', '--creds', '--authfile', '--cert-dir']);
@@ -106,6 +107,7 @@ export async function main(rawArgv: string[]): Promise<void> {
       .command(loginCommand)
       .command(logoutCommand)
       .command(versionCommand)
+      .command(volumeCommand)
       .command(infoCommand)
       .example('$0 bud -t hello .', 'build the Containerfile in . as localhost/hello:latest')
       .example('$0 run --rm hello', 'run it')
