@@ -2,7 +2,7 @@
 // (targets resolved with resolveInRoot, so a symlink in the image such as /data -> /../../etc is
 // clamped to the rootfs and never reaches a host path), an unpopulated empty volume receives the
 // image's content at its target, and the runtime-spec mounts for runc are returned, parents first.
-import { lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError, errnoCode } from '../errors.js';
 import type { MountSpec } from '../container/types.js';
@@ -39,6 +39,9 @@ export async function specMounts(stores: Stores, mounts: readonly MountSpec[], r
       out.push({ destination, type: 'bind', source: data, options: bindOptions(m, 'rbind') });
     } else {
       await makeMountPoint(hostTarget, true, m.target);
+      // runc gives a tmpfs the mode of the directory it covers, so a mode= is applied there too.
+      const mode = m.options.find((o) => o.startsWith('mode='));
+      if (mode !== undefined) await chmod(hostTarget, parseInt(mode.slice(5), 8));
       out.push({ destination, type: 'tmpfs', source: 'tmpfs', options: tmpfsOptions(m) });
     }
   }
