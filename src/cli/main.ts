@@ -34,6 +34,7 @@ import { restartCommand } from './commands/restart.js';
 import { startCommand } from './commands/start.js';
 import { stopCommand } from './commands/stop.js';
 import { waitCommand } from './commands/wait.js';
+import { volumeCommand } from './commands/volume.js';
 
 // Options of `run`/`create` (and global ones) that take a separate value, so the image can be found.
 const RUN_VALUE_OPTIONS = new Set([...CONTAINER_VALUE_OPTIONS, '--root', '--log-level', '--creds', '--authfile', '--cert-dir']);
@@ -132,6 +133,7 @@ export async function main(rawArgv: string[]): Promise<void> {
       .command(portCommand)
       .command(containerCommand)
       .command(networkCommand)
+      .command(volumeCommand)
       .command(infoCommand)
       .example('$0 bud -t hello .', 'build the Containerfile in . as localhost/hello:latest')
       .example('$0 run --rm hello', 'run it')
