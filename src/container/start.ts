@@ -17,6 +17,7 @@ import { containerPaths } from './paths.js';
 import { identify } from './process-identity.js';
 import { mutateRecord, readRecord, updateContainerRecord } from './records.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
+import { runcDeleteForce } from './runc-control.js';
 import { monitorAlive } from './settle.js';
 import type { ContainerRecord, NetworkState } from './types.js';
 import { prepareWorkingDir } from './working-dir.js';
@@ -87,6 +88,10 @@ export async function startContainer(stores: Stores, id: string, options: StartO
         restart: record.config.restart,
         exitCommand: [process.execPath, BIN, '--root', stores.layout.root, '--log-level', 'warn', 'container', 'cleanup', record.id],
       };
+      // From here on runc may run the container: the record says so (with us as its owner until the
+      // monitor is known), so a CLI killed at this point leaves a container that settle.ts ends.
+      await updateContainerRecord(stores, { ...running, state: 'running', ownerPid: process.pid, startedAt: new Date().toISOString() });
+      undo.push(() => runcDeleteForce(stores, id));
       const { startMonitor } = await import('./monitor.js');
       const monitor = await startMonitor(monitorSpec, { detached: !options.attached });
       const identity = identify(monitor.monitorPid);
@@ -105,8 +110,8 @@ export async function startContainer(stores: Stores, id: string, options: StartO
       if (!options.attached) delete next.ownerPid;
       result = { record: next, monitor };
       // Peers learn the new name (and this container its peers) once it counts as running.
+      await updateContainerRecord(stores, next);
       if (networks.length > 0) {
-        await updateContainerRecord(stores, next);
         const { createNetworkManager } = await import('../network/index.js');
         await createNetworkManager(stores).refreshHosts(networks).catch((err: unknown) => stores.logger.warn({ err }, 'cannot refresh hosts files'));
       }
