@@ -25,6 +25,8 @@ import { prepareWorkingDir } from './working-dir.js';
 export interface StartOptions {
   /** Foreground `run`: the monitor attached to our stdio; the caller waits for it and cleans up. */
   attached?: boolean;
+  /** Attached: our stdin goes to the container even without -i. */
+  stdinFromCaller?: boolean;
 }
 
 export interface StartResult {
@@ -82,7 +84,7 @@ export async function startContainer(stores: Stores, id: string, options: StartO
         stateFile: paths.monitorState,
         exitFile: paths.exit,
         stopFlagFile: paths.stopFlag,
-        stdin: options.attached ? (record.config.interactive ? 'inherit' : 'null') : record.config.interactive ? 'hold' : 'null',
+        stdin: options.attached ? (record.config.interactive || options.stdinFromCaller ? 'inherit' : 'null') : record.config.interactive ? 'hold' : 'null',
         terminal: record.config.terminal,
         attach: options.attached ?? false,
         restart: record.config.restart,
