@@ -124,14 +124,7 @@ export async function containerRequest(args: ContainerArgs): Promise<CreateReque
       throw rethrow(err);
     }
   }
-  const { parsePullPolicy } = await import('../remote/policy.js');
-  let policy: PullPolicy;
-  try {
-    policy = parsePullPolicy(args.pull);
-  } catch (err) {
-    throw rethrow(err);
-  }
-  const progress = policy === 'never' ? undefined : (await import('../remote/progress.js')).createProgress({ stream: process.stderr });
+  const policy = pullPolicy(args.pull);
   const signal = args['stop-signal'];
   const stopTimeout = args['stop-timeout'];
   if (stopTimeout !== undefined && (!Number.isInteger(stopTimeout) || stopTimeout < 0)) throw invalid(`invalid --stop-timeout ${stopTimeout}: expected whole seconds`);
@@ -163,8 +156,20 @@ export async function containerRequest(args: ContainerArgs): Promise<CreateReque
     labels: parseLabels(args.label),
     stopSignal: signal === undefined ? undefined : normalizeSignal(signal),
     stopTimeout,
-    pull: { policy, flags: registryFlags(args), progress },
+    pull: { policy, flags: registryFlags(args), progressStream: process.stderr },
   };
+}
+
+/**
+ * `--pull` as parsePullPolicy reads it (remote/policy.ts), repeated here because that module loads
+ * the registry client, which a local `run` never needs.
+ */
+export function pullPolicy(value: string): PullPolicy {
+  const v = value.toLowerCase();
+  if (v === '' || v === 'true') return 'always';
+  if (v === 'false') return 'missing';
+  if (v === 'always' || v === 'missing' || v === 'never' || v === 'newer') return v;
+  throw invalid(`--pull=${value}: expected always, missing, never or newer`);
 }
 
 function invalid(message: string): TsbuildError {

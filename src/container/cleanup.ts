@@ -52,7 +52,8 @@ export async function cleanupContainer(stores: Stores, id: string, options: Clea
     return next;
   });
   if (record && remove) {
-    await removeContainer(stores, record, { volumes: true });
+    // The monitor (or the forced clean-up above) has deleted the runc container already.
+    await removeContainer(stores, record, { volumes: true, runcDeleted: true });
     return undefined;
   }
   return record;
@@ -74,10 +75,14 @@ export async function releaseResources(stores: Stores, record: ContainerRecord):
 }
 
 /** Deletes a stopped container: its runc state, rootfs, anonymous volumes (with `volumes`), and directory. */
-export async function removeContainer(stores: Stores, record: ContainerRecord, options: { volumes: boolean }): Promise<void> {
-  await runcDeleteForce(stores, record.id);
-  await unmountRootfs(stores, record);
-  if (record.network) await releaseResources(stores, record).catch(() => undefined);
+export async function removeContainer(stores: Stores, record: ContainerRecord, options: { volumes: boolean; runcDeleted?: boolean }): Promise<void> {
+  // From cleanupContainer everything is released already; from rm, a working container's rootfs
+  // (or what a failed clean-up left) still is not.
+  if (!options.runcDeleted) {
+    await runcDeleteForce(stores, record.id);
+    await unmountRootfs(stores, record);
+    if (record.network) await releaseResources(stores, record).catch(() => undefined);
+  }
   await removeContainerDir(stores, record.id);
   const anonymous = record.config.mounts.filter((m) => m.type === 'volume' && m.anonymous).map((m) => m.source);
   if (options.volumes && anonymous.length > 0) {

@@ -42,7 +42,8 @@ export interface CreateRequest {
   labels?: Record<string, string>;
   stopSignal?: string;
   stopTimeout?: number;
-  pull?: { policy: PullPolicy; flags?: RegistryFlags; progress?: Progress };
+  /** progressStream: where pull progress goes (the progress display loads only when a pull happens). */
+  pull?: { policy: PullPolicy; flags?: RegistryFlags; progress?: Progress; progressStream?: NodeJS.WritableStream };
   signal?: AbortSignal;
 }
 
@@ -147,11 +148,13 @@ export async function findImage(stores: Stores, request: Pick<CreateRequest, 'im
   }
   // Loaded only when a registry may be needed: running local images stays quick to start.
   const { resolveImage } = await import('../remote/policy.js');
+  let progress = request.pull?.progress;
+  if (!progress && request.pull?.progressStream) progress = (await import('../remote/progress.js')).createProgress({ stream: request.pull.progressStream });
   try {
     return await resolveImage(stores, request.image, {
       ...request.pull?.flags,
       policy,
-      progress: request.pull?.progress,
+      progress,
       logger: stores.logger,
       signal: request.signal,
     });

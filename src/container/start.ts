@@ -58,7 +58,7 @@ export async function startContainer(stores: Stores, id: string, options: StartO
       const rootfs = await mountRootfs(stores, record);
       if (!record.userMounted) undo.push(() => unmountRootfs(stores, record));
 
-      const { specNetwork, state, hostFiles, networks } = await setUpNetwork(stores, record, undo);
+      const { specNetwork, state, hostFiles, networks, hostsContent } = await setUpNetwork(stores, record, undo);
       const running: ContainerRecord = { ...record, network: state };
       const hostname = record.config.hostname || record.id.slice(0, 12);
       const mounts: SpecMount[] = [];
@@ -70,7 +70,7 @@ export async function startContainer(stores: Stores, id: string, options: StartO
       const own = state?.attachments[0]?.ip;
       mounts.unshift(
         ...(hostFiles ??
-          (await writeHostFiles(paths.dir, hostname, { addHosts: net.addHosts, dns: net.dns, dnsSearch: net.dnsSearch, dnsOptions: net.dnsOptions, selfIp: own }))),
+          (await writeHostFiles(paths.dir, hostname, { addHosts: net.addHosts, dns: net.dns, dnsSearch: net.dnsSearch, dnsOptions: net.dnsOptions, selfIp: own, hostsContent }))),
       );
       const spec = await buildSpec(record, rootfs, hostname, specNetwork, mounts);
       await writeJsonAtomic(path.join(paths.bundle, 'config.json'), spec, 0o600);
@@ -93,6 +93,11 @@ export async function startContainer(stores: Stores, id: string, options: StartO
       // From here on runc may run the container: the record says so (with us as its owner until the
       // monitor is known), so a CLI killed at this point leaves a container that settle.ts ends.
       await updateContainerRecord(stores, { ...running, state: 'running', ownerPid: process.pid, startedAt: new Date().toISOString() });
+      // Peers learn the new name before it runs (and it found theirs in hostsFor above).
+      if (networks.length > 0) {
+        const { createNetworkManager } = await import('../network/index.js');
+        await createNetworkManager(stores).refreshHosts(networks).catch((err: unknown) => stores.logger.warn({ err }, 'cannot refresh hosts files'));
+      }
       undo.push(() => runcDeleteForce(stores, id));
       const { startMonitor } = await import('./monitor.js');
       const monitor = await startMonitor(monitorSpec, { detached: !options.attached });
@@ -111,12 +116,6 @@ export async function startContainer(stores: Stores, id: string, options: StartO
       delete next.exitCode;
       if (!options.attached) delete next.ownerPid;
       result = { record: next, monitor };
-      // Peers learn the new name (and this container its peers) once it counts as running.
-      await updateContainerRecord(stores, next);
-      if (networks.length > 0) {
-        const { createNetworkManager } = await import('../network/index.js');
-        await createNetworkManager(stores).refreshHosts(networks).catch((err: unknown) => stores.logger.warn({ err }, 'cannot refresh hosts files'));
-      }
       return next;
     } catch (err) {
       for (const step of undo.reverse()) await step().catch((e: unknown) => stores.logger.warn({ err: e, container: id }, 'undo after failed start incomplete'));
@@ -145,6 +144,8 @@ interface NetworkSetUp {
   hostFiles?: SpecMount[];
   /** Networks whose peers' hosts files change. */
   networks: string[];
+  /** Bridge mode: /etc/hosts with the peers on its networks. */
+  hostsContent?: string;
 }
 
 async function setUpNetwork(stores: Stores, record: ContainerRecord, undo: (() => Promise<unknown>)[]): Promise<NetworkSetUp> {
@@ -172,7 +173,8 @@ async function setUpNetwork(stores: Stores, record: ContainerRecord, undo: (() =
       const manager = createNetworkManager(stores);
       const state = await manager.setUp(record);
       undo.push(() => manager.tearDown({ ...record, network: state }));
-      return { specNetwork: state.namespace, state, networks: state.attachments.map((a) => a.network) };
+      const hostsContent = await manager.hostsFor(record, state);
+      return { specNetwork: state.namespace, state, networks: state.attachments.map((a) => a.network), hostsContent };
     }
   }
 }
