@@ -268,6 +268,44 @@ describe('what a container sees', () => {
   });
 });
 
+describe('networks and volumes through run', () => {
+  it('-p publishes a port on 127.0.0.1; rm -f leaves no netns, veth or iptables rule', async () => {
+    const id = (await t.ok([
+      'run', '-d', '--name', 'web', '-p', '127.0.0.1:18481:80', IMAGE, 'sh', '-c', 'mkdir /w && echo hello-web > /w/index.html && exec httpd -f -p 80 -h /w',
+    ])).stdout.trim();
+    expect((await t.ok(['port', 'web'])).stdout).toBe('80/tcp -> 127.0.0.1:18481\n');
+    const body = await until(async () => {
+      const res = await fetch('http://127.0.0.1:18481/').catch(() => undefined);
+      return res?.ok ? res.text() : undefined;
+    });
+    expect(body).toBe('hello-web\n');
+    const ip = (await t.ok(['inspect', '-f', '{{.NetworkSettings.Networks.tsbuild.IPAddress}}', 'web'])).stdout.trim();
+    expect(ip).toMatch(/^10\.89\.0\.\d+$/);
+    await t.ok(['rm', '-f', 'web']);
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(id.slice(0, 12));
+    expect(execFileSync('iptables-save', { encoding: 'utf8' })).not.toContain(id.slice(0, 12));
+    expect(await mountsUnder(t.root)).toEqual([]);
+  });
+
+  it('containers on a user network reach each other by name and alias', async () => {
+    await t.ok(['network', 'create', 'lcnet']);
+    try {
+      await t.ok(['run', '-d', '--name', 'named-srv', '--network', 'lcnet', '--network-alias', 'srv-alias', IMAGE, 'sh', '-c', 'mkdir /w && echo peer > /w/index.html && exec httpd -f -p 80 -h /w']);
+      const { stdout } = await t.ok(['run', '--rm', '--network', 'lcnet', IMAGE, 'sh', '-c', 'wget -qO- http://named-srv/ && wget -qO- http://srv-alias/']);
+      expect(stdout).toBe('peer\npeer\n');
+    } finally {
+      await t.run(['rm', '-f', 'named-srv']);
+      await t.run(['network', 'rm', 'lcnet']);
+    }
+  });
+
+  it('a named volume keeps data across containers', async () => {
+    await t.ok(['run', '--rm', '-v', 'lcdata:/data', IMAGE, 'sh', '-c', 'echo kept > /data/f']);
+    expect((await t.ok(['run', '--rm', '-v', 'lcdata:/data:ro', IMAGE, 'cat', '/data/f'])).stdout).toBe('kept\n');
+    await t.ok(['volume', 'rm', 'lcdata']);
+  });
+});
+
 async function idOf(name: string): Promise<string> {
   return (await t.ok(['inspect', '-f', '{{.Id}}', name])).stdout.trim();
 }
