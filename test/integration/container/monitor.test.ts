@@ -54,6 +54,17 @@ describe('tsbuild-monitor', () => {
     expect(runcList(f.runcRoot)).not.toContain(spec.id);
   });
 
+  it('keeps the log valid JSON for control bytes, invalid UTF-8 and lines longer than its buffer', async () => {
+    const spec = await f.container('bytes', ['sh', '-c', "printf 'a\\001b\\377c\\303\\251d\\n'; head -c 100000 /dev/zero | tr '\\0' x; echo"]);
+    const started = await startMonitor(spec, { detached: true });
+    f.track(started.monitorPid);
+    await waitFor('exit.json', () => readExit(spec.exitFile));
+    const lines = await readJsonLines(spec.logFile);
+    expect(lines[0]!.log).toBe('a\u0001b\ufffdc\u00e9d\n');
+    const long = lines.slice(1).map((l) => l.log).join('');
+    expect(long).toBe(`${'x'.repeat(100000)}\n`);
+  });
+
   it('rotates the log to ctr.log.1 beyond --log-max, keeping the newest lines', async () => {
     const spec = await f.container('rotate', ['sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done'], { logMaxBytes: 4000 });
     const started = await startMonitor(spec, { detached: true });
