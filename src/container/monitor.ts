@@ -195,8 +195,10 @@ export function startError(id: string, message: string): TsbuildError {
 
 /** The one line the monitor writes on fd 3 ('' when it closed the pipe without one). */
 function readSyncLine(child: ChildProcess): Promise<string> {
-  const sync = child.stdio[3] as Readable;
+  const sync = child.stdio[3] as Readable | null | undefined;
   return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    if (!sync) return;
     let text = '';
     const onData = (d: Buffer): void => {
       text += d.toString('utf8');
@@ -212,7 +214,6 @@ function readSyncLine(child: ChildProcess): Promise<string> {
     sync.on('data', onData);
     sync.once('end', done);
     sync.once('error', done);
-    child.once('error', reject);
   });
 }
 

@@ -16,6 +16,9 @@
  *   - applies the restart policy unless the --stop-flag file exists;
  *   - reports "ok <containerPid>\n" or "error <message>\n" once over the sync fd;
  *   - when done for good, execs the exit command (detached, or attached with a dead parent).
+ *     A failed first start only reports the error (after `runc delete`): the caller cleans up.
+ *   - attached: a restart that cannot start, or the last exit, ends it with the container's code
+ *     (125 when a restart failed); the exit files say the same.
  *
  * Flags (all "--name value" except the switches):
  *   --id ID               runc container ID (required)
