@@ -1,0 +1,122 @@
+// End to end through the CLI with real runc, CNI plugins and iptables: a published busybox httpd
+// fetched from 127.0.0.1, containers on a user network finding each other by name and alias, and
+// nothing left on the host (veth, netns, iptables rule, IP lease) after `rm -f`.
+import { readdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBusyboxBase, createTestRoot, makeContext, type TestRoot } from '../../helpers/tsbuild.js';
+import { get, ipamFiles, iptablesSave, links } from './helpers.js';
+
+let t: TestRoot;
+const IMAGE = 'nettest-www';
+
+beforeAll(async () => {
+  t = await createTestRoot();
+  await buildBusyboxBase(t);
+  const context = await makeContext({ Containerfile: 'FROM busybox-base\nRUN mkdir /www && echo "hello from web" > /www/index.html\n' });
+  await t.ok(['bud', '-q', '-t', IMAGE, context]);
+});
+
+afterAll(async () => {
+  if (!t) return;
+  const ids = (await t.run(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+  if (ids.length > 0) await t.run(['rm', '-f', ...ids]);
+  for (const n of ['nettest-app', 'nettest-gone']) await t.run(['network', 'rm', '-f', n]);
+  await t.cleanup();
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function fetchWithRetry(url: string): Promise<{ status: number; body: string }> {
+  let last: unknown;
+  for (let i = 0; i < 50; i++) {
+    try {
+      return await get(url);
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw last;
+}
+
+async function inspect(name: string, field: string): Promise<string> {
+  return (await t.ok(['inspect', '-f', `{{${field}}}`, name])).stdout.trim();
+}
+
+async function expectNoTrace(ip: string, namespace: string, network: string): Promise<void> {
+  const nsName = namespace.split('/').pop()!;
+  expect(await readdir('/run/netns').catch(() => [])).not.toContain(nsName);
+  const rules = iptablesSave();
+  expect(rules).not.toContain(`${ip}/`);
+  expect(rules).not.toContain(`${ip}:`);
+  expect(await ipamFiles(network)).not.toContain(ip);
+  expect(links()).not.toContain(nsName);
+}
+
+describe('tsbuild run with networks', () => {
+  it('serves a page on a published 127.0.0.1 port; rm -f leaves no netns, rule or lease', async () => {
+    const port = await freePort();
+    await t.ok(['run', '-d', '--name', 'web1', '-p', `127.0.0.1:${port}:80`, IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www']);
+    const ip = await inspect('web1', '.NetworkSettings.IPAddress');
+    const namespace = await inspect('web1', '.NetworkSettings.SandboxKey');
+    expect(ip).toMatch(/^10\.89\.0\.\d+$/);
+    expect(await fetchWithRetry(`http://127.0.0.1:${port}/`)).toEqual({ status: 200, body: 'hello from web\n' });
+    expect(iptablesSave()).toContain(`--dport ${port} `);
+
+    // A second container cannot have the same host port.
+    const clash = await t.run(['run', '-d', '--name', 'web1b', '-p', `127.0.0.1:${port}:80`, IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www']);
+    expect(clash.code).toBe(125);
+    expect(clash.stderr).toContain(`port ${port} is already in use`);
+    await t.run(['rm', '-f', 'web1b']);
+
+    await t.ok(['rm', '-f', 'web1']);
+    await expectNoTrace(ip, namespace, 'tsbuild');
+    expect(iptablesSave()).not.toContain(`--dport ${port} `);
+  });
+
+  it('lets containers on a user network reach each other by name and alias', async () => {
+    await t.ok(['network', 'create', 'nettest-app']);
+    await t.ok(['run', '-d', '--name', 'web', '--network', 'nettest-app', '--network-alias', 'www', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www']);
+    const ip = await inspect('web', '.NetworkSettings.IPAddress');
+    const namespace = await inspect('web', '.NetworkSettings.SandboxKey');
+    const client = ['run', '--rm', '--network', 'nettest-app', IMAGE, 'sh', '-c'];
+    const byName = await t.ok([...client, 'for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://web/ && exit 0; sleep 0.2; done; exit 1']);
+    expect(byName.stdout).toBe('hello from web\n');
+    expect((await t.ok([...client, 'wget -qO- http://www/'])).stdout).toBe('hello from web\n');
+    expect((await t.ok([...client, 'cat /etc/hosts'])).stdout).toMatch(new RegExp(`${ip.replace(/\./g, '\\.')}\\tweb www [0-9a-f]{12}`));
+
+    const inUse = await t.run(['network', 'rm', 'nettest-app']);
+    expect(inUse.code).toBe(125);
+    expect(inUse.stderr).toContain('Error: network "nettest-app" is in use by container(s) web');
+    const inspected = JSON.parse((await t.ok(['network', 'inspect', 'nettest-app'])).stdout) as { containers: string[] }[];
+    expect(inspected[0]!.containers).toEqual(['web']);
+
+    await t.ok(['rm', '-f', 'web']);
+    await expectNoTrace(ip, namespace, 'nettest-app');
+    const bridge = JSON.parse((await t.ok(['network', 'inspect', 'nettest-app'])).stdout)[0].bridge as string;
+    await t.ok(['network', 'rm', 'nettest-app']);
+    expect(links()).not.toContain(`${bridge}:`);
+    expect((await t.ok(['network', 'ls', '-q'])).stdout).toBe('tsbuild\n');
+  });
+
+  it('connects a running container to a second network; its peers there find it', async () => {
+    await t.ok(['network', 'create', 'nettest-gone']);
+    await t.ok(['run', '-d', '--name', 'web2', '--network', 'tsbuild', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www']);
+    await t.ok(['network', 'connect', '--alias', 'late', 'nettest-gone', 'web2']);
+    const reached = await t.ok(['run', '--rm', '--network', 'nettest-gone', IMAGE, 'wget', '-qO-', 'http://late/']);
+    expect(reached.stdout).toBe('hello from web\n');
+    await t.ok(['network', 'disconnect', 'nettest-gone', 'web2']);
+    const gone = await t.run(['run', '--rm', '--network', 'nettest-gone', IMAGE, 'wget', '-T', '1', '-qO-', 'http://late/']);
+    expect(gone.code).not.toBe(0);
+    await t.ok(['rm', '-f', 'web2']);
+    await t.ok(['network', 'rm', 'nettest-gone']);
+  });
+});
