@@ -5,7 +5,9 @@ import { readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBusyboxBase, createTestRoot, makeContext, type TestRoot } from '../../helpers/tsbuild.js';
-import { get, ipamFiles, iptablesSave, links } from './helpers.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { get, ipamFiles, iptablesSave, leasedTo, links } from './helpers.js';
 
 let t: TestRoot;
 const IMAGE = 'nettest-www';
@@ -105,6 +107,16 @@ describe('tsbuild run with networks', () => {
     await t.ok(['network', 'rm', 'nettest-app']);
     expect(links()).not.toContain(`${bridge}:`);
     expect((await t.ok(['network', 'ls', '-q'])).stdout).toBe('tsbuild\n');
+  });
+
+  it('leaves no namespace, lease or cached attachment after a start that fails past the network set-up', async () => {
+    const failed = await t.run(['run', '-d', '--name', 'broken-start', '--network', 'tsbuild', IMAGE, '/no/such/command']);
+    expect(failed.code).toBe(127);
+    const id = await inspect('broken-start', '.Id');
+    expect(existsSync(`/run/netns/tsbuild-${id.slice(0, 12)}`)).toBe(false);
+    expect(await leasedTo(id)).toEqual([]);
+    expect(existsSync(path.join(t.root, 'networks', 'cache', id))).toBe(false);
+    await t.ok(['rm', 'broken-start']);
   });
 
   it('connects a running container to a second network; its peers there find it', async () => {

@@ -10,7 +10,7 @@ import { cachedAttachments } from '../../../src/network/cni.js';
 import { createNetworkManager, type NetworkManager } from '../../../src/network/index.js';
 import type { Stores } from '../../../src/store/root.js';
 import { writeJsonAtomic } from '../../../src/util/fs.js';
-import { fakeRecord, get, inNetns, ipamFiles, iptablesSave, links, openTestStores, removeRoot, saveRecord, sh } from './helpers.js';
+import { fakeRecord, get, inNetns, ipamFiles, iptablesSave, leasedTo, links, openTestStores, removeRoot, saveRecord, sh } from './helpers.js';
 import { connectContainer, disconnectContainer } from '../../../src/network/attach.js';
 import { readJson } from '../../../src/util/fs.js';
 import { containerPaths } from '../../../src/container/paths.js';
@@ -152,6 +152,8 @@ describe('network manager', () => {
     expect((error as { exitCode?: number }).exitCode).toBe(125);
     expect(await cachedAttachments(stores, record.id)).toEqual([]);
     expect(await ipamFiles('broken')).toEqual([]);
+    // The first network (tsbuild, attached before the broken one failed) was released too.
+    expect(await leasedTo(record.id)).toEqual([]);
     expect(iptablesSave()).not.toContain(record.id.slice(0, 12));
     expect(() => inNetns(`/run/netns/tsbuild-${record.id.slice(0, 12)}`, ['true'])).toThrow();
   });
