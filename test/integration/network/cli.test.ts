@@ -23,7 +23,7 @@ afterAll(async () => {
   if (!t) return;
   const ids = (await t.run(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
   if (ids.length > 0) await t.run(['rm', '-f', ...ids]);
-  for (const n of ['nettest-app', 'nettest-gone']) await t.run(['network', 'rm', '-f', n]);
+  for (const n of ['nettest-app', 'nettest-gone', 'nettest-cli', 'nettest-cli2']) await t.run(['network', 'rm', '-f', n]);
   await t.cleanup();
 });
 
@@ -130,5 +130,47 @@ describe('tsbuild run with networks', () => {
     expect(gone.code).not.toBe(0);
     await t.ok(['rm', '-f', 'web2']);
     await t.ok(['network', 'rm', 'nettest-gone']);
+  });
+});
+
+describe('tsbuild network', () => {
+  it('creates, lists, inspects and removes networks, with clear errors', async () => {
+    expect((await t.ok(['network', 'create', '--subnet', '10.89.236.0/24', '--gateway', '10.89.236.254', '--label', 'team=web', 'nettest-cli'])).stdout).toBe('nettest-cli\n');
+    const dup = await t.run(['network', 'create', 'nettest-cli']);
+    expect([dup.code, dup.stderr]).toEqual([125, 'Error: network "nettest-cli" already exists\n']);
+    const overlap = await t.run(['network', 'create', '--subnet', '10.89.236.128/25', 'nettest-cli2']);
+    expect(overlap.code).toBe(125);
+    expect(overlap.stderr).toContain('overlaps network "nettest-cli" (10.89.236.0/24)');
+    const bad = await t.run(['network', 'create', 'no/slash']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toContain('invalid network name "no/slash"');
+    await t.ok(['network', 'create', '--internal', 'nettest-cli2']);
+
+    const listed = JSON.parse((await t.ok(['network', 'ls', '--format', 'json'])).stdout) as { name: string; subnet: string; gateway: string; internal: boolean; labels: Record<string, string> }[];
+    expect(listed.map((n) => n.name)).toEqual(['nettest-cli', 'nettest-cli2', 'tsbuild']);
+    expect(listed[0]).toMatchObject({ subnet: '10.89.236.0/24', gateway: '10.89.236.254', labels: { team: 'web' } });
+    expect(listed[1]!.internal).toBe(true);
+    expect(listed[1]!.subnet).toMatch(/^10\.89\.\d+\.0\/24$/);
+    expect(listed[2]).toMatchObject({ subnet: '10.89.0.0/24', gateway: '10.89.0.1' });
+    expect((await t.ok(['network', 'ls'])).stdout).toMatch(/^NETWORK ID\s+NAME\s+DRIVER\s+SUBNET\s+BRIDGE\n/);
+    expect((await t.ok(['network', 'inspect', '-f', '{{.gateway}}', 'nettest-cli'])).stdout).toBe('10.89.236.254\n');
+    const bridge = (await t.ok(['network', 'inspect', '-f', '{{.bridge}}', 'nettest-cli'])).stdout.trim();
+    expect(links()).toContain(`${bridge}:`);
+
+    const missing = await t.run(['network', 'inspect', 'nettest-nope']);
+    expect([missing.code, missing.stderr.split('\n')[0]]).toEqual([125, 'Error: network "nettest-nope" not found']);
+    const builtin = await t.run(['network', 'rm', 'tsbuild']);
+    expect([builtin.code, builtin.stderr]).toEqual([125, 'Error: the default network "tsbuild" cannot be removed\n']);
+
+    expect((await t.ok(['network', 'prune', '-f'])).stdout).toBe('nettest-cli\nnettest-cli2\n');
+    expect((await t.ok(['network', 'ls', '-q'])).stdout).toBe('tsbuild\n');
+    expect(links()).not.toContain(`${bridge}:`);
+  });
+
+  it('shows examples in --help', async () => {
+    for (const sub of ['create', 'ls', 'inspect', 'rm', 'prune', 'connect', 'disconnect']) {
+      const help = await t.ok(['network', sub, '--help']);
+      expect(help.stdout).toContain('Examples:');
+    }
   });
 });
