@@ -119,6 +119,23 @@ describe('tsbuild run with networks', () => {
     await t.ok(['rm', 'broken-start']);
   });
 
+  it('releases the network of a container whose monitor was killed with SIGKILL', async () => {
+    const port = await freePort();
+    await t.ok(['run', '-d', '--name', 'orphan', '-p', `127.0.0.1:${port}:80`, IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www']);
+    const id = await inspect('orphan', '.Id');
+    const ip = await inspect('orphan', '.NetworkSettings.IPAddress');
+    const namespace = await inspect('orphan', '.NetworkSettings.SandboxKey');
+    const { readFile } = await import('node:fs/promises');
+    const record = JSON.parse(await readFile(path.join(t.root, 'containers', id, 'container.json'), 'utf8')) as { monitor: { pid: number } };
+    process.kill(record.monitor.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await t.ok(['ps', '-a', '--format', 'json'])).stdout).toContain('exited');
+    await expectNoTrace(ip, namespace, 'tsbuild');
+    expect(iptablesSave()).not.toContain(`--dport ${port} `);
+    expect(await leasedTo(id)).toEqual([]);
+    await t.ok(['rm', 'orphan']);
+  });
+
   it('connects a running container to a second network; its peers there find it', async () => {
     await t.ok(['network', 'create', 'nettest-gone']);
     await t.ok(['run', '-d', '--name', 'web2', '--network', 'tsbuild', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www']);
