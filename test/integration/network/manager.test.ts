@@ -189,4 +189,16 @@ describe('network manager', () => {
     expect(await ipamFiles(net.name)).toEqual([]);
     await expect(disconnectContainer(stores, manager, 'tsbuild', 'roamer')).rejects.toThrow(/only network/);
   });
+
+  it('frees leases whose container namespace is gone (a crashed start, a deleted root)', async () => {
+    const net = await manager.create('nettest-stale', { subnet: '10.89.237.0/24' });
+    networks.push(net.name);
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir('/run/tsbuild/ipam/nettest-stale', { recursive: true });
+    const ghost = 'e'.repeat(64);
+    await writeFile('/run/tsbuild/ipam/nettest-stale/10.89.237.77', `${ghost}\r\neth0`);
+    const record = await up(fakeRecord('after-crash', { networks: [{ name: net.name, aliases: [] }] }));
+    expect(await ipamFiles(net.name)).toEqual([record.network!.attachments[0]!.ip]);
+    await manager.tearDown(record);
+  });
 });
