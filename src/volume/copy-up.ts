@@ -9,13 +9,18 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import { readTreeXattrs, restoreXattrs, type XattrTable } from '../archive/xattrs.js';
 
-/** Copies the contents of directory `src` into the existing directory `dst` (and `src`'s own owner and mode onto `dst`). */
-export async function copyUp(src: string, dst: string, logger: Logger): Promise<void> {
+/**
+ * Copies the contents of directory `src` into the existing directory `dst`, and `src`'s own owner
+ * and mode onto `dst` unless `keepRootOwner` (a volume created with an explicit o=uid=,gid=).
+ */
+export async function copyUp(src: string, dst: string, logger: Logger, options: { keepRootOwner?: boolean } = {}): Promise<void> {
   const inodes = new Map<string, string>();
   await copyChildren(src, dst, inodes, logger);
-  const st = await lstat(src);
-  await chown(dst, st.uid, st.gid);
-  await chmod(dst, st.mode & 0o7777);
+  if (!options.keepRootOwner) {
+    const st = await lstat(src);
+    await chown(dst, st.uid, st.gid);
+    await chmod(dst, st.mode & 0o7777);
+  }
   await copyXattrs(src, dst, logger);
 }
 

@@ -104,10 +104,12 @@ async function volumeData(stores: Stores, m: MountSpec, hostTarget: string): Pro
     const current = await readVolume(stores, m.source);
     if (!current || current.populated) return;
     const source = await lstat(hostTarget);
-    if (source.isDirectory() && (await readdir(p.data)).length === 0 && (await readdir(hostTarget)).length > 0) {
+    // Docker's rule: an empty image directory still hands its owner and mode to the volume (the
+    // empty, postgres-owned VOLUME of a database image).
+    if (source.isDirectory() && (await readdir(p.data)).length === 0) {
       stores.logger.debug({ volume: m.source, target: m.target }, 'copying image content into the volume');
       try {
-        await copyUp(hostTarget, p.data, stores.logger);
+        await copyUp(hostTarget, p.data, stores.logger, { keepRootOwner: /\b(uid|gid)=/.test(current.options.o ?? '') });
       } catch (err) {
         // Half a copy would pass for user data at the next start: empty the volume again.
         await emptyDir(p.data);

@@ -32,7 +32,7 @@ beforeAll(async () => {
       'RUN mkdir -p /data/sub && echo hello > /data/f && ln -s f /data/link && echo deep > /data/sub/g && chown -R 1000:1000 /data && chmod 640 /data/f && chmod 750 /data',
       // Symlinks that point out of the rootfs if followed on the host.
       `RUN ln -s ../../../../../../../..${hostDir} /escape && ln -s ${hostDir} /abs-escape`,
-      'RUN mkdir /etc/app && echo image > /etc/app/conf',
+      'RUN mkdir /etc/app && echo image > /etc/app/conf && mkdir /owned && chown 1000:1001 /owned && chmod 700 /owned',
     ].join('\n'),
   });
   await budOk(t, ctx, ['-q', '-t', 'voltest']);
@@ -114,6 +114,13 @@ describe('volume mounts in a container', { timeout: 60_000 }, () => {
     expect((await lstat(path.join(data, 'link'))).isSymbolicLink()).toBe(true);
     expect(await readlink(path.join(data, 'link'))).toBe('f');
     expect((await createVolumeStore(stores).get('filled'))!.populated).toBe(true);
+  });
+
+  it('an empty image directory hands its owner and mode to the volume', async () => {
+    const r = await startOnce(parseMountFlags({ volume: ['owned:/owned'] }), 'stat -c "%u:%g %a" /owned');
+    expect(r).toMatchObject({ code: 0, out: '1000:1001 700\n' });
+    const st = await stat((await createVolumeStore(stores).get('owned'))!.mountpoint);
+    expect([st.uid, st.gid, st.mode & 0o777]).toEqual([1000, 1001, 0o700]);
   });
 
   it('copies up only once: an emptied volume stays empty', async () => {
