@@ -63,11 +63,13 @@ export async function cleanupContainer(stores: Stores, id: string, options: Clea
 export async function releaseResources(stores: Stores, record: ContainerRecord): Promise<void> {
   const errors: unknown[] = [];
   if (!record.userMounted) await unmountRootfs(stores, record).catch((err: unknown) => errors.push(err));
-  if (record.network && (record.network.namespace !== '' || record.network.attachments.length > 0) && record.config.network.mode === 'bridge') {
+  // The network manager's cache is the truth about attachments, also for a start killed before
+  // the record learnt of them.
+  if (record.config.network.mode === 'bridge') {
     const { createNetworkManager } = await import('../network/index.js');
     const manager = createNetworkManager(stores);
     await manager.tearDown(record).catch((err: unknown) => errors.push(err));
-    const networks = record.network.attachments.map((a) => a.network);
+    const networks = record.network?.attachments.map((a) => a.network) ?? record.config.network.networks.map((n) => n.name);
     if (networks.length > 0) await manager.refreshHosts(networks).catch((err: unknown) => stores.logger.warn({ err }, 'cannot refresh hosts files'));
   }
   for (const err of errors) stores.logger.warn({ err, container: record.id }, 'cleanup incomplete');

@@ -54,6 +54,10 @@ export async function startContainer(stores: Stores, id: string, options: StartO
     const undo: (() => Promise<unknown>)[] = [];
     try {
       await Promise.all([paths.exit, paths.monitorState, paths.stopFlag].map((f) => rm(f, { force: true })));
+      // From here on the record says running, owned by this CLI until the monitor is known: a CLI
+      // killed at any point leaves a container that settle.ts ends and releases (rootfs, netns,
+      // CNI attachments, a runc container).
+      await updateContainerRecord(stores, { ...record, state: 'running', ownerPid: process.pid, startedAt: new Date().toISOString() });
       await mkdir(paths.upper, { recursive: true, mode: 0o755 });
       const rootfs = await mountRootfs(stores, record);
       if (!record.userMounted) undo.push(() => unmountRootfs(stores, record));
@@ -90,8 +94,6 @@ export async function startContainer(stores: Stores, id: string, options: StartO
         restart: record.config.restart,
         exitCommand: [process.execPath, BIN, '--root', stores.layout.root, '--log-level', 'warn', 'container', 'cleanup', record.id],
       };
-      // From here on runc may run the container: the record says so (with us as its owner until the
-      // monitor is known), so a CLI killed at this point leaves a container that settle.ts ends.
       await updateContainerRecord(stores, { ...running, state: 'running', ownerPid: process.pid, startedAt: new Date().toISOString() });
       // Peers learn the new name before it runs (and it found theirs in hostsFor above).
       if (networks.length > 0) {
