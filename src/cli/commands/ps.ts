@@ -38,8 +38,8 @@ export const psCommand: CommandModule<GlobalArgs, PsArgs> = {
   handler: async (args) => {
     const stores = await storesFor(args);
     const { psContainers } = await import('../../container/ps.js');
-    const { psEntry, portsText, statusText } = await import('../../container/inspect.js');
-    const { humanAge } = await import('../render.js');
+    const { duration, psEntry, portsText, statusText } = await import('../../container/inspect.js');
+    const humanAge = (iso: string, now: number): string => `${duration(now - Date.parse(iso))} ago`;
     let records = await psContainers(stores, { all: args.all || args.latest, filters: args.filter });
     if (args.latest) records = records.slice(0, 1);
     if (args.quiet) {

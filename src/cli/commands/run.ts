@@ -22,8 +22,8 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
     if (args.tty && !args.detach && !process.stdin.isTTY) {
       throw new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY', { exitCode: 125, hint: 'run without -t, or from a terminal' });
     }
-    const [stores, request] = await Promise.all([storesFor(args), containerRequest(args)]);
-    const { runContainer } = await import('../../container/run.js');
+    // Loaded side by side: their file reads overlap.
+    const [stores, request, { runContainer }] = await Promise.all([storesFor(args), containerRequest(args), import('../../container/run.js')]);
     // Without -i, stdin still reaches a foreground container when it is a pipe or a file (never a
     // terminal): `echo x | tsbuild run img cat` works as it always has here.
     const result = await runContainer(stores, { ...request, detach: args.detach, stdinFromCaller: !args.detach && !process.stdin.isTTY });
