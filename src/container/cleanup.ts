@@ -24,6 +24,7 @@ export interface CleanupOptions {
 export async function cleanupContainer(stores: Stores, id: string, options: CleanupOptions = {}): Promise<ContainerRecord | undefined> {
   const paths = containerPaths(stores, id);
   let remove = false;
+  let final: ContainerRecord | undefined;
   const record = await mutateRecord(stores, id, async (current) => {
     if (current.state !== 'running' && !current.network && !options.force) {
       remove = current.config.autoRemove && current.state === 'exited';
@@ -49,11 +50,13 @@ export async function cleanupContainer(stores: Stores, id: string, options: Clea
     delete next.pid;
     delete next.network;
     delete next.ownerPid;
-    return next;
+    final = next;
+    // A --rm container is removed right below: no point in writing it first.
+    return remove ? undefined : next;
   });
   if (record && remove) {
     // The monitor (or the forced clean-up above) has deleted the runc container already.
-    await removeContainer(stores, record, { volumes: true, runcDeleted: true });
+    await removeContainer(stores, final ?? record, { volumes: true, runcDeleted: true });
     return undefined;
   }
   return record;

@@ -6,7 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TsbuildError } from '../errors.js';
-import { checkExecutable, generateSpec, resolveUser, type SpecMount } from '../runtime/index.js';
+import { checkExecutable, generateSpec, resolveUser, type ProcessUser, type SpecMount } from '../runtime/index.js';
 import type { ContainerResources } from '../runtime/resources.js';
 import { capabilitySet } from '../runtime/spec.js';
 import type { Stores } from '../store/root.js';
@@ -53,30 +53,32 @@ export async function startContainer(stores: Stores, id: string, options: StartO
     }
     const undo: (() => Promise<unknown>)[] = [];
     try {
-      await Promise.all([paths.exit, paths.monitorState, paths.stopFlag].map((f) => rm(f, { force: true })));
       // From here on the record says running, owned by this CLI until the monitor is known: a CLI
       // killed at any point leaves a container that settle.ts ends and releases (rootfs, netns,
       // CNI attachments, a runc container).
-      await updateContainerRecord(stores, { ...record, state: 'running', ownerPid: process.pid, startedAt: new Date().toISOString() });
-      await mkdir(paths.upper, { recursive: true, mode: 0o755 });
+      await Promise.all([
+        ...[paths.exit, paths.monitorState, paths.stopFlag].map((f) => rm(f, { force: true })),
+        updateContainerRecord(stores, { ...record, state: 'running', ownerPid: process.pid, startedAt: new Date().toISOString() }),
+        mkdir(paths.upper, { recursive: true, mode: 0o755 }),
+      ]);
       const rootfs = await mountRootfs(stores, record);
       if (!record.userMounted) undo.push(() => unmountRootfs(stores, record));
 
       const { specNetwork, state, hostFiles, networks, hostsContent } = await setUpNetwork(stores, record, undo);
       const running: ContainerRecord = { ...record, network: state };
       const hostname = record.config.hostname || record.id.slice(0, 12);
-      const mounts: SpecMount[] = [];
-      if (record.config.mounts.length > 0) {
-        const { specMounts } = await import('../volume/index.js');
-        mounts.push(...(await specMounts(stores, record.config.mounts, rootfs)));
-      }
       const net = record.config.network;
       const own = state?.attachments[0]?.ip;
-      mounts.unshift(
-        ...(hostFiles ??
-          (await writeHostFiles(paths.dir, hostname, { addHosts: net.addHosts, dns: net.dns, dnsSearch: net.dnsSearch, dnsOptions: net.dnsOptions, selfIp: own, hostsContent }))),
-      );
-      const spec = await buildSpec(record, rootfs, hostname, specNetwork, mounts);
+      // Independent of each other: volume mounts, /etc files, the process's user and command.
+      const [volumeMounts, etcMounts, processSpec] = await Promise.all([
+        record.config.mounts.length > 0
+          ? import('../volume/index.js').then(({ specMounts }) => specMounts(stores, record.config.mounts, rootfs))
+          : Promise.resolve([] as SpecMount[]),
+        hostFiles ??
+          writeHostFiles(paths.dir, hostname, { addHosts: net.addHosts, dns: net.dns, dnsSearch: net.dnsSearch, dnsOptions: net.dnsOptions, selfIp: own, hostsContent }),
+        prepareProcess(record, rootfs),
+      ]);
+      const spec = buildSpec(record, rootfs, hostname, specNetwork, [...etcMounts, ...volumeMounts], processSpec);
       await writeJsonAtomic(path.join(paths.bundle, 'config.json'), spec, 0o600);
 
       const monitorSpec: MonitorSpec = {
@@ -94,9 +96,9 @@ export async function startContainer(stores: Stores, id: string, options: StartO
         restart: record.config.restart,
         exitCommand: [process.execPath, BIN, '--root', stores.layout.root, '--log-level', 'warn', 'container', 'cleanup', record.id],
       };
-      await updateContainerRecord(stores, { ...running, state: 'running', ownerPid: process.pid, startedAt: new Date().toISOString() });
       // Peers learn the new name before it runs (and it found theirs in hostsFor above).
       if (networks.length > 0) {
+        await updateContainerRecord(stores, { ...running, state: 'running', ownerPid: process.pid, startedAt: new Date().toISOString() });
         const { createNetworkManager } = await import('../network/index.js');
         await createNetworkManager(stores).refreshHosts(networks).catch((err: unknown) => stores.logger.warn({ err }, 'cannot refresh hosts files'));
       }
@@ -181,16 +183,24 @@ async function setUpNetwork(stores: Stores, record: ContainerRecord, undo: (() =
   }
 }
 
-async function buildSpec(record: ContainerRecord, rootfs: string, hostname: string, network: string, mounts: SpecMount[]) {
+/** What the process needs from the rootfs: its user, its working directory, its command (127 when missing). */
+async function prepareProcess(record: ContainerRecord, rootfs: string): Promise<ProcessUser> {
   const c = record.config;
   const invalid = (err: unknown): never => {
     throw new TsbuildError('INVALID_ARGUMENT', (err as Error).message, { exitCode: 125, cause: err });
   };
-  const user = await resolveUser(rootfs, c.user || undefined).catch(invalid);
-  await prepareWorkingDir(rootfs, c.cwd).catch(invalid);
-  const missing = await checkExecutable(rootfs, c.args[0]!, c.env, c.cwd);
+  const [user, , missing] = await Promise.all([
+    resolveUser(rootfs, c.user || undefined).catch(invalid),
+    prepareWorkingDir(rootfs, c.cwd).catch(invalid),
+    checkExecutable(rootfs, c.args[0]!, c.env, c.cwd),
+  ]);
   // podman's codes: 127 for a command that is not there.
   if (missing) throw new TsbuildError('RUNTIME', missing, { exitCode: 127 });
+  return user;
+}
+
+function buildSpec(record: ContainerRecord, rootfs: string, hostname: string, network: string, mounts: SpecMount[], user: ProcessUser) {
+  const c = record.config;
   const resources: ContainerResources = {};
   if (c.memory !== undefined) resources.memory = c.memory;
   if (c.cpus !== undefined) resources.cpus = c.cpus;
