@@ -5,11 +5,14 @@ import { TsbuildError } from '../errors.js';
 import type { Stores } from '../store/root.js';
 import { removeContainer } from './cleanup.js';
 import { readRecord } from './records.js';
+import { settleFinished } from './settle.js';
 import { stopContainer } from './stop.js';
 import type { ContainerRecord } from './types.js';
 
 export async function removeContainerRecord(stores: Stores, record: ContainerRecord, options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
-  let current = record;
+  // One that has just exited: its monitor's clean-up finishes first.
+  let current = await settleFinished(stores, record);
+  if (!(await readRecord(stores, current.id))) return;
   if (current.state === 'running') {
     if (!options.force) {
       throw new TsbuildError('INVALID_ARGUMENT', `container "${current.name}" is running`, {

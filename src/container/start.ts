@@ -18,7 +18,7 @@ import { identify } from './process-identity.js';
 import { mutateRecord, readRecord, updateContainerRecord } from './records.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 import { runcDeleteForce } from './runc-control.js';
-import { monitorAlive } from './settle.js';
+import { monitorAlive, settleFinished } from './settle.js';
 import type { ContainerRecord, NetworkState } from './types.js';
 import { prepareWorkingDir } from './working-dir.js';
 
@@ -41,6 +41,9 @@ const BIN = fileURLToPath(new URL('../../bin/tsbuild', import.meta.url));
 
 export async function startContainer(stores: Stores, id: string, options: StartOptions = {}): Promise<StartResult> {
   const paths = containerPaths(stores, id);
+  // Exited a moment ago, its monitor still finishing: start once the clean-up is done.
+  const before = await readRecord(stores, id);
+  if (before?.state === 'running' && before.monitor) await settleFinished(stores, before);
   let result: StartResult | undefined;
   let failure: unknown;
   await mutateRecord(stores, id, async (record) => {

@@ -3,14 +3,13 @@
 // image's STOPSIGNAL, --stop-signal, default SIGTERM), waits up to the timeout, then SIGKILLs, and
 // returns once the monitor has finished (its exit command has cleaned up by then).
 import { writeFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Stores } from '../store/root.js';
 import { normalizeSignal } from './create.js';
 import { containerPaths } from './paths.js';
 import { identityAlive } from './process-identity.js';
 import { mutateRecord, readRecord } from './records.js';
 import { runcKill } from './runc-control.js';
-import { settle } from './settle.js';
+import { monitorGone, settle, settleFinished } from './settle.js';
 import { startContainer } from './start.js';
 import type { ContainerRecord } from './types.js';
 
@@ -19,7 +18,7 @@ const AFTER_KILL_MS = 15_000;
 
 /** Stops a running container; a stopped one is left as it is. Returns the settled record. */
 export async function stopContainer(stores: Stores, record: ContainerRecord, timeoutSeconds?: number): Promise<ContainerRecord> {
-  const current = await settle(stores, record);
+  const current = await settleFinished(stores, record);
   if (current.state !== 'running') return current;
   await markStopped(stores, current);
   const timeout = (timeoutSeconds ?? current.config.stopTimeout) * 1000;
@@ -60,18 +59,6 @@ export async function restartContainer(stores: Stores, record: ContainerRecord, 
 async function markStopped(stores: Stores, record: ContainerRecord): Promise<void> {
   await writeFile(containerPaths(stores, record.id).stopFlag, '');
   await mutateRecord(stores, record.id, (r) => ({ ...r, stoppedByUser: true }));
-}
-
-/** Waits for the monitor (and the exit command it became) to end; false on timeout. */
-export async function monitorGone(record: ContainerRecord, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 5;
-  while (identityAlive(record.monitor)) {
-    if (Date.now() > deadline) return false;
-    await sleep(delay);
-    delay = Math.min(delay * 2, 50);
-  }
-  return true;
 }
 
 function killMonitor(record: ContainerRecord): void {
