@@ -70,9 +70,13 @@ describe('detached containers', () => {
   });
 
   it('show Exited (3) once the container exits by itself', async () => {
-    await t.ok(['run', '-d', '--name', 'three', IMAGE, 'sh', '-c', 'exit 3']);
-    await until(async () => (await psLine('three')).startsWith('three Exited (3)'));
+    await t.ok(['run', '-d', '--name', 'three', IMAGE, 'sh', '-c', 'sleep 0.3; exit 3']);
+    expect((await t.ok(['wait', 'three'])).stdout).toBe('3\n');
+    // At once, even while the monitor is still finishing.
+    expect(await psLine('three')).toMatch(/^three Exited \(3\) /);
     expect(await state('three')).toBe('exited 3');
+    // Started again right away: a new run, not a race with the last one's clean-up.
+    await t.ok(['restart', 'three']);
     expect((await t.ok(['wait', 'three'])).stdout).toBe('3\n');
     expect((await t.ok(['ps'])).stdout).not.toContain('three');
     expect(await mountsUnder(t.root)).toEqual([]);
