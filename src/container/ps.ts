@@ -7,13 +7,15 @@ import type { ContainerRecord } from './types.js';
 export interface PsOptions {
   all: boolean;
   filters: string[];
+  /** Working containers (tsbuild from) too, as podman ps --external shows buildah's. */
+  external?: boolean;
 }
 
 export async function psContainers(stores: Stores, options: PsOptions): Promise<ContainerRecord[]> {
   const match = parseFilters(options.filters);
   const all = await listContainers(stores);
   return all
-    .filter((r) => r.kind === 'container')
+    .filter((r) => r.kind === 'container' || options.external)
     .filter((r) => options.all || r.state === 'running' || options.filters.some((f) => f.startsWith('status=')))
     .filter(match)
     .sort((a, b) => b.created.localeCompare(a.created));

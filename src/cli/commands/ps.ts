@@ -9,6 +9,7 @@ interface PsArgs extends GlobalArgs {
   filter: string[];
   trunc: boolean;
   latest: boolean;
+  external: boolean;
 }
 
 const COLUMNS: [header: string, field: string][] = [
@@ -31,6 +32,7 @@ export const psCommand: CommandModule<GlobalArgs, PsArgs> = {
       .option('format', { type: 'string', describe: 'json, table, or a Go-template-like format such as "{{.Names}} {{.Status}}"' })
       .option('filter', { alias: 'f', type: 'string', array: true, nargs: 1, default: [], describe: 'name=REGEX, status=created|running|exited, id=PREFIX, label=KEY[=VALUE], ancestor=IMAGE' })
       .option('trunc', { type: 'boolean', default: true, describe: 'shorten IDs and commands (--no-trunc: in full)' })
+      .option('external', { type: 'boolean', default: false, describe: 'also list working containers (tsbuild from)' })
       .option('latest', { alias: 'l', type: 'boolean', default: false, describe: 'only the latest created container' })
       .example('$0 ps', 'running containers')
       .example('$0 ps -a --filter status=exited', 'exited containers')
@@ -40,7 +42,7 @@ export const psCommand: CommandModule<GlobalArgs, PsArgs> = {
     const { psContainers } = await import('../../container/ps.js');
     const { duration, psEntry, portsText, statusText } = await import('../../container/inspect.js');
     const humanAge = (iso: string, now: number): string => `${duration(now - Date.parse(iso))} ago`;
-    let records = await psContainers(stores, { all: args.all || args.latest, filters: args.filter });
+    let records = await psContainers(stores, { all: args.all || args.latest || args.external, filters: args.filter, external: args.external });
     if (args.latest) records = records.slice(0, 1);
     if (args.quiet) {
       process.stdout.write(records.map((r) => `${args.trunc ? r.id.slice(0, 12) : r.id}\n`).join(''));
