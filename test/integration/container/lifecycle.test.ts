@@ -303,6 +303,21 @@ describe('networks and volumes through run', () => {
     }
   });
 
+  it('-P publishes EXPOSEd ports to free host ports; --network container: shares the namespace', async () => {
+    const context = await makeContext({ Containerfile: `FROM ${IMAGE}\nEXPOSE 80\nCMD ["sh", "-c", "mkdir /w && echo exposed > /w/index.html && exec httpd -f -p 80 -h /w"]\n` });
+    await t.ok(['bud', '-q', '-t', 'exposer', context]);
+    await t.ok(['run', '-d', '--name', 'exposer', '-P', 'exposer']);
+    try {
+      const port = Number((await t.ok(['port', 'exposer', '80'])).stdout.trim().split(':')[1]);
+      expect(port).toBeGreaterThan(0);
+      expect(await until(async () => (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined))?.text())).toBe('exposed\n');
+      const shared = await t.ok(['run', '--rm', '--network', 'container:exposer', IMAGE, 'wget', '-qO-', 'http://127.0.0.1:80/']);
+      expect(shared.stdout).toBe('exposed\n');
+    } finally {
+      await t.run(['rm', '-f', 'exposer']);
+    }
+  });
+
   it('a named volume keeps data across containers', async () => {
     await t.ok(['run', '--rm', '-v', 'lcdata:/data', IMAGE, 'sh', '-c', 'echo kept > /data/f']);
     expect((await t.ok(['run', '--rm', '-v', 'lcdata:/data:ro', IMAGE, 'cat', '/data/f'])).stdout).toBe('kept\n');
