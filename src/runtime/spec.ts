@@ -29,8 +29,11 @@ export interface SpecOptions {
   user: ProcessUser;
   hostname: string;
   terminal: boolean;
-  /** 'none' = a new network namespace with only loopback; 'host' = no network namespace. */
-  network: 'host' | 'none';
+  /**
+   * 'none' = a new network namespace with only loopback; 'host' = no network namespace;
+   * { path } = join this existing namespace (one the network manager set up, e.g. /run/netns/...).
+   */
+  network: 'host' | 'none' | { path: string };
   /** Extra mounts after the standard ones, e.g. the /etc/hosts and /etc/resolv.conf generated for the container. */
   mounts?: SpecMount[];
   readonlyRootfs?: boolean;
@@ -187,10 +190,11 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
   }
   const privileged = options.privileged ?? false;
   const caps = privileged ? [...ALL_CAPABILITIES] : (options.capabilities ?? DEFAULT_CAPABILITIES).map(normalizeCapability);
-  const ownNetns = options.network === 'none';
+  const ownNetns = options.network !== 'host';
   const namespaces: SpecNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   // runc brings up loopback by itself in a network namespace it creates, so 'none' needs nothing more.
-  if (ownNetns) namespaces.push({ type: 'network' });
+  if (options.network === 'none') namespaces.push({ type: 'network' });
+  else if (typeof options.network === 'object') namespaces.push({ type: 'network', path: options.network.path });
 
   const spec: RuntimeSpec = {
     ociVersion: '1.0.2',
