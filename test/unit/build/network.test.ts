@@ -1,7 +1,7 @@
 // bud --network values: buildah's and podman's names for the default network, network names, and
 // the modes a build cannot use.
 import { describe, expect, it } from 'vitest';
-import { parseBuildNetwork } from '../../src/build/steps/run-network.js';
+import { parseBuildNetwork } from '../../../src/build/steps/run-network.js';
 
 describe('parseBuildNetwork', () => {
   it('keeps host and none, and reads private and bridge as the default network tsbuild', () => {
