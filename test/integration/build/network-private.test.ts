@@ -4,10 +4,12 @@
 // served by this test on the gateway address (traffic stays on this machine).
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/log.js';
+import { IPAM_DIR } from '../../../src/network/cni.js';
 import { createNetworkManager, type NetworkRecord } from '../../../src/network/index.js';
 import { openStores } from '../../../src/store/root.js';
 import { Contexts, bud, budOk, setupRoot, sh, startCli, teardownRoot, type TestRoot } from './helpers.js';
@@ -57,21 +59,25 @@ function parseProbe(text: string): Probe {
   return { cidr: m[1]!, netns: m[2]!, vethIndex: Number(m[3]) };
 }
 
-/** Fails when the RUN's namespace, its veth or an iptables rule for its address is still there. */
-function expectGone(p: Probe): void {
+/**
+ * Fails when anything of the RUN's network is still there: a namespace holding its address, its
+ * host-side veth, its IP lease, an iptables rule for its address. (Namespace inodes are reused at
+ * once, so the address identifies the namespace.)
+ */
+function expectGone(p: Probe, network = 'tsbuild'): void {
   const ip = p.cidr.split('/')[0]!;
-  const inodes = readdirSync('/run/netns', { withFileTypes: true }).flatMap((e) => {
+  const holders = readdirSync('/run/netns').filter((name) => {
     try {
-      return [`net:[${statSync(`/run/netns/${e.name}`).ino}]`];
+      return execFileSync('ip', ['-n', name, '-o', '-4', 'addr', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).includes(` ${ip}/`);
     } catch {
-      return [];
+      return false;
     }
   });
-  expect(inodes).not.toContain(p.netns);
+  expect(holders).toEqual([]);
   const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
   expect(links.split('\n').map((l) => Number(l.split(':')[0]))).not.toContain(p.vethIndex);
+  expect(existsSync(path.join(IPAM_DIR, network, ip))).toBe(false);
   const rules = execFileSync('iptables-save', { encoding: 'utf8' });
-  expect(rules).not.toContain(`${ip}/32`);
   expect(rules).not.toMatch(new RegExp(`${ip.replace(/\./g, '\\.')}\\b`));
 }
 
@@ -97,8 +103,8 @@ describe('bud --network private', () => {
     const second = parseProbe(await sh(t, 'net-private', 'cat /probe2.txt'));
     expect(first.cidr).toMatch(/^10\.89\.0\.\d+\/24$/);
     expect(inSubnet(first.cidr, '10.89.0.0/24')).toBe(true);
-    // A namespace of each RUN's own, not one shared by the build.
-    expect(second.netns).not.toBe(first.netns);
+    // A namespace (and veth) of each RUN's own, not one shared by the build.
+    expect(second.vethIndex).not.toBe(first.vethIndex);
     expect(await sh(t, 'net-private', 'cat /page.txt')).toBe('served on the gateway\n');
     expect(await sh(t, 'net-private', 'cat /hosts.txt')).toBe(`${gateway}\thost.containers.internal\n`);
     expectGone(first);
@@ -110,7 +116,7 @@ describe('bud --network private', () => {
     await budOk(t, ctx, ['--network', USER_NETWORK, '--no-cache', '-t', 'net-named']);
     const named = parseProbe(await sh(t, 'net-named', 'cat /probe.txt'));
     expect(inSubnet(named.cidr, userNetwork!.subnet)).toBe(true);
-    expectGone(named);
+    expectGone(named, USER_NETWORK);
     await budOk(t, ctx, ['--network', 'bridge', '--no-cache', '-t', 'net-bridge']);
     expect(inSubnet(parseProbe(await sh(t, 'net-bridge', 'cat /probe.txt')).cidr, '10.89.0.0/24')).toBe(true);
   }, 120_000);
@@ -134,7 +140,7 @@ describe('bud --network private', () => {
     expect(result.stderr).toContain('RUN exited with status 3');
     expectGone(parseProbe(result.stderr));
 
-    const slow = await contexts.make({ Containerfile: `FROM busybox-base\nRUN (${PROBE}); echo probed; sleep 60\n` });
+    const slow = await contexts.make({ Containerfile: `FROM busybox-base\nRUN (${PROBE}); echo pro""bed; sleep 60\n` });
     const cli = startCli(t, ['bud', '--network', 'private', '--no-cache', slow]);
     await cli.waitForOutput('probed');
     cli.kill('SIGINT');
