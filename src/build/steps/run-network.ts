@@ -14,7 +14,7 @@ export const DEFAULT_BUILD_NETWORK = 'tsbuild';
 
 export interface RunNetwork {
   /** What generateSpec takes. */
-  spec: 'host' | 'none' | { path: string };
+  spec: 'host' | 'none' | string;
   /** The RUN's first attachment (eth0) under a tsbuild network. */
   attachment?: NetworkAttachment;
   /** Idempotent; tolerant of parts already gone. */
@@ -31,7 +31,7 @@ export async function setUpRunNetwork(stores: Stores, network: BuildNetwork, hos
   const state = await manager.setUp(record);
   let released = false;
   return {
-    spec: { path: state.namespace },
+    spec: state.namespace,
     attachment: state.attachments[0],
     release: async () => {
       if (released) return;
