@@ -230,7 +230,9 @@ export async function readLogs(
   };
   for (;;) {
     if (options.signal?.aborted) return;
-    const running = await container.isRunning();
+    // docker stops following at --until.
+    const pastUntil = options.until !== undefined && BigInt(Date.now()) * 1_000_000n > options.until;
+    const running = !pastUntil && (await container.isRunning());
     await drain();
     if (!running) {
       // The last lines may have landed between the check and the read.

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { TsbuildError, errnoCode } from '../errors.js';
 import { execFailureCode } from '../runtime/runc.js';
@@ -141,6 +142,8 @@ export async function startMonitor(spec: MonitorSpec, options: StartOptions): Pr
   });
   // Keep a rejection (spawn failure) from being unhandled while we wait on the sync pipe first.
   exited.catch(() => undefined);
+  // After a failure: 'close' also waits for the last of its stderr.
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   let earlyStderr = '';
   if (detached) {
     child.stderr?.on('data', (d: Buffer) => {
@@ -177,6 +180,7 @@ export async function startMonitor(spec: MonitorSpec, options: StartOptions): Pr
   }
 
   const status = await exited.catch(() => 125);
+  await Promise.race([closed, sleep(1000)]);
   if (line.startsWith('error ')) throw startError(spec.id, line.slice(6));
   const detail = earlyStderr.trim() || `exited with status ${status} before starting the container`;
   throw new TsbuildError('RUNTIME', `the container monitor for ${spec.id} failed: ${detail}`);
@@ -191,22 +195,25 @@ export function startError(id: string, message: string): TsbuildError {
 
 /** The one line the monitor writes on fd 3 ('' when it closed the pipe without one). */
 function readSyncLine(child: ChildProcess): Promise<string> {
-  const sync = child.stdio[3] as Readable;
+  const sync = child.stdio[3] as Readable | null | undefined;
   return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    if (!sync) return;
     let text = '';
+    const onData = (d: Buffer): void => {
+      text += d.toString('utf8');
+      if (text.includes('\n')) done();
+    };
     const done = (): void => {
-      sync.removeAllListeners();
+      // Only our listeners: ChildProcess counts the stream's 'close' for its own 'close' event.
+      sync.off('data', onData).off('end', done).off('error', done);
       sync.destroy();
       const nl = text.indexOf('\n');
       resolve(nl >= 0 ? text.slice(0, nl) : text);
     };
-    sync.on('data', (d: Buffer) => {
-      text += d.toString('utf8');
-      if (text.includes('\n')) done();
-    });
+    sync.on('data', onData);
     sync.once('end', done);
     sync.once('error', done);
-    child.once('error', reject);
   });
 }
 

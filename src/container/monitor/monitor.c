@@ -16,6 +16,9 @@
  *   - applies the restart policy unless the --stop-flag file exists;
  *   - reports "ok <containerPid>\n" or "error <message>\n" once over the sync fd;
  *   - when done for good, execs the exit command (detached, or attached with a dead parent).
+ *     A failed first start only reports the error (after `runc delete`): the caller cleans up.
+ *   - attached: a restart that cannot start, or the last exit, ends it with the container's code
+ *     (125 when a restart failed); the exit files say the same.
  *
  * Flags (all "--name value" except the switches):
  *   --id ID               runc container ID (required)
@@ -140,10 +143,13 @@ static void sleep_ms(long ms) {
 
 /* ---------- child processes ---------- */
 
-/* fork + exec argv with fds 0/1/2 set as given (-1 = /dev/null); returns the pid. */
-static pid_t spawn(char *const argv[], int in, int out, int err) {
+/* fork + exec argv with fds 0/1/2 set as given (-1 = /dev/null); returns the pid. With new_group,
+ * the child (and the container it creates) gets its own process group, so a Ctrl-C on the user's
+ * terminal reaches the container once, through our forwarding, not also directly. */
+static pid_t spawn_group(char *const argv[], int in, int out, int err, int new_group) {
   pid_t pid = fork();
   if (pid != 0) return pid;
+  if (new_group) setpgid(0, 0);
   sigprocmask(SIG_UNBLOCK, &blocked, NULL);
   signal(SIGPIPE, SIG_DFL);
   int devnull = open("/dev/null", O_RDWR);
@@ -153,6 +159,8 @@ static pid_t spawn(char *const argv[], int in, int out, int err) {
   execvp(argv[0], argv);
   _exit(127);
 }
+
+static pid_t spawn(char *const argv[], int in, int out, int err) { return spawn_group(argv, in, out, err, 0); }
 
 /* Waits for one specific child (others stay zombies for the main loop); returns its status. */
 static int wait_pid(pid_t pid) {
@@ -480,7 +488,9 @@ static int start_detachable(char *msg, size_t msg_size) {
                                opt_terminal ? "--console-socket" : opt_id, opt_terminal ? sock_path : NULL,
                                opt_terminal ? opt_id : NULL, NULL};
   runc_argv(argv, create_args);
-  pid_t create = spawn(argv, in_fd, opt_terminal ? -1 : out[1], opt_terminal ? -1 : err[1]);
+  /* Not when it reads our terminal directly (attached -i): a background group would get SIGTTIN. */
+  int new_group = !(in_fd == 0 && isatty(0));
+  pid_t create = spawn_group(argv, in_fd, opt_terminal ? -1 : out[1], opt_terminal ? -1 : err[1], new_group);
   if (create < 0) {
     snprintf(msg, msg_size, "cannot run %s: %s", opt_runc, strerror(errno));
     goto out;

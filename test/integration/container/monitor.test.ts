@@ -54,6 +54,17 @@ describe('tsbuild-monitor', () => {
     expect(runcList(f.runcRoot)).not.toContain(spec.id);
   });
 
+  it('keeps the log valid JSON for control bytes, invalid UTF-8 and lines longer than its buffer', async () => {
+    const spec = await f.container('bytes', ['sh', '-c', "printf 'a\\001b\\377c\\303\\251d\\n'; head -c 100000 /dev/zero | tr '\\0' x; echo"]);
+    const started = await startMonitor(spec, { detached: true });
+    f.track(started.monitorPid);
+    await waitFor('exit.json', () => readExit(spec.exitFile));
+    const lines = await readJsonLines(spec.logFile);
+    expect(lines[0]!.log).toBe('a\u0001b\ufffdc\u00e9d\n');
+    const long = lines.slice(1).map((l) => l.log).join('');
+    expect(long).toBe(`${'x'.repeat(100000)}\n`);
+  });
+
   it('rotates the log to ctr.log.1 beyond --log-max, keeping the newest lines', async () => {
     const spec = await f.container('rotate', ['sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done'], { logMaxBytes: 4000 });
     const started = await startMonitor(spec, { detached: true });
@@ -191,6 +202,69 @@ describe('tsbuild-monitor', () => {
     process.kill(started.monitorPid, 'SIGTERM'); // forwarded: sleep as pid 1 ignores TERM, so KILL it
     spawn('runc', ['--root', f.runcRoot, 'kill', spec.id, 'KILL'], { stdio: 'ignore' });
     await monitorGone(started.monitorPid);
+  });
+
+  it('detached with stdin held (-d -i): the container\'s stdin stays open, so it does not see EOF', async () => {
+    const spec = await f.container('hold', ['sh', '-c', 'echo waiting; cat; echo eof'], { stdin: 'hold' });
+    const started = await startMonitor(spec, { detached: true });
+    f.track(started.monitorPid);
+    await waitFor('waiting', async () => (await readJsonLines(spec.logFile)).length === 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(processAlive(started.containerPid)).toBe(true);
+    expect((await readJsonLines(spec.logFile)).map((l) => l.log)).toEqual(['waiting\n']);
+    spawn('runc', ['--root', f.runcRoot, 'kill', spec.id, 'KILL'], { stdio: 'ignore' });
+    await monitorGone(started.monitorPid);
+  });
+
+  it('attached: runs the exit command itself when the process that started it died', async () => {
+    const spec = await f.container('orphaned', ['sh', '-c', 'echo started; sleep 0.5; echo after']);
+    const marker = path.join(f.dir, 'orphaned', 'exit-command-ran');
+    spec.attach = true;
+    spec.exitCommand = ['/bin/sh', '-c', `touch ${marker}`];
+    const script = `
+      const { startMonitor } = await import(${JSON.stringify(path.join(REPO, 'dist', 'container', 'monitor.js'))});
+      const m = await startMonitor(JSON.parse(process.argv[1]), { detached: false });
+      process.stderr.write(JSON.stringify(m) + '\\n');
+      await m.wait();`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor('started', () => out.includes('started') && err.includes('monitorPid'));
+    const started = JSON.parse(err.trim().split('\n').pop()!) as { monitorPid: number };
+    f.track(started.monitorPid);
+    child.kill('SIGKILL');
+    await waitFor('the exit command', () => existsSync(marker));
+    // Its stdout went away with the parent; the log still has everything.
+    expect((await readJsonLines(spec.logFile)).map((l) => l.log)).toEqual(['started\n', 'after\n']);
+    expect(((await readExit(spec.exitFile)) as ExitInfo).exitCode).toBe(0);
+  });
+
+  it('attached with a terminal: runc run proxies our terminal and the exit code comes back', async () => {
+    const spec = await f.container('attached-tty', ['sh', '-c', 'tty; exit 5'], { terminal: true, attach: true });
+    spec.terminal = true;
+    const runner = path.join(f.dir, 'attached-tty', 'run.mjs');
+    await writeFile(
+      runner,
+      `const { startMonitor } = await import(${JSON.stringify(path.join(REPO, 'dist', 'container', 'monitor.js'))});
+       const m = await startMonitor(${JSON.stringify(spec)}, { detached: false });
+       process.exit(await m.wait());`,
+    );
+    // script(1) gives the runner a pty as its stdio, as a user's terminal would.
+    const child = spawn('script', ['-qec', `${process.execPath} ${runner}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(out).toMatch(/\/dev\/pts\/\d+/);
+    expect(code).toBe(5);
+    expect(((await readExit(spec.exitFile)) as ExitInfo).exitCode).toBe(5);
+    expect(runcList(f.runcRoot)).not.toContain(spec.id);
+  });
+
+  it('reports its own usage errors', async () => {
+    const spec = await f.container('usage', ['true'], { stdin: 'bogus' as never });
+    await expect(startMonitor(spec, { detached: true })).rejects.toThrow(/--stdin must be null, hold or inherit/);
   });
 
   it('says to build when the monitor binary is missing', async () => {
