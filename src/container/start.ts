@@ -72,6 +72,11 @@ export async function startContainer(stores: Stores, id: string, options: StartO
         ...(hostFiles ??
           (await writeHostFiles(paths.dir, hostname, { addHosts: net.addHosts, dns: net.dns, dnsSearch: net.dnsSearch, dnsOptions: net.dnsOptions, selfIp: own }))),
       );
+      // The peers already running on its networks, before its command runs (refreshHosts only follows later).
+      if (!hostFiles && state && state.attachments.length > 0) {
+        const { createNetworkManager, writeInPlace } = await import('../network/index.js');
+        await writeInPlace(paths.hosts, await createNetworkManager(stores).hostsFor(running, state));
+      }
       const spec = await buildSpec(record, rootfs, hostname, specNetwork, mounts);
       await writeJsonAtomic(path.join(paths.bundle, 'config.json'), spec, 0o600);
 

@@ -4,6 +4,7 @@
 import { open } from 'node:fs/promises';
 import type { ContainerRecord } from '../container/types.js';
 import { errnoCode } from '../errors.js';
+import { pathExists } from '../util/fs.js';
 import type { Stores } from '../store/root.js';
 import { hostsPath, id12, isRunningOnNetworks } from './containers.js';
 
@@ -54,8 +55,12 @@ export async function writeInPlace(file: string, content: string): Promise<void>
 }
 
 /** Rewrites the hosts file of every running container attached to one of `networks`. */
-export async function refreshHostsOf(stores: Stores, all: readonly ContainerRecord[], networks: readonly string[]): Promise<void> {
+export async function refreshHostsOf(stores: Stores, records: readonly ContainerRecord[], networks: readonly string[]): Promise<void> {
   const wanted = new Set(networks);
+  // A container being cleaned up still says running until its record is saved, but its namespace
+  // is gone once torn down: only containers whose namespace exists count (and are listed as peers).
+  const all: ContainerRecord[] = [];
+  for (const r of records) if (isRunningOnNetworks(r) && (await pathExists(r.network!.namespace))) all.push(r);
   for (const record of all) {
     if (!isRunningOnNetworks(record)) continue;
     if (!record.network!.attachments.some((a) => wanted.has(a.network))) continue;

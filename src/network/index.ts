@@ -64,7 +64,7 @@ export function createNetworkManager(stores: Stores): NetworkManager {
   const log = stores.logger;
 
   async function users(network: string): Promise<ContainerRecord[]> {
-    return (await readContainers(stores)).filter((c) => usesNetwork(c, network));
+    return (await readContainers(stores)).filter((c) => usesNetwork(c, network)).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async function attach(record: ContainerRecord, network: NetworkRecord, ifname: string, aliases: string[], netns: string, ports: PortMapping[]): Promise<NetworkAttachment> {

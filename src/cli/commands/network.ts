@@ -6,8 +6,13 @@ import type { Stores } from '../../store/root.js';
 import { storesFor, type GlobalArgs } from '../global.js';
 import { formatTemplate, table } from '../render.js';
 
-async function open(args: GlobalArgs): Promise<{ stores: Stores; manager: NetworkManager }> {
+/**
+ * Opens the root and the manager. Containers are settled first (unless `settle` is false): a
+ * container whose monitor died must not count as running on a network (hosts files, connect, rm).
+ */
+async function open(args: GlobalArgs, settle = true): Promise<{ stores: Stores; manager: NetworkManager }> {
   const stores = await storesFor(args);
+  if (settle) await (await import('../../container/records.js')).listContainers(stores);
   const { createNetworkManager } = await import('../../network/index.js');
   return { stores, manager: createNetworkManager(stores) };
 }
@@ -43,7 +48,7 @@ const create: CommandModule<GlobalArgs, CreateArgs> = {
       .example('$0 network create --subnet 10.90.0.0/24 --gateway 10.90.0.254 lab', 'with a chosen subnet and gateway')
       .example('$0 network create --internal backend', 'containers on it cannot reach the outside') as never,
   handler: async (args) => {
-    const { manager } = await open(args);
+    const { manager } = await open(args, false);
     const network = await manager.create(args.name, { subnet: args.subnet, gateway: args.gateway, internal: args.internal, labels: parseLabels(args.label) });
     process.stdout.write(`${network.name}\n`);
   },
@@ -62,7 +67,7 @@ const ls: CommandModule<GlobalArgs, LsArgs> = {
       .example('$0 network ls --format json', 'as JSON')
       .example('$0 network ls --format "{{.name}} {{.subnet}}"', 'chosen fields') as never,
   handler: async (args) => {
-    const { manager } = await open(args);
+    const { manager } = await open(args, args.format === 'json');
     const networks = await manager.list();
     if (args.quiet) return void process.stdout.write(networks.map((n) => `${n.name}\n`).join(''));
     if (args.format === 'json') {

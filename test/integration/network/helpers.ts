@@ -74,3 +74,16 @@ export function get(url: string): Promise<{ status: number; body: string }> {
 export async function removeRoot(stores: Stores | undefined): Promise<void> {
   if (stores) await rm(stores.layout.root, { recursive: true, force: true });
 }
+
+/** Whether host-local holds an address for the container on any network. */
+export async function leasedTo(containerId: string): Promise<string[]> {
+  const { readFile } = await import('node:fs/promises');
+  const found: string[] = [];
+  for (const network of await readdir('/run/tsbuild/ipam').catch(() => [] as string[])) {
+    for (const ip of await ipamFiles(network)) {
+      const owner = await readFile(path.join('/run/tsbuild/ipam', network, ip), 'utf8').catch(() => '');
+      if (owner.startsWith(containerId)) found.push(`${network}/${ip}`);
+    }
+  }
+  return found;
+}

@@ -10,7 +10,10 @@ import { cachedAttachments } from '../../../src/network/cni.js';
 import { createNetworkManager, type NetworkManager } from '../../../src/network/index.js';
 import type { Stores } from '../../../src/store/root.js';
 import { writeJsonAtomic } from '../../../src/util/fs.js';
-import { fakeRecord, get, inNetns, ipamFiles, iptablesSave, links, openTestStores, removeRoot, saveRecord } from './helpers.js';
+import { fakeRecord, get, inNetns, ipamFiles, iptablesSave, leasedTo, links, openTestStores, removeRoot, saveRecord, sh } from './helpers.js';
+import { connectContainer, disconnectContainer } from '../../../src/network/attach.js';
+import { readJson } from '../../../src/util/fs.js';
+import { containerPaths } from '../../../src/container/paths.js';
 
 let stores: Stores;
 let manager: NetworkManager;
@@ -68,7 +71,8 @@ describe('network manager', () => {
     expect(inNetns(state.namespace, ['ip', '-o', '-4', 'addr', 'show', 'eth0'])).toContain(`${a.ip}/24`);
     expect(inNetns(state.namespace, ['ip', 'route'])).toContain('default via 10.89.0.1');
     expect(await ipamFiles('tsbuild')).toContain(a.ip);
-    expect(iptablesSave()).toContain(`${a.ip}/32`);
+    // Outbound NAT: the bridge plugin's masquerade rule for the container's source address.
+    expect(sh(['iptables-save', '-t', 'nat'])).toMatch(new RegExp(`-A POSTROUTING -s ${a.ip.replace(/\./g, '\\.')}/32 .*-j CNI-`));
     const veths = await hostVeths(record);
     expect(veths).toHaveLength(1);
     expect(links()).toContain(`${veths[0]}@`);
@@ -148,7 +152,53 @@ describe('network manager', () => {
     expect((error as { exitCode?: number }).exitCode).toBe(125);
     expect(await cachedAttachments(stores, record.id)).toEqual([]);
     expect(await ipamFiles('broken')).toEqual([]);
+    // The first network (tsbuild, attached before the broken one failed) was released too.
+    expect(await leasedTo(record.id)).toEqual([]);
     expect(iptablesSave()).not.toContain(record.id.slice(0, 12));
     expect(() => inNetns(`/run/netns/tsbuild-${record.id.slice(0, 12)}`, ['true'])).toThrow();
+  });
+
+  it('an internal network gives no default route and no masquerade', async () => {
+    const net = await manager.create('nettest-internal', { subnet: '10.89.234.0/24', internal: true });
+    networks.push(net.name);
+    const record = await up(fakeRecord('inside', { networks: [{ name: net.name, aliases: [] }] }));
+    const ip = record.network!.attachments[0]!.ip;
+    expect(inNetns(record.network!.namespace, ['ip', 'route'])).not.toContain('default');
+    expect(inNetns(record.network!.namespace, ['ip', 'route'])).toContain('10.89.234.0/24');
+    expect(sh(['iptables-save', '-t', 'nat'])).not.toContain(`${ip}/32`);
+    await manager.tearDown(record);
+  });
+
+  it('connects a running container to another network as eth1 and disconnects it again', async () => {
+    const net = await manager.create('nettest-connect', { subnet: '10.89.235.0/24' });
+    networks.push(net.name);
+    const record = await up(fakeRecord('roamer'));
+    await connectContainer(stores, manager, net.name, 'roamer', ['wanderer']);
+    const after = (await readJson<ContainerRecord>(containerPaths(stores, record.id).record))!;
+    expect(after.config.network.networks).toEqual([{ name: 'tsbuild', aliases: [] }, { name: net.name, aliases: ['wanderer'] }]);
+    const eth1 = after.network!.attachments[1]!;
+    expect(eth1).toMatchObject({ network: net.name, interface: 'eth1', aliases: ['wanderer'] });
+    expect(inNetns(record.network!.namespace, ['ip', '-o', '-4', 'addr', 'show', 'eth1'])).toContain(`${eth1.ip}/24`);
+    await expect(connectContainer(stores, manager, net.name, 'roamer', [])).rejects.toThrow(/already connected/);
+
+    await disconnectContainer(stores, manager, net.name, record.id.slice(0, 12));
+    const final = (await readJson<ContainerRecord>(containerPaths(stores, record.id).record))!;
+    expect(final.network!.attachments.map((a) => a.interface)).toEqual(['eth0']);
+    expect(final.config.network.networks).toEqual([{ name: 'tsbuild', aliases: [] }]);
+    expect(() => inNetns(record.network!.namespace, ['ip', 'link', 'show', 'eth1'])).toThrow();
+    expect(await ipamFiles(net.name)).toEqual([]);
+    await expect(disconnectContainer(stores, manager, 'tsbuild', 'roamer')).rejects.toThrow(/only network/);
+  });
+
+  it('frees leases whose container namespace is gone (a crashed start, a deleted root)', async () => {
+    const net = await manager.create('nettest-stale', { subnet: '10.89.237.0/24' });
+    networks.push(net.name);
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir('/run/tsbuild/ipam/nettest-stale', { recursive: true });
+    const ghost = 'e'.repeat(64);
+    await writeFile('/run/tsbuild/ipam/nettest-stale/10.89.237.77', `${ghost}\r\neth0`);
+    const record = await up(fakeRecord('after-crash', { networks: [{ name: net.name, aliases: [] }] }));
+    expect(await ipamFiles(net.name)).toEqual([record.network!.attachments[0]!.ip]);
+    await manager.tearDown(record);
   });
 });
