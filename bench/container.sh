@@ -43,16 +43,18 @@ mkdir -p "$work/bundle/rootfs"; tar -xf "$work/rootfs.tar" -C "$work/bundle/root
 grep -q '"true"' "$work/bundle/config.json" || { echo "could not prepare the runc bundle" >&2; exit 1; }
 if $have_podman; then pod import -q "$work/rootfs.tar" localhost/busybox-base >/dev/null; fi
 # A first run of each warms caches (and creates the default networks) outside the timings.
-tsb run --rm busybox-base true; runc run -b "$work/bundle" "bench-$$" </dev/null
+tsb run --rm busybox-base true; tsb run --rm --network bridge busybox-base true; runc run -b "$work/bundle" "bench-$$" </dev/null
 if $have_podman; then podrun run --rm localhost/busybox-base true; fi
 
 echo "== run --rm IMAGE true (median of $repeat)"
 report "runc run (prepared bundle)" "$(ms "$(for i in $(seq "$repeat"); do timeit runc run -b "$work/bundle" "bench-$$"; done | median)")"
-report "tsbuild run --rm (default network)" "$(ms "$(for i in $(seq "$repeat"); do timeit tsb run --rm busybox-base true; done | median)")"
+report "tsbuild run --rm (default: host network)" "$(ms "$(for i in $(seq "$repeat"); do timeit tsb run --rm busybox-base true; done | median)")"
 report "tsbuild run --rm --network none" "$(ms "$(for i in $(seq "$repeat"); do timeit tsb run --rm --network none busybox-base true; done | median)")"
+report "tsbuild run --rm --network bridge" "$(ms "$(for i in $(seq "$repeat"); do timeit tsb run --rm --network bridge busybox-base true; done | median)")"
 if $have_podman; then
-  report "podman run --rm (default network)" "$(ms "$(for i in $(seq "$repeat"); do timeit podrun run --rm localhost/busybox-base true; done | median)")"
+  report "podman run --rm --network host" "$(ms "$(for i in $(seq "$repeat"); do timeit podrun run --rm --network host localhost/busybox-base true; done | median)")"
   report "podman run --rm --network none" "$(ms "$(for i in $(seq "$repeat"); do timeit podrun run --rm --network none localhost/busybox-base true; done | median)")"
+  report "podman run --rm (default: bridge network)" "$(ms "$(for i in $(seq "$repeat"); do timeit podrun run --rm localhost/busybox-base true; done | median)")"
 fi
 report "node -e 0 (the floor of any Node CLI)" "$(ms "$(for i in $(seq "$repeat"); do timeit node -e 0; done | median)")"
 
