@@ -8,11 +8,15 @@ import type { ImageRecord } from '../image/store.js';
 import type { Stores } from '../store/root.js';
 import type { PullOptions } from './pull.js';
 import { formatReference, isShortName, parseReference, referenceString } from './reference.js';
-import { loadRegistriesConf } from './registries-conf.js';
 import { parseLocation } from './transports.js';
 
 // The registry client (undici) and the puller are loaded only when a registry is asked: `run` of a
 // local image (the common case) would otherwise spend ~130 ms of its start-up loading them.
+// registries.conf (and its TOML parser) too: a local image by a localhost/ name never needs it.
+async function loadRegistriesConf(): Promise<import('./registries-conf.js').RegistriesConf> {
+  return (await import('./registries-conf.js')).loadRegistriesConf();
+}
+
 async function pullImage(...args: Parameters<typeof import('./pull.js').pullImage>): Promise<ImageRecord> {
   return (await import('./pull.js')).pullImage(...args);
 }
