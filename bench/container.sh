@@ -90,3 +90,10 @@ if $have_podman; then
   report "podman stop -t 1" "$(ms "$(printf '%s\n' "${stops[@]}" | median)")"
   report "conmon VmRSS" "$(printf '%s\n' "${rsss[@]}" | median | awk '{ printf "%.1f MB", $1 / 1024 }')"
 fi
+
+echo "== builds: a RUN step's network (5 x RUN true, --no-cache; per step, median of 3)"
+mkdir -p "$work/runs"; { echo "FROM busybox-base"; for i in $(seq 5); do echo "RUN true"; done; } > "$work/runs/Containerfile"
+for net in host private; do
+  t=$(for i in 1 2 3; do timeit tsb bud --no-cache --network "$net" "$work/runs"; done | median)
+  report "tsbuild bud --network $net, per RUN step" "$(ms "$(awk -v t="$t" 'BEGIN { print t / 5 }')")"
+done
