@@ -112,8 +112,11 @@ describe('bud --network private', () => {
   }, 120_000);
 
   it('attaches RUNs to a named network (and bridge means the default one)', async () => {
-    const ctx = await contexts.make({ Containerfile: `FROM busybox-base\nRUN (${PROBE}) > /probe.txt\n` });
-    await budOk(t, ctx, ['--network', USER_NETWORK, '--no-cache', '-t', 'net-named']);
+    const ctx = await contexts.make({ Containerfile: `FROM busybox-base\nRUN (${PROBE}) > /probe.txt; cat /hv/file > /seen.txt || true\n` });
+    // bud --volume binds into the RUN as well on a network of its own.
+    const hostDir = await contexts.make({ file: 'from the host\n' });
+    await budOk(t, ctx, ['--network', USER_NETWORK, '-v', `${hostDir}:/hv:ro`, '--no-cache', '-t', 'net-named']);
+    expect(await sh(t, 'net-named', 'cat /seen.txt; ls /hv 2>&1 | grep -c "No such"')).toBe('from the host\n1\n');
     const named = parseProbe(await sh(t, 'net-named', 'cat /probe.txt'));
     expect(inSubnet(named.cidr, userNetwork!.subnet)).toBe(true);
     expectGone(named, USER_NETWORK);
