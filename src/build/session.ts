@@ -14,6 +14,13 @@ import type { RunFlags } from './run-mounts/bud-flags.js';
 import type { StageState } from './stage-state.js';
 import type { OutputTarget } from './output.js';
 
+/**
+ * The network of RUN steps: the host's, none (a namespace with only loopback), or, as buildah's
+ * `private`, a namespace of each RUN's own attached to a tsbuild network (bud --network
+ * private|bridge|NAME), set up and torn down around the RUN by the container manager's network code.
+ */
+export type BuildNetwork = 'host' | 'none' | { network: string };
+
 export interface BuildOptions {
   /** Containerfile text and the name used in messages. */
   containerfile: { text: string; file: string };
@@ -24,7 +31,8 @@ export interface BuildOptions {
   format: ImageFormat;
   /** Use and fill the build cache (podman's --layers; --no-cache turns it off). */
   layers: boolean;
-  network: 'host' | 'none';
+  /** RUN steps' network (bud --network); RUN --network=default means this one. */
+  network: BuildNetwork;
   labels: Record<string, string>;
   ignorefile?: string;
   /** Step lines and RUN output; RUN's stderr goes to `stderr`. */

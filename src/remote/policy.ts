@@ -6,11 +6,20 @@ import { TsbuildError, isTsbuildError } from '../errors.js';
 import { parseImageName } from '../image/names.js';
 import type { ImageRecord } from '../image/store.js';
 import type { Stores } from '../store/root.js';
-import { withConnection } from './connect.js';
-import { candidatesFor, pullImage, type PullOptions } from './pull.js';
+import type { PullOptions } from './pull.js';
 import { formatReference, isShortName, parseReference, referenceString } from './reference.js';
-import { loadRegistriesConf } from './registries-conf.js';
 import { parseLocation } from './transports.js';
+
+// The registry client (undici) and the puller are loaded only when a registry is asked: `run` of a
+// local image (the common case) would otherwise spend ~130 ms of its start-up loading them.
+// registries.conf (and its TOML parser) too: a local image by a localhost/ name never needs it.
+async function loadRegistriesConf(): Promise<import('./registries-conf.js').RegistriesConf> {
+  return (await import('./registries-conf.js')).loadRegistriesConf();
+}
+
+async function pullImage(...args: Parameters<typeof import('./pull.js').pullImage>): Promise<ImageRecord> {
+  return (await import('./pull.js')).pullImage(...args);
+}
 
 export const PULL_POLICIES = ['always', 'missing', 'never', 'newer'] as const;
 export type PullPolicy = (typeof PULL_POLICIES)[number];
@@ -95,6 +104,8 @@ function isLocalOnly(reference: string, local: ImageRecord | undefined): boolean
  */
 async function registryHasNewer(local: ImageRecord, reference: string, options: ResolveOptions): Promise<boolean> {
   const conf = await loadRegistriesConf();
+  const { candidatesFor } = await import('./pull.js');
+  const { withConnection } = await import('./connect.js');
   let candidates;
   try {
     candidates = candidatesFor(conf, reference);

@@ -8,7 +8,7 @@ import type { PreparedMounts } from '../steps/run-step.js';
 import type { RunInstruction } from '../../containerfile/model.js';
 import { resolveInRoot } from '../../util/resolve-in-root.js';
 import { resolveFromSource } from '../named-context.js';
-import type { BuildSession } from '../session.js';
+import type { BuildNetwork, BuildSession } from '../session.js';
 import { runEnvironment, type StageState } from '../stage-state.js';
 import { bindIdentity, bindMount, overlayOver } from './bind.js';
 import { NO_RUN_FLAGS, type RunFlags } from './bud-flags.js';
@@ -22,7 +22,7 @@ import { bindSpec, type MountEnv, type MountSource, type PreparedMount } from '.
 export { parseRunFlags, NO_RUN_FLAGS, type RunFlags, type RunFlagArgs } from './bud-flags.js';
 
 export interface RunContainer {
-  network: 'host' | 'none';
+  network: BuildNetwork;
   privileged: boolean;
   capabilities: string[] | undefined;
   hostFiles: RunFlags['hostFiles'];
@@ -82,8 +82,8 @@ export async function runContainer(
 }
 
 /** RUN's own flags: --network, --security (insecure only with --allow security.insecure), the --mount values. */
-function instructionFlags(instruction: RunInstruction, buildNetwork: 'host' | 'none', flags: RunFlags, expand: (raw: string) => string, where: string) {
-  let network = buildNetwork;
+function instructionFlags(instruction: RunInstruction, buildNetwork: BuildNetwork, flags: RunFlags, expand: (raw: string) => string, where: string) {
+  let network: BuildNetwork = buildNetwork;
   let privileged = false;
   const mountValues: string[] = [];
   for (const flag of instruction.flags) {

@@ -16,6 +16,8 @@ import { mountOverlay } from '../../snapshot/mount.js';
 import type { Stores } from '../../store/root.js';
 import { DEFAULT_SHELL, runEnvironment, type StageState } from '../stage-state.js';
 import { commitLayerDir } from '../layer-commit.js';
+import type { BuildNetwork } from '../session.js';
+import { setUpRunNetwork, type RunNetwork } from './run-network.js';
 import { pathExists, tempName } from '../../util/fs.js';
 
 export interface RunStepContext {
@@ -23,7 +25,8 @@ export interface RunStepContext {
   cache: BuildCache | undefined;
   stores: Stores;
   runtime: ContainerRuntime;
-  network: 'host' | 'none';
+  /** Part of the cache key as given; a tsbuild network gets a namespace of this RUN's own. */
+  network: BuildNetwork;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   signal?: AbortSignal;
@@ -114,6 +117,7 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
     let exitCode: number;
     const absent: string[] = [];
     let prepared: PreparedMounts | undefined;
+    let network: RunNetwork | undefined;
     try {
       prepared = await ctx.prepareMounts?.(mount.target, scratch);
       const extraMounts = [...(ctx.extraMounts ?? []), ...(prepared?.mounts ?? [])];
@@ -138,6 +142,12 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
         throw new TsbuildError('STEP_FAILED', `${ctx.where}: ${(err as Error).message}`, { cause: err });
       });
       const hostname = randomBytes(6).toString('hex');
+      const missing = await checkExecutable(mount.target, args[0] ?? '', env, cwd);
+      if (missing) {
+        throw new TsbuildError('STEP_FAILED', `${ctx.where}: ${ctx.text}: ${missing}`, { exitCode: 127 });
+      }
+      // Last before the container: nothing that can fail without running it holds a namespace.
+      network = await setUpRunNetwork(stores, ctx.network, hostname);
       const spec = generateSpec({
         rootfs: mount.target,
         args,
@@ -146,24 +156,25 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
         user,
         hostname,
         terminal: false,
-        network: ctx.network,
-        mounts: [...(await writeHostFiles(scratch, hostname, ctx.hostFiles)), ...extraMounts],
+        network: network.spec,
+        mounts: [...(await writeHostFiles(scratch, hostname, runHostFiles(ctx.hostFiles, network))), ...extraMounts],
         capabilities: ctx.capabilities,
         privileged: ctx.privileged,
         resources: ctx.resources,
       });
-      const missing = await checkExecutable(mount.target, args[0] ?? '', env, cwd);
-      if (missing) {
-        throw new TsbuildError('STEP_FAILED', `${ctx.where}: ${ctx.text}: ${missing}`, { exitCode: 127 });
-      }
       const id = `tsbuild-${process.pid}-${hostname}`;
       await mkdir(path.join(scratch, 'bundle'));
       exitCode = await ctx.runtime.run(id, path.join(scratch, 'bundle'), spec, { stdin: ctx.stdin ? 'inherit' : 'ignore', stdout: ctx.stdout, stderr: ctx.stderr }, ctx.signal);
     } finally {
       try {
-        await prepared?.release();
+        // The namespace first: runc is gone by now (run() returns only after it exits or is killed).
+        await network?.release();
       } finally {
-        await mount.unmount();
+        try {
+          await prepared?.release();
+        } finally {
+          await mount.unmount();
+        }
       }
     }
     if (exitCode !== 0) {
@@ -177,6 +188,17 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
     if (!committed) await stores.snapshots.discard(upper);
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * On a tsbuild network the RUN resolves host.containers.internal to the gateway (this host), as
+ * under podman; --no-hosts still keeps the image's file.
+ */
+function runHostFiles(options: HostFileOptions | undefined, network: RunNetwork): HostFileOptions | undefined {
+  const a = network.attachment;
+  if (!a) return options;
+  const gateway = a.gateway ? [{ name: 'host.containers.internal', ip: a.gateway }] : [];
+  return { ...options, addHosts: [...(options?.addHosts ?? []), ...gateway] };
 }
 
 /** The environment with `extra` NAME=value entries replacing same-named ones. */

@@ -24,7 +24,7 @@ interface BuildArgs extends GlobalArgs, RegistryArgs, CompatArgs, ResourceArgs, 
   cache: boolean;
   iidfile?: string;
   quiet: boolean;
-  network: 'host' | 'none';
+  network: string;
   label: string[];
   ignorefile?: string;
   'build-arg-file': string[];
@@ -64,7 +64,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('cache', { type: 'boolean', default: true, describe: 'use and fill the build cache (--no-cache: neither)' })
       .option('iidfile', { type: 'string', describe: 'write the image ID to this file' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the image ID (RUN output goes to stderr)' })
-      .option('network', { choices: ['host', 'none'] as const, default: 'host' as const, describe: 'network for RUN steps' })
+      .option('network', { alias: 'net', type: 'string', default: 'host', describe: 'network for RUN steps: host, none, private or bridge (a namespace of its own on the default network tsbuild, per RUN), or a network name' })
       .option('label', { type: 'string', array: true, nargs: 1, default: [], describe: 'add a label to the image, KEY=VALUE (repeatable)' })
       .option('ignorefile', { type: 'string', describe: 'ignore file to use instead of .containerignore/.dockerignore' })
       .option('build-arg-file', { type: 'string', array: true, nargs: 1, default: [], describe: 'read build arguments from a file of KEY=VALUE lines (# comments); --build-arg wins' })
@@ -118,6 +118,8 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const { parsePullPolicy } = await import('../../remote/policy.js');
     const { createProgress } = await import('../../remote/progress.js');
     const { parseRunFlags } = await import('../../build/run-mounts/bud-flags.js');
+    const { checkBuildNetwork, parseBuildNetwork } = await import('../../build/steps/run-network.js');
+    const network = parseBuildNetwork(args.network);
     const policy = parsePullPolicy(args.pull);
     if (args.squash && args['squash-all']) throw new TsbuildError('INVALID_ARGUMENT', '--squash and --squash-all cannot be used together');
     await using runFlags = await parseRunFlags(runContainerFlagArgs(args));
@@ -132,6 +134,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const stdout = output?.stream ? process.stderr : process.stdout;
     // After the flags are known to be good: a bad flag is the one thing to say, not after warnings.
     await warnBeforeBuild({ ...checks, stores });
+    await checkBuildNetwork(stores, network);
     const runtime = createRuncRuntime({ stateRoot: stores.layout.runcState, logger: stores.logger });
     const result = await withAbortOnSignals((signal) =>
       build(stores, runtime, {
@@ -150,7 +153,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         target: args.target,
         format: args.format,
         layers: args.layers && args.cache,
-        network: args.network,
+        network,
         labels: parseKeyValues(args.label, '--label'),
         ignorefile: args.ignorefile,
         buildContexts,
