@@ -211,7 +211,7 @@ function runcCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<{ exitCode
 }
 
 /** The message of the last error runc wrote to its JSON log, if any. */
-async function lastRuncError(logFile: string): Promise<string | undefined> {
+export async function lastRuncError(logFile: string): Promise<string | undefined> {
   let text: string;
   try {
     text = await readFile(logFile, 'utf8');
@@ -229,11 +229,11 @@ async function lastRuncError(logFile: string): Promise<string | undefined> {
       // A torn or non-JSON line (runc killed mid-write) says nothing reliable.
     }
   }
-  return message?.replace(/^runc run failed: /, '');
+  return message?.replace(/^runc (?:run|exec) failed: /, '');
 }
 
 /** 127/126 when runc could not exec the container's command (not found / not executable). */
-function execFailureCode(message: string): number | undefined {
+export function execFailureCode(message: string): number | undefined {
   // runc: `unable to start container process: exec: "nope": executable file not found in $PATH`,
   // `... exec: "/nope": stat /nope: no such file or directory`, `... exec: "/file": permission denied`.
   const execError = /exec: "(?:[^"\\]|\\.)*": (.*)$/.exec(message)?.[1];
