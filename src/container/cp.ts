@@ -89,7 +89,7 @@ export interface CopyPlan {
 export function planCopy(src: SourceShape, dest: DestShape): CopyPlan {
   if (dest.exists && dest.isDir) return { extractDir: dest.host, topName: src.contentsOnly ? undefined : src.name };
   if (dest.exists) {
-    if (src.isDir) throw new TsbuildError('INVALID_ARGUMENT', `cannot copy a directory to "${dest.given}", which is a file`, { exitCode: 125 });
+    if (src.isDir) throw new TsbuildError('INVALID_ARGUMENT', `cannot copy a directory to "${dest.given}": it is a file`, { exitCode: 125 });
     return { extractDir: path.dirname(dest.host), topName: path.basename(dest.host) };
   }
   if (dest.trailingSlash && !src.isDir) {
@@ -118,7 +118,7 @@ export async function copy(stores: Stores, options: CpOptions): Promise<void> {
 
 /** Container -> host path or stdout. Files end up owned by us unless -a. */
 async function copyOut(root: string, record: ContainerRecord, srcPath: string, dest: CpLocation, options: CpOptions): Promise<void> {
-  const source = await resolveSource(srcPath, options.followLink, `"${srcPath}" in container ${record.name}`, (p, follow) =>
+  const source = await resolveSource(srcPath, options.followLink, `"${record.name}:${srcPath}"`, (p, follow) =>
     resolveInRoot(root, p, { followFinal: follow }),
   );
   if (dest.kind === 'stream') {
@@ -136,11 +136,11 @@ async function copyOut(root: string, record: ContainerRecord, srcPath: string, d
 /** Host path or stdin -> container. Files end up owned by root unless -a. */
 async function copyIn(root: string, record: ContainerRecord, src: CpLocation, destPath: string, options: CpOptions): Promise<void> {
   const destHost = await resolveInRoot(root, destPath);
-  const shape = await destShape(destHost, `${destPath} in container ${record.name}`, destPath.endsWith('/'));
+  const shape = await destShape(destHost, `${record.name}:${destPath}`, destPath.endsWith('/'));
   const owner = { uid: 0, gid: 0 };
   if (src.kind === 'stream') {
     if (!shape.exists || !shape.isDir) {
-      throw new TsbuildError('INVALID_ARGUMENT', `destination "${destPath}" in container ${record.name} must be an existing directory to extract a tar stream`, { exitCode: 125 });
+      throw new TsbuildError('INVALID_ARGUMENT', `destination "${shape.given}" must be an existing directory to extract a tar stream into`, { exitCode: 125 });
     }
     await extract(options.stdin ?? process.stdin, destHost, shape.given, options.archive, owner);
     return;
@@ -192,7 +192,7 @@ async function destShape(host: string, given: string, trailingSlash = given.ends
   if (!shape.exists) {
     const parent = await stat(path.dirname(host)).catch(() => undefined);
     if (!parent?.isDirectory()) {
-      throw new TsbuildError('NOT_FOUND', `cannot copy to ${given}: its parent directory does not exist`, { exitCode: 125 });
+      throw new TsbuildError('NOT_FOUND', `cannot copy to "${given}": its parent directory does not exist`, { exitCode: 125 });
     }
   }
   return shape;

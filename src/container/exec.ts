@@ -96,10 +96,8 @@ export async function execInContainer(stores: Stores, options: ExecOptions): Pro
     const failure = await lastRuncError(logFile);
     if (failure === undefined) return code;
     const startCode = execFailureCode(failure);
-    if (startCode !== undefined) {
-      process.stderr.write(`Error: ${failure}\n`);
-      return startCode;
-    }
+    // runc has printed the reason on the stderr it shares with the process already.
+    if (startCode !== undefined) return startCode;
     if (/cannot exec in a (?:stopped|paused) container|container .* does not exist/i.test(failure)) {
       throw new TsbuildError('INVALID_ARGUMENT', `container ${record.name} is not running`, { exitCode: 125 });
     }

@@ -54,7 +54,9 @@ export interface TopContext {
 
 const CLOCK_TICKS = 100;
 
-const elapsedSeconds = (p: ProcInfo, ctx: TopContext): number => Math.max(0, ctx.now - (ctx.bootTime + p.startTicks / CLOCK_TICKS));
+// Start times are known to a clock tick only: milliseconds are all the precision there is.
+const elapsedSeconds = (p: ProcInfo, ctx: TopContext): number =>
+  Math.max(0, Math.round((ctx.now - (ctx.bootTime + p.startTicks / CLOCK_TICKS)) * 1000) / 1000);
 const nameOf = (map: Map<number, string>, id: number): string => map.get(id) ?? String(id);
 
 const DESCRIPTORS: Record<string, Descriptor> = {

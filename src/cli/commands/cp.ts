@@ -9,8 +9,8 @@ interface CpArgs extends GlobalArgs {
   'follow-link': boolean;
 }
 
-// yargs turns a lone "-" positional into `true`: that is the tar stream.
-const location = (value: string | boolean): string => (value === true ? '-' : String(value));
+// yargs turns a lone "-" positional into '' (or `true`): that is the tar stream.
+const location = (value: string | boolean): string => (value === true || value === '' ? '-' : String(value));
 
 export const cpCommand: CommandModule<GlobalArgs, CpArgs> = {
   command: 'cp <src> <dest>',

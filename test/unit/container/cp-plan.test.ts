@@ -41,7 +41,7 @@ describe('planCopy (docker cp rules)', () => {
     expect(planCopy(file, dest({ exists: true }))).toEqual({ extractDir: '/r', topName: 'dest' });
   });
   it('refuses a directory onto a file and a file into a missing directory (trailing slash)', () => {
-    expect(() => planCopy(dir, dest({ exists: true }))).toThrow(/cannot copy a directory to "dest", which is a file/);
+    expect(() => planCopy(dir, dest({ exists: true }))).toThrow(/cannot copy a directory to "dest": it is a file/);
     expect(() => planCopy(file, dest({ trailingSlash: true, given: 'dest/' }))).toThrow(/destination directory "dest\/" does not exist/);
   });
 });
