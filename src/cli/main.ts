@@ -13,6 +13,8 @@ import { inspectCommand } from './commands/inspect.js';
 import { loadCommand } from './commands/load.js';
 import { lintCommand } from './commands/lint.js';
 import { loginCommand } from './commands/login.js';
+import { logsCommand } from './commands/logs.js';
+import { networkCommand } from './commands/network.js';
 import { logoutCommand } from './commands/logout.js';
 import { pullCommand } from './commands/pull.js';
 import { pushCommand } from './commands/push.js';
@@ -22,20 +24,39 @@ import { runCommand } from './commands/run.js';
 import { saveCommand } from './commands/save.js';
 import { tagCommand } from './commands/tag.js';
 import { versionCommand } from './commands/version.js';
+import { CONTAINER_VALUE_OPTIONS } from './container-flags.js';
+import { containerCommand } from './commands/container.js';
+import { createCommand } from './commands/create.js';
+import { killCommand } from './commands/kill.js';
+import { portCommand } from './commands/port.js';
+import { psCommand } from './commands/ps.js';
+import { restartCommand } from './commands/restart.js';
+import { startCommand } from './commands/start.js';
+import { stopCommand } from './commands/stop.js';
+import { waitCommand } from './commands/wait.js';
+import { volumeCommand } from './commands/volume.js';
 import { execCommand } from './commands/exec.js';
 import { cpCommand } from './commands/cp.js';
 import { topCommand } from './commands/top.js';
+import { containerPruneCommand } from './commands/container-prune.js';
+import { containerSubcommands } from './commands/container.js';
 
-// Options of `run` (and global ones) that take a separate value, so the image can be found.
-const RUN_VALUE_OPTIONS = new Set(['--name', '-e', '--env', '-w', '--workdir', '-u', '--user', '--entrypoint', '--network', '--net', '--root', '--log-level', '--creds', '--authfile', '--cert-dir']);
+// exec/cp/top/prune in the `container` group too (podman's `container exec`, `container prune`).
+containerSubcommands.push(execCommand as never, cpCommand as never, topCommand as never, containerPruneCommand as never);
+
+// Options of `run`/`create` (and global ones) that take a separate value, so the image can be found.
+const RUN_VALUE_OPTIONS = new Set([...CONTAINER_VALUE_OPTIONS, '--root', '--log-level', '--creds', '--authfile', '--cert-dir']);
+const IMAGE_COMMAND_WORDS = new Set(['run', 'create']);
 
 /**
  * Everything after the image in `run IMAGE CMD...` belongs to the container, so `--` goes after the
  * image: `run img ls -l` must not read -l as ours (docker and podman behave this way).
  */
 export function separateContainerCommand(argv: readonly string[]): string[] {
-  const run = commandIndex(argv);
-  if (run < 0 || argv[run] !== 'run' || argv.includes('--')) return [...argv];
+  let run = commandIndex(argv);
+  // `container run|create IMAGE ...` as well.
+  if (run >= 0 && argv[run] === 'container') run += 1;
+  if (run < 0 || !IMAGE_COMMAND_WORDS.has(argv[run] ?? '') || argv.includes('--')) return [...argv];
   for (let i = run + 1; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg.startsWith('-')) {
@@ -54,7 +75,9 @@ const EXEC_VALUE_OPTIONS = new Set(['-e', '--env', '--env-file', '-u', '--user',
 
 /** As separateContainerCommand, for `exec CONTAINER CMD...`: `exec web ls -l` runs `ls -l`. */
 export function separateExecCommand(argv: readonly string[]): string[] {
-  const exec = commandIndex(argv);
+  let exec = commandIndex(argv);
+  // `container exec CONTAINER ...` as well.
+  if (exec >= 0 && argv[exec] === 'container') exec += 1;
   if (exec < 0 || argv[exec] !== 'exec' || argv.includes('--')) return [...argv];
   for (let i = exec + 1; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -120,6 +143,7 @@ export async function main(rawArgv: string[]): Promise<void> {
       .command(rmiCommand)
       .command(runCommand)
       .command(rmCommand)
+      .command(logsCommand)
       .command(saveCommand)
       .command(loadCommand)
       .command(pullCommand)
@@ -127,6 +151,17 @@ export async function main(rawArgv: string[]): Promise<void> {
       .command(loginCommand)
       .command(logoutCommand)
       .command(versionCommand)
+      .command(createCommand)
+      .command(startCommand)
+      .command(stopCommand)
+      .command(killCommand)
+      .command(restartCommand)
+      .command(waitCommand)
+      .command(psCommand)
+      .command(portCommand)
+      .command(containerCommand)
+      .command(networkCommand)
+      .command(volumeCommand)
       .command(infoCommand)
       .command(execCommand)
       .command(cpCommand)

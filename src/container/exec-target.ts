@@ -5,15 +5,10 @@ import { spawn } from 'node:child_process';
 import { TsbuildError } from '../errors.js';
 import { DEFAULT_PATH } from '../oci/types.js';
 import type { Stores } from '../store/root.js';
-import { findContainer } from './records.js';
 import type { ContainerRecord } from './types.js';
 
-/** The container named `ref` (name, ID or unique ID prefix); a missing one is an error (exit 125). */
-export async function requireContainer(stores: Stores, ref: string): Promise<ContainerRecord> {
-  const record = (await findContainer(stores, ref)) as unknown as ContainerRecord | undefined;
-  if (!record) throw new TsbuildError('NOT_FOUND', `no container with name or ID "${ref}" found`, { exitCode: 125 });
-  return record;
-}
+// By name, ID or unique ID prefix, settled; a missing one is an error (exit 125).
+export { requireContainer } from './records.js';
 
 export interface RuncState {
   pid: number;

@@ -29,10 +29,8 @@ export interface ExecOptions {
   tty: boolean;
   /** -d: start it and return at once. */
   detach: boolean;
-  /** -e values in order (KEY=VALUE, or KEY to pass ours). */
+  /** --env-file entries, then -e values, in order (KEY=VALUE, or KEY to pass ours). */
   env: string[];
-  /** --env-file contents are read by the caller-independent loader below. */
-  envFiles: string[];
   user?: string;
   workdir?: string;
   privileged: boolean;
@@ -59,9 +57,7 @@ export async function execInContainer(stores: Stores, options: ExecOptions): Pro
   const root = `/proc/${state.pid}/root`;
   const paths = containerPaths(stores, record.id);
 
-  const fileEnv: string[] = [];
-  for (const file of options.envFiles) fileEnv.push(...(await readEnvFile(file)));
-  const env = execEnv(record.config.env, [...fileEnv, ...options.env], options.tty);
+  const env = execEnv(record.config.env, options.env, options.tty);
   const cwd = options.workdir ?? (record.config.cwd || '/');
   if (!path.posix.isAbsolute(cwd)) {
     throw new TsbuildError('INVALID_ARGUMENT', `working directory "${cwd}" is not an absolute path`, { exitCode: 125 });
@@ -218,29 +214,4 @@ export function execEnv(containerEnv: readonly string[], overrides: readonly str
   if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
   if (tty && !env.has('TERM')) env.set('TERM', 'xterm');
   return [...env].map(([k, v]) => `${k}=${v}`);
-}
-
-/** docker's --env-file format: KEY=VALUE or KEY per line; blank lines and # comments skipped. */
-export function parseEnvFile(text: string, file: string): string[] {
-  const out: string[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.replace(/^\s+/, '');
-    if (line === '' || line.startsWith('#')) return;
-    const name = line.split('=', 1)[0]!;
-    if (name === '' || /\s/.test(name)) {
-      throw new TsbuildError('PARSE', `${file}:${i + 1}: invalid variable name "${name}"`, { exitCode: 125 });
-    }
-    out.push(line.includes('=') ? line : name);
-  });
-  return out;
-}
-
-async function readEnvFile(file: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new TsbuildError('NOT_FOUND', `cannot read env file ${file}: ${(err as Error).message}`, { exitCode: 125, cause: err });
-  }
-  return parseEnvFile(text, file);
 }

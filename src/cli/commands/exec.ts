@@ -37,14 +37,16 @@ export const execCommand: CommandModule<GlobalArgs, ExecArgs> = {
   handler: async (args) => {
     const stores = await storesFor(args);
     const { execInContainer } = await import('../../container/exec.js');
+    const { readEnvFile } = await import('../container-flags.js');
+    const env: string[] = [];
+    for (const file of args['env-file']) env.push(...(await readEnvFile(file)));
     process.exitCode = await execInContainer(stores, {
       container: args.container,
       command: [...args.command, ...((args as { '--'?: unknown[] })['--'] ?? [])].map(String),
       interactive: args.interactive,
       tty: args.tty,
       detach: args.detach,
-      env: args.env,
-      envFiles: args['env-file'],
+      env: [...env, ...args.env],
       user: args.user,
       workdir: args.workdir,
       privileged: args.privileged,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { separateExecCommand } from '../../../src/cli/main.js';
-import { adjustCapabilities, execEnv, execProcessSpec, parseEnvFile } from '../../../src/container/exec.js';
+import { adjustCapabilities, execEnv, execProcessSpec } from '../../../src/container/exec.js';
 import { defaultConfig, type ContainerRecord } from '../../../src/container/types.js';
 
 const record = (fields: Partial<ContainerRecord['config']> = {}): ContainerRecord => ({
@@ -40,15 +40,6 @@ describe('execEnv', () => {
   });
   it('rejects an empty name', () => {
     expect(() => execEnv([], ['=x'], false)).toThrow(/name is empty/);
-  });
-});
-
-describe('parseEnvFile', () => {
-  it('reads KEY=VALUE and KEY lines, skipping comments and blank lines', () => {
-    expect(parseEnvFile('# c\nA=1\n\n  B=x y\nC\nD=a=b\n', 'f')).toEqual(['A=1', 'B=x y', 'C', 'D=a=b']);
-  });
-  it('names the file and line of a bad name', () => {
-    expect(() => parseEnvFile('A=1\nB C=2\n', 'vars.env')).toThrow('vars.env:2: invalid variable name "B C"');
   });
 });
 
