@@ -12,7 +12,7 @@
 // the container lock, so it cannot be started meanwhile) and unmounted again unless it already was.
 import type { Stats } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
-import { lstat, readlink, stat } from 'node:fs/promises';
+import { lstat, mkdir, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -112,7 +112,7 @@ export async function copy(stores: Stores, options: CpOptions): Promise<void> {
   const record = await requireContainer(stores, inContainer.container);
   await withContainerRoot(stores, record, async (root) => {
     if (src.kind === 'container') await copyOut(root, record, src.path, dest, options);
-    else await copyIn(root, record, src, inContainer.path, options);
+    else await copyIn(root, record, src, inContainer.path, options, containerPaths(stores, record.id).rootfs);
   });
 }
 
@@ -134,8 +134,11 @@ async function copyOut(root: string, record: ContainerRecord, srcPath: string, d
 }
 
 /** Host path or stdin -> container. Files end up owned by root unless -a. */
-async function copyIn(root: string, record: ContainerRecord, src: CpLocation, destPath: string, options: CpOptions): Promise<void> {
-  const destHost = await resolveInRoot(root, destPath);
+async function copyIn(root: string, record: ContainerRecord, src: CpLocation, destPath: string, options: CpOptions, rootfs: string): Promise<void> {
+  let destHost = await resolveInRoot(root, destPath);
+  // /proc/<pid>/root is a magic link, not a directory, to the extractor; the container's "/" itself
+  // is its rootfs mount (only mounts below it are missed there, a copy straight into "/" is rare).
+  if (destHost === path.resolve(root)) destHost = rootfs;
   const shape = await destShape(destHost, `${record.name}:${destPath}`, destPath.endsWith('/'));
   const owner = { uid: 0, gid: 0 };
   if (src.kind === 'stream') {
@@ -284,6 +287,8 @@ export async function withContainerRoot<T>(stores: Stores, record: ContainerReco
     const nowRunning = current.state === 'running' ? await live() : undefined;
     if (nowRunning) return fn(nowRunning);
     const wasMounted = await isMounted(paths.rootfs);
+    // A container that was only created has no upper dir yet (start makes it).
+    await mkdir(paths.upper, { recursive: true, mode: 0o755 });
     const rootfs = await mountRootfs(stores, current);
     try {
       return await fn(rootfs);
