@@ -71,7 +71,7 @@ export function separateContainerCommand(argv: readonly string[]): string[] {
 }
 
 // Options of `exec` (and global ones) that take a separate value, so the container can be found.
-const EXEC_VALUE_OPTIONS = new Set(['-e', '--env', '--env-file', '-u', '--user', '-w', '--workdir', '--detach-keys', '--root', '--log-level']);
+const EXEC_VALUE_OPTIONS = new Set(['-e', '--env', '--env-file', '-u', '--user', '-w', '--workdir', '--root', '--log-level']);
 
 /** As separateContainerCommand, for `exec CONTAINER CMD...`: `exec web ls -l` runs `ls -l`. */
 export function separateExecCommand(argv: readonly string[]): string[] {
