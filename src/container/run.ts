@@ -2,6 +2,7 @@
 // runs the clean-up when it ends. In the foreground, the same monitor runs attached to our stdio
 // (our stdin with -i, our terminal with -t); we forward SIGINT/SIGTERM/SIGHUP to the container, wait
 // for the monitor, clean up ourselves (faster than the exit command) and return its exit code.
+import { TsbuildError } from '../errors.js';
 import type { Stores } from '../store/root.js';
 import { cleanupContainer, removeContainer } from './cleanup.js';
 import { createContainer, type CreateRequest } from './create.js';
@@ -14,6 +15,8 @@ export { containerArgs, mergeEnv } from './create.js';
 
 export interface RunRequest extends CreateRequest {
   detach?: boolean;
+  /** Foreground without -i: pass our stdin anyway (tsbuild's behaviour when stdin is a pipe or file). */
+  stdinFromCaller?: boolean;
 }
 
 export interface RunResult {
@@ -23,6 +26,7 @@ export interface RunResult {
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const INTERRUPT_GRACE_MS = 1000;
 
 export async function runContainer(stores: Stores, request: RunRequest): Promise<RunResult> {
   const created = await createContainer(stores, request);
@@ -35,18 +39,28 @@ export async function runContainer(stores: Stores, request: RunRequest): Promise
     }
   }
 
-  // Signals that come while the container starts are delivered once it runs (podman's sig-proxy).
+  // SIGINT/SIGTERM/SIGHUP go to the container (podman's sig-proxy); one that does not end it within
+  // a grace period is killed, and the run counts as interrupted (125), as it always did here.
   let started = false;
+  let killed = false;
   const pending: NodeJS.Signals[] = [];
+  let killTimer: NodeJS.Timeout | undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
-    if (!started) pending.push(sig);
-    else void runcKill(stores, created.id, sig).catch(() => undefined);
+    if (!started) {
+      pending.push(sig);
+      return;
+    }
+    void runcKill(stores, created.id, sig).catch(() => undefined);
+    killTimer ??= setTimeout(() => {
+      killed = true;
+      void runcKill(stores, created.id, 'SIGKILL', true).catch(() => undefined);
+    }, INTERRUPT_GRACE_MS);
   };
   for (const sig of FORWARDED) process.on(sig, onSignal);
   try {
     let result;
     try {
-      result = await startContainer(stores, created.id, { attached: true });
+      result = await startContainer(stores, created.id, { attached: true, stdinFromCaller: request.stdinFromCaller });
     } catch (err) {
       await discardAfterFailure(stores, created);
       throw err;
@@ -54,9 +68,12 @@ export async function runContainer(stores: Stores, request: RunRequest): Promise
     started = true;
     for (const sig of pending) onSignal(sig);
     const exitCode = (await result.monitor?.wait?.()) ?? 0;
+    clearTimeout(killTimer);
     const final = await cleanupContainer(stores, created.id, { fallbackExitCode: exitCode });
+    if (killed) throw new TsbuildError('RUNTIME', 'interrupted', { exitCode: 125 });
     return { record: final ?? { ...result.record, state: 'exited', exitCode }, exitCode: final?.exitCode ?? exitCode };
   } finally {
+    clearTimeout(killTimer);
     for (const sig of FORWARDED) process.off(sig, onSignal);
   }
 }

@@ -16,6 +16,8 @@ import type { ContainerRecord } from './types.js';
 
 /** Whether the record's monitor (and, for a foreground run, its CLI) still lives. */
 export function monitorAlive(record: ContainerRecord): boolean {
+  // Between the record saying running and the monitor being known, the starting CLI owns it.
+  if (!record.monitor) return record.ownerPid !== undefined && processAlive(record.ownerPid);
   if (!identityAlive(record.monitor)) return false;
   return record.ownerPid === undefined || processAlive(record.ownerPid);
 }

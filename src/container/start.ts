@@ -17,6 +17,7 @@ import { containerPaths } from './paths.js';
 import { identify } from './process-identity.js';
 import { mutateRecord, readRecord, updateContainerRecord } from './records.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
+import { runcDeleteForce } from './runc-control.js';
 import { monitorAlive } from './settle.js';
 import type { ContainerRecord, NetworkState } from './types.js';
 import { prepareWorkingDir } from './working-dir.js';
@@ -24,6 +25,8 @@ import { prepareWorkingDir } from './working-dir.js';
 export interface StartOptions {
   /** Foreground `run`: the monitor attached to our stdio; the caller waits for it and cleans up. */
   attached?: boolean;
+  /** Attached: our stdin goes to the container even without -i. */
+  stdinFromCaller?: boolean;
 }
 
 export interface StartResult {
@@ -81,12 +84,16 @@ export async function startContainer(stores: Stores, id: string, options: StartO
         stateFile: paths.monitorState,
         exitFile: paths.exit,
         stopFlagFile: paths.stopFlag,
-        stdin: options.attached ? (record.config.interactive ? 'inherit' : 'null') : record.config.interactive ? 'hold' : 'null',
+        stdin: options.attached ? (record.config.interactive || options.stdinFromCaller ? 'inherit' : 'null') : record.config.interactive ? 'hold' : 'null',
         terminal: record.config.terminal,
         attach: options.attached ?? false,
         restart: record.config.restart,
         exitCommand: [process.execPath, BIN, '--root', stores.layout.root, '--log-level', 'warn', 'container', 'cleanup', record.id],
       };
+      // From here on runc may run the container: the record says so (with us as its owner until the
+      // monitor is known), so a CLI killed at this point leaves a container that settle.ts ends.
+      await updateContainerRecord(stores, { ...running, state: 'running', ownerPid: process.pid, startedAt: new Date().toISOString() });
+      undo.push(() => runcDeleteForce(stores, id));
       const { startMonitor } = await import('./monitor.js');
       const monitor = await startMonitor(monitorSpec, { detached: !options.attached });
       const identity = identify(monitor.monitorPid);
@@ -105,8 +112,8 @@ export async function startContainer(stores: Stores, id: string, options: StartO
       if (!options.attached) delete next.ownerPid;
       result = { record: next, monitor };
       // Peers learn the new name (and this container its peers) once it counts as running.
+      await updateContainerRecord(stores, next);
       if (networks.length > 0) {
-        await updateContainerRecord(stores, next);
         const { createNetworkManager } = await import('../network/index.js');
         await createNetworkManager(stores).refreshHosts(networks).catch((err: unknown) => stores.logger.warn({ err }, 'cannot refresh hosts files'));
       }

@@ -24,7 +24,9 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
     }
     const [stores, request] = await Promise.all([storesFor(args), containerRequest(args)]);
     const { runContainer } = await import('../../container/run.js');
-    const result = await runContainer(stores, { ...request, detach: args.detach });
+    // Without -i, stdin still reaches a foreground container when it is a pipe or a file (never a
+    // terminal): `echo x | tsbuild run img cat` works as it always has here.
+    const result = await runContainer(stores, { ...request, detach: args.detach, stdinFromCaller: !args.detach && !process.stdin.isTTY });
     if (args.detach) process.stdout.write(`${result.record.id}\n`);
     else process.exitCode = result.exitCode ?? 0;
   },
