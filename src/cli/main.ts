@@ -35,6 +35,14 @@ import { startCommand } from './commands/start.js';
 import { stopCommand } from './commands/stop.js';
 import { waitCommand } from './commands/wait.js';
 import { volumeCommand } from './commands/volume.js';
+import { execCommand } from './commands/exec.js';
+import { cpCommand } from './commands/cp.js';
+import { topCommand } from './commands/top.js';
+import { containerPruneCommand } from './commands/container-prune.js';
+import { containerSubcommands } from './commands/container.js';
+
+// exec/cp/top/prune in the `container` group too (podman's `container exec`, `container prune`).
+containerSubcommands.push(execCommand as never, cpCommand as never, topCommand as never, containerPruneCommand as never);
 
 // Options of `run`/`create` (and global ones) that take a separate value, so the image can be found.
 const RUN_VALUE_OPTIONS = new Set([...CONTAINER_VALUE_OPTIONS, '--root', '--log-level', '--creds', '--authfile', '--cert-dir']);
@@ -55,6 +63,26 @@ export function separateContainerCommand(argv: readonly string[]): string[] {
       if (RUN_VALUE_OPTIONS.has(arg)) i++;
       // `--pull` takes a value only when one of the policy words follows (see normalizePullFlag).
       else if (arg === '--pull' && POLICY_WORDS.has((argv[i + 1] ?? '').toLowerCase())) i++;
+      continue;
+    }
+    return [...argv.slice(0, i + 1), '--', ...argv.slice(i + 1)];
+  }
+  return [...argv];
+}
+
+// Options of `exec` (and global ones) that take a separate value, so the container can be found.
+const EXEC_VALUE_OPTIONS = new Set(['-e', '--env', '--env-file', '-u', '--user', '-w', '--workdir', '--root', '--log-level']);
+
+/** As separateContainerCommand, for `exec CONTAINER CMD...`: `exec web ls -l` runs `ls -l`. */
+export function separateExecCommand(argv: readonly string[]): string[] {
+  let exec = commandIndex(argv);
+  // `container exec CONTAINER ...` as well.
+  if (exec >= 0 && argv[exec] === 'container') exec += 1;
+  if (exec < 0 || argv[exec] !== 'exec' || argv.includes('--')) return [...argv];
+  for (let i = exec + 1; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg.startsWith('-')) {
+      if (EXEC_VALUE_OPTIONS.has(arg)) i++;
       continue;
     }
     return [...argv.slice(0, i + 1), '--', ...argv.slice(i + 1)];
@@ -98,7 +126,7 @@ const PODMAN_EXIT_COMMANDS = new Set([
 ]);
 
 export async function main(rawArgv: string[]): Promise<void> {
-  const argv = markStdinContext(joinNoCacheFilter(normalizePullFlag(separateContainerCommand(rawArgv))));
+  const argv = markStdinContext(joinNoCacheFilter(normalizePullFlag(separateExecCommand(separateContainerCommand(rawArgv)))));
   // The container manager speaks podman's convention: 125 when tsbuild itself fails, the
   // container's code otherwise. (The command word only: `bud -t run .` is a build.)
   const command = commandIndex(argv);
@@ -135,6 +163,9 @@ export async function main(rawArgv: string[]): Promise<void> {
       .command(networkCommand)
       .command(volumeCommand)
       .command(infoCommand)
+      .command(execCommand)
+      .command(cpCommand)
+      .command(topCommand)
       .example('$0 bud -t hello .', 'build the Containerfile in . as localhost/hello:latest')
       .example('$0 run --rm hello', 'run it')
       .example('$0 push hello registry.example.com/team/hello:1', 'push it to a registry')

@@ -211,7 +211,7 @@ function runcCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<{ exitCode
 }
 
 /** The message of the last error runc wrote to its JSON log, if any. */
-async function lastRuncError(logFile: string): Promise<string | undefined> {
+export async function lastRuncError(logFile: string): Promise<string | undefined> {
   let text: string;
   try {
     text = await readFile(logFile, 'utf8');
@@ -229,7 +229,7 @@ async function lastRuncError(logFile: string): Promise<string | undefined> {
       // A torn or non-JSON line (runc killed mid-write) says nothing reliable.
     }
   }
-  return message?.replace(/^runc run failed: /, '');
+  return message?.replace(/^runc (?:run|exec) failed: /, '');
 }
 
 /** 127/126 when runc could not exec the container's command (not found / not executable). */
