@@ -118,6 +118,30 @@ describe('working containers', () => {
     expect((await t.ok(['run', '--rm', 'mounted', 'cat', '/via-mount', '/opt/hello'])).stdout).toBe('xhello from the host\n');
   }, 120_000);
 
+  it('commits while a command runs in the container; umount then leaves the rootfs to the run', async () => {
+    const ctr = (await t.ok(['from', 'busybox-base'])).stdout.trim();
+    const running = t.run(['wc', 'run', ctr, '--', 'sh', '-c', 'echo a > /a; sleep 3']);
+    let mnt = '';
+    for (let i = 0; i < 50 && mnt === ''; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const listed = (await t.ok(['mount'])).stdout.trim();
+      if (listed !== '') {
+        const candidate = listed.split(' ')[1]!;
+        if (existsSync(path.join(candidate, 'a'))) mnt = candidate;
+      }
+    }
+    expect(mnt).not.toBe('');
+    await t.ok(['commit', ctr, 'live']);
+    // The run still uses the rootfs: umount only drops the user's hold.
+    await t.ok(['mount', ctr]);
+    await t.ok(['umount', ctr]);
+    expect(await mountsUnder(t.root)).toContain(mnt);
+    expect((await running).code).toBe(0);
+    expect(await mountsUnder(t.root)).toEqual([]);
+    expect((await t.ok(['run', '--rm', 'live', 'cat', '/a'])).stdout).toBe('a\n');
+    await t.ok(['wc', 'rm', ctr]);
+  }, 120_000);
+
   it('commits a run container with what its command wrote', async () => {
     await t.ok(['run', '--name', 'x', 'busybox-base', 'sh', '-c', 'echo hi > /f']);
     const containers = (await t.ok(['containers', '-a'])).stdout;
