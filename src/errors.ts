@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'RUNTIME'
   | 'STEP_FAILED'
   | 'LOCKED'
+  /** A network or volume still used by a container. */
+  | 'IN_USE'
   | 'IO'
   | 'INTERNAL';
 

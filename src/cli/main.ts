@@ -13,6 +13,8 @@ import { inspectCommand } from './commands/inspect.js';
 import { loadCommand } from './commands/load.js';
 import { lintCommand } from './commands/lint.js';
 import { loginCommand } from './commands/login.js';
+import { logsCommand } from './commands/logs.js';
+import { networkCommand } from './commands/network.js';
 import { logoutCommand } from './commands/logout.js';
 import { pullCommand } from './commands/pull.js';
 import { pushCommand } from './commands/push.js';
@@ -30,17 +32,31 @@ import { fromCommand } from './commands/from.js';
 import { mountCommand } from './commands/mount.js';
 import { umountCommand } from './commands/umount.js';
 import { separateWorkingRunCommand, wcCommand } from './commands/wc.js';
+import { CONTAINER_VALUE_OPTIONS } from './container-flags.js';
+import { containerCommand } from './commands/container.js';
+import { createCommand } from './commands/create.js';
+import { killCommand } from './commands/kill.js';
+import { portCommand } from './commands/port.js';
+import { psCommand } from './commands/ps.js';
+import { restartCommand } from './commands/restart.js';
+import { startCommand } from './commands/start.js';
+import { stopCommand } from './commands/stop.js';
+import { waitCommand } from './commands/wait.js';
+import { volumeCommand } from './commands/volume.js';
 
-// Options of `run` (and global ones) that take a separate value, so the image can be found.
-const RUN_VALUE_OPTIONS = new Set(['--name', '-e', '--env', '-w', '--workdir', '-u', '--user', '--entrypoint', '--network', '--net', '--root', '--log-level', '--creds', '--authfile', '--cert-dir']);
+// Options of `run`/`create` (and global ones) that take a separate value, so the image can be found.
+const RUN_VALUE_OPTIONS = new Set([...CONTAINER_VALUE_OPTIONS, '--root', '--log-level', '--creds', '--authfile', '--cert-dir']);
+const IMAGE_COMMAND_WORDS = new Set(['run', 'create']);
 
 /**
  * Everything after the image in `run IMAGE CMD...` belongs to the container, so `--` goes after the
  * image: `run img ls -l` must not read -l as ours (docker and podman behave this way).
  */
 export function separateContainerCommand(argv: readonly string[]): string[] {
-  const run = commandIndex(argv);
-  if (run < 0 || argv[run] !== 'run' || argv.includes('--')) return [...argv];
+  let run = commandIndex(argv);
+  // `container run|create IMAGE ...` as well.
+  if (run >= 0 && argv[run] === 'container') run += 1;
+  if (run < 0 || !IMAGE_COMMAND_WORDS.has(argv[run] ?? '') || argv.includes('--')) return [...argv];
   for (let i = run + 1; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg.startsWith('-')) {
@@ -107,6 +123,7 @@ export async function main(rawArgv: string[]): Promise<void> {
       .command(rmiCommand)
       .command(runCommand)
       .command(rmCommand)
+      .command(logsCommand)
       .command(saveCommand)
       .command(loadCommand)
       .command(pullCommand)
@@ -114,6 +131,17 @@ export async function main(rawArgv: string[]): Promise<void> {
       .command(loginCommand)
       .command(logoutCommand)
       .command(versionCommand)
+      .command(createCommand)
+      .command(startCommand)
+      .command(stopCommand)
+      .command(killCommand)
+      .command(restartCommand)
+      .command(waitCommand)
+      .command(psCommand)
+      .command(portCommand)
+      .command(containerCommand)
+      .command(networkCommand)
+      .command(volumeCommand)
       .command(infoCommand)
       .command(wcCommand)
       .command(fromCommand)

@@ -16,6 +16,8 @@ export interface HostFileOptions {
   dnsSearch?: readonly string[];
   /** --dns-option: resolver options instead of the host's. */
   dnsOptions?: readonly string[];
+  /** The container's own address on its first network (bridge mode), for its hostname line. */
+  selfIp?: string;
 }
 
 export async function writeHostFiles(dir: string, hostname: string, options: HostFileOptions = {}): Promise<SpecMount[]> {
@@ -23,7 +25,7 @@ export async function writeHostFiles(dir: string, hostname: string, options: Hos
   const files: [string, string | Buffer][] = [];
   if (!options.noHosts) {
     const extra = (options.addHosts ?? []).map((h) => `${h.ip}\t${h.name}\n`).join('');
-    files.push(['/etc/hosts', `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n${extra}`]);
+    files.push(['/etc/hosts', `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${options.selfIp ?? '127.0.1.1'}\t${hostname}\n${extra}`]);
   }
   if (!(options.dns?.length === 1 && options.dns[0] === 'none')) {
     files.push(['/etc/resolv.conf', resolvConf(await readFile('/etc/resolv.conf', 'utf8').catch(() => ''), options)]);

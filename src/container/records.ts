@@ -1,57 +1,63 @@
-// Container records: containers/<id>/container.json beside the container's upper dir and bundle.
-// Names are unique; a name is claimed under a lock so two `run --name x` cannot both win.
+// Container records: containers/<id>/container.json beside the container's upper dir, bundle, log
+// and monitor files. Names are unique; a name is claimed under a lock so two `run --name x` cannot
+// both win. Reads go through settle.ts, so a caller never sees a container "running" whose monitor
+// is gone.
 import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
-import { processAlive, withLock } from '../store/lock.js';
+import { withLock } from '../store/lock.js';
 import type { Stores } from '../store/root.js';
 import { readJson, writeJsonAtomic } from '../util/fs.js';
+import { containerPaths } from './paths.js';
+import type { ContainerRecord } from './types.js';
 
-export interface ContainerRecord {
-  id: string;
-  name: string;
-  image: string;
-  imageId: string;
-  command: string[];
-  created: string;
-  state: 'created' | 'running' | 'exited';
-  exitCode?: number;
-  startedAt?: string;
-  finishedAt?: string;
-  /** The tsbuild process that runs the container in the foreground, while it runs. */
-  ownerPid?: number;
-}
+export type { ContainerRecord } from './types.js';
 
 export function containerDir(stores: Stores, id: string): string {
   return path.join(stores.layout.containers, id);
 }
 
-const recordFile = (stores: Stores, id: string): string => path.join(containerDir(stores, id), 'container.json');
+const ID = /^[a-f0-9]{64}$/;
 
-export async function listContainers(stores: Stores): Promise<ContainerRecord[]> {
+/** Every record as stored, without settling (settle.ts uses it; callers want listContainers). */
+export async function readAllRecords(stores: Stores): Promise<ContainerRecord[]> {
   const ids = await readdir(stores.layout.containers).catch(() => [] as string[]);
-  const records = await Promise.all(ids.filter((id) => /^[a-f0-9]{64}$/.test(id)).map((id) => readJson<ContainerRecord>(recordFile(stores, id))));
-  return records.filter((r): r is ContainerRecord => r !== undefined).map(settleOrphan);
+  const records = await Promise.all(ids.filter((id) => ID.test(id)).map((id) => readRecord(stores, id)));
+  return records.filter((r): r is ContainerRecord => r !== undefined);
 }
 
-/**
- * A foreground container dies with the tsbuild process that runs it (runc is its child). If that
- * process was killed (SIGKILL, a crash), the record still says running: it has exited, status
- * unknown, which podman reports as 137 for a killed container.
- */
-function settleOrphan(record: ContainerRecord): ContainerRecord {
-  if (record.state !== 'running' || record.ownerPid === undefined || processAlive(record.ownerPid)) return record;
-  return { ...record, state: 'exited', exitCode: record.exitCode ?? 137 };
+export async function readRecord(stores: Stores, id: string): Promise<ContainerRecord | undefined> {
+  return readJson<ContainerRecord>(containerPaths(stores, id).record).catch(() => undefined);
 }
 
+/** Every container (podman-style and working ones), settled. */
+export async function listContainers(stores: Stores): Promise<ContainerRecord[]> {
+  const { settleAll } = await import('./settle.js');
+  return settleAll(stores, await readAllRecords(stores));
+}
+
+/** By exact name, exact ID, or a unique ID prefix (3+ characters); settled. */
 export async function findContainer(stores: Stores, ref: string): Promise<ContainerRecord | undefined> {
-  const all = await listContainers(stores);
-  return all.find((c) => c.name === ref || c.id === ref) ?? (ref.length >= 3 ? onlyOne(all.filter((c) => c.id.startsWith(ref))) : undefined);
+  const found = matchRecord(await readAllRecords(stores), ref);
+  if (!found) return undefined;
+  const { settle } = await import('./settle.js');
+  return settle(stores, found);
 }
 
-function onlyOne<T>(items: T[]): T | undefined {
-  return items.length === 1 ? items[0] : undefined;
+export function matchRecord(all: readonly ContainerRecord[], ref: string): ContainerRecord | undefined {
+  const exact = all.find((c) => c.name === ref || c.id === ref);
+  if (exact) return exact;
+  if (ref.length < 3 || !/^[a-f0-9]+$/.test(ref)) return undefined;
+  const prefixed = all.filter((c) => c.id.startsWith(ref));
+  return prefixed.length === 1 ? prefixed[0] : undefined;
+}
+
+/** Like findContainer, but a missing container is the user's error (exit 125). */
+export async function requireContainer(stores: Stores, ref: string): Promise<ContainerRecord> {
+  const found = await findContainer(stores, ref);
+  if (!found) throw new TsbuildError('NOT_FOUND', `no container with name or ID "${ref}" found`, { exitCode: 125 });
+  return found;
 }
 
 /** Creates a record with a unique name (given or generated). */
@@ -60,14 +66,16 @@ export async function createContainerRecord(
   fields: Omit<ContainerRecord, 'id' | 'name' | 'created' | 'state'> & { name?: string },
 ): Promise<ContainerRecord> {
   return withLock(path.join(stores.layout.locks, 'containers.lock'), async () => {
-    const existing = await listContainers(stores);
+    const existing = await readAllRecords(stores);
     if (fields.name !== undefined) {
       if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(fields.name)) {
-        throw new TsbuildError('INVALID_ARGUMENT', `invalid container name "${fields.name}": use letters, digits, "_", "." and "-"`);
+        throw new TsbuildError('INVALID_ARGUMENT', `invalid container name "${fields.name}": use letters, digits, "_", "." and "-"`, { exitCode: 125 });
       }
-      if (existing.some((c) => c.name === fields.name)) {
-        throw new TsbuildError('ALREADY_EXISTS', `the container name "${fields.name}" is already in use`, {
-          hint: 'remove that container with "tsbuild rm" or choose another name',
+      const holder = existing.find((c) => c.name === fields.name);
+      if (holder) {
+        throw new TsbuildError('ALREADY_EXISTS', `the container name "${fields.name}" is already in use by ${holder.id.slice(0, 12)}`, {
+          exitCode: 125,
+          hint: `remove that container with "tsbuild rm ${fields.name}" or choose another name`,
         });
       }
     }
@@ -76,36 +84,36 @@ export async function createContainerRecord(
     let name = fields.name ?? generateName();
     while (taken.has(name)) name = generateName();
     const record: ContainerRecord = { ...fields, id, name, created: new Date().toISOString(), state: 'created' };
-    await writeJsonAtomic(recordFile(stores, id), record);
+    await writeJsonAtomic(containerPaths(stores, id).record, record);
     return record;
   });
 }
 
 export async function updateContainerRecord(stores: Stores, record: ContainerRecord): Promise<void> {
-  await writeJsonAtomic(recordFile(stores, record.id), record);
+  await writeJsonAtomic(containerPaths(stores, record.id).record, record);
+}
+
+/**
+ * Read-modify-write of one record under its lock. `fn` gets the stored record (undefined when it
+ * was removed meanwhile) and returns the new one, or undefined to leave it as it is.
+ */
+export async function mutateRecord(
+  stores: Stores,
+  id: string,
+  fn: (record: ContainerRecord) => ContainerRecord | undefined | Promise<ContainerRecord | undefined>,
+): Promise<ContainerRecord | undefined> {
+  return withLock(containerPaths(stores, id).lock, async () => {
+    const current = await readRecord(stores, id);
+    if (!current) return undefined;
+    const next = await fn(current);
+    if (next === undefined) return current;
+    await updateContainerRecord(stores, next);
+    return next;
+  });
 }
 
 export async function removeContainerDir(stores: Stores, id: string): Promise<void> {
   await rm(containerDir(stores, id), { recursive: true, force: true });
-}
-
-export function inspectContainer(record: ContainerRecord): Record<string, unknown> {
-  return {
-    Id: record.id,
-    Name: record.name,
-    Image: record.imageId.replace(/^sha256:/, ''),
-    ImageName: record.image,
-    Created: record.created,
-    Path: record.command[0] ?? '',
-    Args: record.command.slice(1),
-    State: {
-      Status: record.state,
-      Running: record.state === 'running',
-      ExitCode: record.exitCode ?? 0,
-      StartedAt: record.startedAt ?? '',
-      FinishedAt: record.finishedAt ?? '',
-    },
-  };
 }
 
 const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nifty', 'quiet', 'sharp', 'tender', 'vivid'];

@@ -133,6 +133,10 @@ export interface ContainerRecord {
   stoppedByUser?: boolean;
   /** `tsbuild mount` holds the rootfs mounted beyond the container's own runs. */
   userMounted?: boolean;
+  /** Foreground `run`: the CLI process the container lives for; its death ends the container (settle.ts). */
+  ownerPid?: number;
+  /** Why the last start failed (the record stays created/exited). */
+  error?: string;
 }
 
 /** Defaults for a record's config, so callers (tests, `from`) set only what they mean. */

@@ -1,27 +1,33 @@
-// STUB (skeleton for issue 5): the network helper replaces this file with the real manager.
-// The interface below is the contract the container lifecycle codes against.
+// The network manager: network records (records.ts), a container's namespace (netns.ts) and its
+// attachments through the CNI plugins (cni.ts, configured by ipam.ts), published ports (ports.ts)
+// and the hosts files that let containers on one network find each other by name (hosts.ts).
+//
+// NetworkState returned by setUp, per mode:
+// - bridge:    namespace = /run/netns/tsbuild-<id12> (made here; the runtime spec joins it),
+//              attachments = one per requested network (eth0, eth1, ... in order), ports = the
+//              published ports with every host port chosen.
+// - host:      namespace '' (the container shares the host's namespace), no attachments, no ports
+//              (published ports mean nothing there, as in podman).
+// - none:      namespace '' as well: the lifecycle asks runc for a fresh, empty network namespace
+//              (a network namespace entry without a path); no attachments, no ports.
+// - container: namespace = the other container's namespace path (it must be running with one of
+//              its own); no attachments and no ports of its own (tear-down leaves that namespace alone).
+import type { ContainerRecord, NetworkAttachment, NetworkState, PortMapping } from '../container/types.js';
+import { TsbuildError } from '../errors.js';
 import type { Stores } from '../store/root.js';
-import type { ContainerRecord, NetworkState } from '../container/types.js';
+import { attachmentOf, cachedAttachments, cniAdd, cniDel, collectStaleAddresses, IPAM_DIR, type CniAttachment } from './cni.js';
+import { pickContainer, readContainers, requestedNetworks, usesNetwork } from './containers.js';
+import { refreshHostsOf, renderHosts } from './hosts.js';
+import { conflistFor } from './ipam.js';
+import { createNetns, deleteNetns } from './netns.js';
+import { resolvePorts } from './ports.js';
+import { createRecord, ensureDefault, findRecord, listRecords, removeRecord } from './records.js';
+import { DEFAULT_NETWORK, type NetworkCreateOptions, type NetworkRecord } from './types.js';
 
-export interface NetworkRecord {
-  name: string;
-  id: string;
-  driver: 'bridge';
-  /** Linux bridge device, e.g. tsbuild0. */
-  bridge: string;
-  subnet: string;
-  gateway: string;
-  internal: boolean;
-  labels: Record<string, string>;
-  created: string;
-}
-
-export interface NetworkCreateOptions {
-  subnet?: string;
-  gateway?: string;
-  internal?: boolean;
-  labels?: Record<string, string>;
-}
+export type { NetworkCreateOptions, NetworkRecord } from './types.js';
+export { DEFAULT_NETWORK } from './types.js';
+export { renderHosts, writeInPlace } from './hosts.js';
+export { netnsPath } from './netns.js';
 
 export interface NetworkManager {
   create(name: string, options?: NetworkCreateOptions): Promise<NetworkRecord>;
@@ -43,8 +49,190 @@ export interface NetworkManager {
   disconnect(record: ContainerRecord, network: string): Promise<NetworkState>;
   /** Rewrites (in place) the /etc/hosts of every running container on these networks, so names stay current. */
   refreshHosts(networks: readonly string[]): Promise<void>;
+  /**
+   * The /etc/hosts content for `record` with `state` (e.g. right after setUp, before the record says
+   * running): own names, peers on its networks, --add-host lines. (Addition to the stub's contract.)
+   */
+  hostsFor(record: ContainerRecord, state: NetworkState): Promise<string>;
+  /** Names of the containers (of this root) that use the network, by configuration or attachment. */
+  users(ref: string): Promise<string[]>;
 }
 
-export function createNetworkManager(_stores: Stores): NetworkManager {
-  throw new Error('network manager not merged yet');
+const EMPTY: NetworkState = { namespace: '', attachments: [], ports: [] };
+
+export function createNetworkManager(stores: Stores): NetworkManager {
+  const log = stores.logger;
+
+  async function users(network: string): Promise<ContainerRecord[]> {
+    return (await readContainers(stores)).filter((c) => usesNetwork(c, network));
+  }
+
+  async function attach(record: ContainerRecord, network: NetworkRecord, ifname: string, aliases: string[], netns: string, ports: PortMapping[]): Promise<NetworkAttachment> {
+    await collectStaleAddresses(network.name);
+    const attachment: CniAttachment = {
+      containerId: record.id,
+      network: network.name,
+      ifname,
+      netns,
+      conflist: conflistFor(network, IPAM_DIR),
+      portMappings: ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, ...(p.hostIp ? { hostIP: p.hostIp } : {}) })),
+    };
+    const result = await cniAdd(stores, attachment);
+    return { network: network.name, interface: ifname, ...attachmentOf(result, ifname), aliases };
+  }
+
+  /** DEL of every cached attachment of the container, then its namespace; returns what failed. */
+  async function release(containerId: string): Promise<Error[]> {
+    const errors: Error[] = [];
+    for (const cached of await cachedAttachments(stores, containerId)) errors.push(...(await cniDel(stores, cached)));
+    try {
+      await deleteNetns(containerId);
+    } catch (err) {
+      errors.push(err as Error);
+    }
+    return errors;
+  }
+
+  async function setUpBridge(record: ContainerRecord): Promise<NetworkState> {
+    const requested = requestedNetworks(record);
+    const networks: NetworkRecord[] = [];
+    for (const r of requested) {
+      const network = await findRecord(stores, r.name);
+      if (networks.some((n) => n.name === network.name)) {
+        throw new TsbuildError('INVALID_ARGUMENT', `container ${record.name} names network "${network.name}" twice`);
+      }
+      networks.push(network);
+    }
+    // Ports first: a taken port fails the start before anything exists to undo.
+    const ports = await resolvePorts(withPublishAll(record), await readContainers(stores), record.id);
+    const namespace = await createNetns(record.id);
+    try {
+      const attachments: NetworkAttachment[] = [];
+      for (const [i, network] of networks.entries()) {
+        // Published ports go to the first network's interface, as in podman.
+        attachments.push(await attach(record, network, `eth${i}`, requested[i]!.aliases, namespace, i === 0 ? ports : []));
+      }
+      return { namespace, attachments, ports };
+    } catch (err) {
+      const left = await release(record.id);
+      for (const e of left) log.warn({ container: record.id, err: e.message }, 'network clean-up after a failed start');
+      throw err;
+    }
+  }
+
+  const manager: NetworkManager = {
+    create: (name, options) => createRecord(stores, name, options),
+    async list() {
+      await ensureDefault(stores);
+      return listRecords(stores);
+    },
+    get: (ref) => findRecord(stores, ref),
+    async remove(ref, options = {}) {
+      const network = await findRecord(stores, ref);
+      if (network.name === DEFAULT_NETWORK) {
+        throw new TsbuildError('INVALID_ARGUMENT', `the default network "${DEFAULT_NETWORK}" cannot be removed`);
+      }
+      const using = await users(network.name);
+      if (using.length > 0 && !options.force) {
+        throw new TsbuildError('IN_USE', `network "${network.name}" is in use by container(s) ${using.map((c) => c.name).join(', ')}`, {
+          hint: 'remove those containers first, or use -f',
+        });
+      }
+      await removeRecord(stores, network);
+    },
+    async prune() {
+      const removed: string[] = [];
+      for (const network of await listRecords(stores)) {
+        if (network.name === DEFAULT_NETWORK || (await users(network.name)).length > 0) continue;
+        await removeRecord(stores, network);
+        removed.push(network.name);
+      }
+      return removed;
+    },
+    async setUp(record) {
+      const request = record.config.network;
+      switch (request.mode) {
+        case 'host':
+        case 'none':
+          return { ...EMPTY, attachments: [], ports: [] };
+        case 'container': {
+          const ref = request.container ?? '';
+          const other = pickContainer(await readContainers(stores), ref);
+          if (!other) throw new TsbuildError('NOT_FOUND', `container "${ref}" (--network container:${ref}) not found`, { exitCode: 125 });
+          if (other.state !== 'running' || !other.network?.namespace) {
+            throw new TsbuildError('INVALID_ARGUMENT', `cannot join the network namespace of container ${other.name}: it is not running with a network namespace of its own`, { exitCode: 125 });
+          }
+          return { namespace: other.network.namespace, attachments: [], ports: [] };
+        }
+        case 'bridge':
+          return setUpBridge(record);
+        default:
+          throw new TsbuildError('INVALID_ARGUMENT', `network mode "${String(request.mode)}" is not supported`);
+      }
+    },
+    async tearDown(record) {
+      // Whatever the mode and whatever the record says: the cache and /run/netns are the truth.
+      for (const err of await release(record.id)) log.warn({ container: record.id, err: err.message }, 'network tear-down');
+    },
+    async connect(record, ref, aliases) {
+      const network = await findRecord(stores, ref);
+      if (record.config.network.mode !== 'bridge') {
+        throw new TsbuildError('INVALID_ARGUMENT', `container ${record.name} uses network mode ${record.config.network.mode}: it cannot join a network`);
+      }
+      const state = record.network ?? EMPTY;
+      const configured = requestedNetworks(record).some((n) => n.name === network.name);
+      if (configured || state.attachments.some((a) => a.network === network.name)) {
+        throw new TsbuildError('ALREADY_EXISTS', `container ${record.name} is already connected to network "${network.name}"`);
+      }
+      if (record.state !== 'running' || !state.namespace) return state;
+      const taken = new Set([...state.attachments.map((a) => a.interface), ...(await cachedAttachments(stores, record.id)).map((c) => c.ifname)]);
+      let n = 0;
+      while (taken.has(`eth${n}`)) n++;
+      const attachment = await attach(record, network, `eth${n}`, aliases, state.namespace, []);
+      return { ...state, attachments: [...state.attachments, attachment] };
+    },
+    async disconnect(record, ref) {
+      const network = await findRecord(stores, ref);
+      const state = record.network ?? EMPTY;
+      const configured = requestedNetworks(record).some((n) => n.name === network.name);
+      const attached = state.attachments.some((a) => a.network === network.name);
+      if (!configured && !attached) {
+        throw new TsbuildError('NOT_FOUND', `container ${record.name} is not connected to network "${network.name}"`);
+      }
+      const cached = (await cachedAttachments(stores, record.id)).find((c) => c.network === network.name);
+      if (cached) {
+        const errors = await cniDel(stores, cached);
+        if (errors.length > 0) throw errors[0];
+      }
+      return { ...state, attachments: state.attachments.filter((a) => a.network !== network.name) };
+    },
+    async refreshHosts(networks) {
+      await refreshHostsOf(stores, await readContainers(stores), networks);
+    },
+    async hostsFor(record, state) {
+      const others = await readContainers(stores);
+      return renderHosts({ ...record, network: state }, others);
+    },
+    async users(ref) {
+      const network = await findRecord(stores, ref);
+      return (await users(network.name)).map((c) => c.name);
+    },
+  };
+  return manager;
 }
+
+/** The requested ports plus, for -P, every EXPOSEd port not published already (to a free host port). */
+function withPublishAll(record: ContainerRecord): PortMapping[] {
+  const request = record.config.network;
+  const ports = [...request.ports];
+  if (!request.publishAll) return ports;
+  for (const exposed of record.config.exposedPorts) {
+    const [port, proto] = exposed.split('/');
+    const containerPort = Number(port);
+    const protocol = proto === 'udp' ? 'udp' : 'tcp';
+    if (!Number.isInteger(containerPort) || ports.some((p) => p.containerPort === containerPort && p.protocol === protocol)) continue;
+    ports.push({ hostIp: '', hostPort: 0, containerPort, protocol });
+  }
+  return ports;
+}
+

@@ -14,6 +14,10 @@ export interface ContainerResources {
   cpuQuota?: number;
   cpusetCpus?: string;
   cpusetMems?: string;
+  /** --cpus: a fraction of CPUs (1.5), as a CFS quota over a 100 ms period (when cpuQuota is not given). */
+  cpus?: number;
+  /** --pids-limit; 0 or less: unlimited. */
+  pidsLimit?: number;
   /** Size of /dev/shm in bytes (default 64 MiB). */
   shmSize?: number;
   /** Replace the default rlimit of the same type; `unlimited` ones are left out (the container inherits the caller's). */
@@ -30,7 +34,9 @@ export interface ContainerResources {
 export function applyResources(spec: RuntimeSpec, r: ContainerResources, name: string): void {
   const resources = (spec.linux.resources ??= {});
   if (r.memory !== undefined || r.memorySwap !== undefined) resources.memory = { limit: r.memory, swap: r.memorySwap };
-  const cpu = { shares: r.cpuShares, period: r.cpuPeriod, quota: r.cpuQuota, cpus: r.cpusetCpus, mems: r.cpusetMems };
+  const fromCpus = r.cpus !== undefined && r.cpuQuota === undefined ? { period: r.cpuPeriod ?? 100_000, quota: Math.round(r.cpus * (r.cpuPeriod ?? 100_000)) } : undefined;
+  const cpu = { shares: r.cpuShares, period: fromCpus?.period ?? r.cpuPeriod, quota: fromCpus?.quota ?? r.cpuQuota, cpus: r.cpusetCpus, mems: r.cpusetMems };
+  if (r.pidsLimit !== undefined && r.pidsLimit > 0) resources.pids = { limit: r.pidsLimit };
   if (Object.values(cpu).some((v) => v !== undefined)) resources.cpu = cpu;
   if (r.shmSize !== undefined) {
     const shm = spec.mounts.find((m) => m.destination === '/dev/shm');

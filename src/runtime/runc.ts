@@ -233,7 +233,7 @@ async function lastRuncError(logFile: string): Promise<string | undefined> {
 }
 
 /** 127/126 when runc could not exec the container's command (not found / not executable). */
-function execFailureCode(message: string): number | undefined {
+export function execFailureCode(message: string): number | undefined {
   // runc: `unable to start container process: exec: "nope": executable file not found in $PATH`,
   // `... exec: "/nope": stat /nope: no such file or directory`, `... exec: "/file": permission denied`.
   const execError = /exec: "(?:[^"\\]|\\.)*": (.*)$/.exec(message)?.[1];

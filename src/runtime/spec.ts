@@ -29,8 +29,11 @@ export interface SpecOptions {
   user: ProcessUser;
   hostname: string;
   terminal: boolean;
-  /** 'none' = a new network namespace with only loopback; 'host' = no network namespace. */
-  network: 'host' | 'none';
+  /**
+   * 'none' = a new network namespace with only loopback; 'host' = no network namespace; an absolute
+   * path = join that namespace (e.g. /run/netns/tsbuild-<id>, set up by the network manager).
+   */
+  network: 'host' | 'none' | (string & {});
   /** Extra mounts after the standard ones, e.g. the /etc/hosts and /etc/resolv.conf generated for the container. */
   mounts?: SpecMount[];
   readonlyRootfs?: boolean;
@@ -45,7 +48,16 @@ export interface SpecOptions {
   privileged?: boolean;
   /** Limits, devices, groups and cgroup placement beyond the defaults (bud --memory, --device, ...). */
   resources?: ContainerResources;
+  /**
+   * --init: tini (the static build from the host, bind-mounted read-only) as pid 1, which reaps
+   * zombies and forwards signals to the command.
+   */
+  init?: boolean;
 }
+
+/** Where the host's static tini comes from, and where the container sees it. */
+export const INIT_BINARY = '/usr/bin/tini-static';
+export const INIT_PATH = '/run/tsbuild-init';
 
 export interface SpecDevice {
   path: string;
@@ -106,6 +118,7 @@ export interface RuntimeSpec {
       devices?: SpecDeviceRule[];
       memory?: { limit?: number; swap?: number };
       cpu?: { shares?: number; period?: number; quota?: number; cpus?: string; mems?: string };
+      pids?: { limit: number };
     };
     devices?: SpecDevice[];
     cgroupsPath?: string;
@@ -187,17 +200,22 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
   }
   const privileged = options.privileged ?? false;
   const caps = privileged ? [...ALL_CAPABILITIES] : (options.capabilities ?? DEFAULT_CAPABILITIES).map(normalizeCapability);
-  const ownNetns = options.network === 'none';
+  const ownNetns = options.network !== 'host';
   const namespaces: SpecNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   // runc brings up loopback by itself in a network namespace it creates, so 'none' needs nothing more.
-  if (ownNetns) namespaces.push({ type: 'network' });
+  if (options.network === 'none') namespaces.push({ type: 'network' });
+  else if (ownNetns) {
+    if (!path.isAbsolute(options.network)) throw new TsbuildError('INVALID_ARGUMENT', `network namespace "${options.network}" is not an absolute path`);
+    namespaces.push({ type: 'network', path: options.network });
+  }
+  const initMounts: SpecMount[] = options.init ? [{ destination: INIT_PATH, type: 'bind', source: INIT_BINARY, options: ['bind', 'ro', 'nosuid', 'nodev'] }] : [];
 
   const spec: RuntimeSpec = {
     ociVersion: '1.0.2',
     process: {
       terminal: options.terminal,
       user: { uid: options.user.uid, gid: options.user.gid, additionalGids: [...options.user.additionalGids] },
-      args: [...options.args],
+      args: options.init ? [INIT_PATH, '--', ...options.args] : [...options.args],
       env: [...options.env],
       cwd: options.cwd,
       // Effective/permitted are given regardless of the uid: the kernel clears them at execve for a
@@ -208,7 +226,7 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
     },
     root: { path: options.rootfs, readonly: options.readonlyRootfs ?? false },
     hostname: options.hostname,
-    mounts: [...standardMounts(ownNetns, privileged), ...(options.mounts ?? []).map((m) => ({ ...m, options: [...m.options] }))],
+    mounts: [...standardMounts(ownNetns, privileged), ...initMounts, ...(options.mounts ?? []).map((m) => ({ ...m, options: [...m.options] }))],
     linux: {
       namespaces,
       // Deny every device node by default; runc appends its own allow-list (null, zero, full,
@@ -287,6 +305,35 @@ function hostDevices(dir = '/dev'): SpecDevice[] {
 export function deviceNumbers(dev: number): { major: number; minor: number } {
   const rdev = BigInt(dev);
   return { major: Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn)), minor: Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn)) };
+}
+
+/**
+ * docker/podman --cap-add/--cap-drop over the default set: ALL in --cap-drop leaves only the added
+ * ones, ALL in --cap-add starts from every capability; one both added and dropped is an error.
+ */
+export function capabilitySet(add: readonly string[], drop: readonly string[]): string[] {
+  const norm = (names: readonly string[], flag: string): string[] =>
+    names.flatMap((n) => n.split(',')).filter((n) => n.trim() !== '').map((n) => {
+      const upper = n.trim().toUpperCase();
+      if (upper === 'ALL') return upper;
+      const cap = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
+      if (!CAPABILITY_NAMES.includes(cap)) throw new TsbuildError('INVALID_ARGUMENT', `${flag} "${n}": unknown capability`);
+      if (flag === '--cap-add' && !ALL_CAPABILITIES.includes(cap)) {
+        throw new TsbuildError('INVALID_ARGUMENT', `${flag} "${n}": tsbuild itself lacks this capability, so it cannot grant it`);
+      }
+      return cap;
+    });
+  const adds = norm(add, '--cap-add');
+  const drops = norm(drop, '--cap-drop');
+  if (drops.includes('ALL')) {
+    if (adds.includes('ALL')) throw new TsbuildError('INVALID_ARGUMENT', '--cap-add=ALL and --cap-drop=ALL cannot be combined');
+    return [...new Set(adds)];
+  }
+  for (const cap of adds) {
+    if (drops.includes(cap)) throw new TsbuildError('INVALID_ARGUMENT', `capability ${cap} cannot be both added and dropped`);
+  }
+  const base = adds.includes('ALL') ? ALL_CAPABILITIES : [...DEFAULT_CAPABILITIES, ...adds];
+  return [...new Set(base)].filter((c) => !drops.includes(c));
 }
 
 function normalizeCapability(name: string): string {

@@ -37,13 +37,17 @@ const BUILD_CONTAINER = /^tsbuild-(\d+)-/;
 
 /**
  * runc does not die with the tsbuild process that started it, so after a crash or SIGKILL its
- * container may still run. Build containers carry the owner's pid in their name; `run` containers
- * record it (ownerPid) in their container record.
+ * container may still run. Build containers carry the owner's pid in their name. Containers of the
+ * container manager live as long as their monitor (a detached one outlives every CLI), identified
+ * by pid, /proc start time and boot id against pid reuse; a foreground one also dies with its CLI
+ * (ownerPid). The record itself is settled (exit code, network, rootfs) by the container manager
+ * when it is next read.
  */
 async function deleteOrphanContainers(dirs: { runcState: string; containers: string }, logger: Logger): Promise<void> {
   for (const id of await readdir(dirs.runcState).catch(() => [] as string[])) {
-    const owner = BUILD_CONTAINER.exec(id)?.[1] ?? (await recordOwner(dirs.containers, id));
-    if (owner === undefined || processAlive(Number(owner))) continue;
+    const owner = BUILD_CONTAINER.exec(id)?.[1];
+    const orphan = owner !== undefined ? !processAlive(Number(owner)) : await containerOrphaned(dirs.containers, id);
+    if (!orphan) continue;
     logger.info({ container: id }, 'deleting a container left by a dead process');
     await execFile(['runc', '--root', dirs.runcState, 'delete', '--force', id]).catch((err: unknown) =>
       logger.warn({ err, container: id }, 'cannot delete leftover container'),
@@ -51,10 +55,28 @@ async function deleteOrphanContainers(dirs: { runcState: string; containers: str
   }
 }
 
-async function recordOwner(containersDir: string, id: string): Promise<string | undefined> {
-  if (!/^[a-f0-9]{64}$/.test(id)) return undefined;
-  const record = await readJson<{ ownerPid?: number }>(path.join(containersDir, id, 'container.json')).catch(() => undefined);
-  return record?.ownerPid === undefined ? undefined : String(record.ownerPid);
+interface RecordProcesses {
+  monitor?: { pid: number; startTime: number; bootId: string };
+  ownerPid?: number;
+}
+
+async function containerOrphaned(containersDir: string, id: string): Promise<boolean> {
+  if (!/^[a-f0-9]{64}$/.test(id)) return false;
+  const record = await readJson<RecordProcesses>(path.join(containersDir, id, 'container.json')).catch(() => undefined);
+  // No record (yet): a container being created right now, or one whose record is gone; leave it.
+  if (!record) return false;
+  if (record.ownerPid !== undefined && !processAlive(record.ownerPid)) return true;
+  if (!record.monitor) return false;
+  return !(await sameProcess(record.monitor));
+}
+
+async function sameProcess(id: { pid: number; startTime: number; bootId: string }): Promise<boolean> {
+  const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
+  if (boot !== id.bootId) return false;
+  const stat = await readFile(`/proc/${id.pid}/stat`, 'utf8').catch(() => undefined);
+  if (stat === undefined) return false;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[0] !== 'Z' && Number(fields[19]) === id.startTime;
 }
 
 async function mountedTargets(): Promise<Set<string>> {

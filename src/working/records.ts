@@ -8,22 +8,21 @@ import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import * as records from '../container/records.js';
 import { containerPaths } from '../container/paths.js';
-import { defaultConfig, type ContainerConfig, type ContainerRecord } from '../container/types.js';
+import type { ContainerConfig, ContainerRecord } from '../container/types.js';
 import type { ImageConfig } from '../oci/types.js';
 import { processAlive, withLock } from '../store/lock.js';
 import type { Stores } from '../store/root.js';
 import { readJson, writeJsonAtomic } from '../util/fs.js';
 
-/** Record fields the container manager may not have written (records made by older `run`s). */
-export type AnyRecord = ContainerRecord & { command?: string[] };
+/** A container of either kind (kept as a name of its own: working/ code reads both kinds). */
+export type AnyRecord = ContainerRecord;
 
 export function imageConfigPath(stores: Stores, id: string): string {
   return path.join(containerPaths(stores, id).dir, 'image-config.json');
 }
 
 export async function findAnyContainer(stores: Stores, ref: string): Promise<AnyRecord | undefined> {
-  const found = (await records.findContainer(stores, ref)) as unknown as AnyRecord | undefined;
-  return found ? normalize(found) : undefined;
+  return records.findContainer(stores, ref);
 }
 
 /** A container of either kind, or exit 125 naming it. */
@@ -43,15 +42,7 @@ export async function getWorkingContainer(stores: Stores, ref: string): Promise<
 }
 
 export async function listAllContainers(stores: Stores): Promise<AnyRecord[]> {
-  const all = (await records.listContainers(stores)) as unknown as AnyRecord[];
-  return all.map(normalize);
-}
-
-/** Records written before the container model had `kind` and `config` are run containers. */
-function normalize(record: AnyRecord): AnyRecord {
-  const kind = record.kind ?? 'container';
-  const config = record.config ?? defaultConfig({ args: record.command ?? [] });
-  return { ...record, kind, config };
+  return records.listContainers(stores);
 }
 
 /** Creates the record of a new working container under a free name: `name`, else `<base>-working-container[-N]`. */
@@ -63,15 +54,7 @@ export async function createWorkingRecord(
     const taken = new Set((await listAllContainers(stores)).map((c) => c.name));
     const name = fields.name ?? freeName(fields.baseName, taken);
     try {
-      const created = await records.createContainerRecord(stores, {
-        name,
-        kind: 'working',
-        image: fields.image,
-        imageId: fields.imageId,
-        config: fields.config,
-        command: [],
-      } as never);
-      return created as unknown as ContainerRecord;
+      return await records.createContainerRecord(stores, { name, kind: 'working', image: fields.image, imageId: fields.imageId, config: fields.config });
     } catch (err) {
       // Another `from` took the generated name meanwhile: take the next one.
       if (fields.name === undefined && (err as TsbuildError).code === 'ALREADY_EXISTS' && attempt < 20) continue;
@@ -113,19 +96,16 @@ export async function editWorkingContainer(stores: Stores, ref: string, edit: (c
     await edit(config, record);
     await writeJsonAtomic(imageConfigPath(stores, record.id), config);
     const updated = { ...record, config: mirrorImageConfig(record.config, config) };
-    await records.updateContainerRecord(stores, updated as never);
+    await records.updateContainerRecord(stores, updated);
     return updated;
   });
 }
 
 /** Updates a record's fields under its lock (userMounted and the like). */
 export async function updateRecordFields(stores: Stores, id: string, fields: Partial<ContainerRecord>): Promise<AnyRecord> {
-  return withLock(containerPaths(stores, id).lock, async () => {
-    const record = await getContainer(stores, id);
-    const updated = { ...record, ...fields };
-    await records.updateContainerRecord(stores, updated as never);
-    return updated;
-  });
+  const updated = await records.mutateRecord(stores, id, (record) => ({ ...record, ...fields }));
+  if (!updated) throw new TsbuildError('NOT_FOUND', `container ${id.slice(0, 12)} was removed meanwhile`, { exitCode: 125 });
+  return updated;
 }
 
 /** The parts of a ContainerConfig that come from the image config, as `start` would use them. */

@@ -154,6 +154,35 @@ describe('working containers', () => {
     await t.ok(['rm', 'x']);
   }, 120_000);
 
+  it('commits a running detached container, as podman does', async () => {
+    await t.ok(['run', '-d', '--name', 'live-run', 'busybox-base', 'sh', '-c', 'echo hi > /g; sleep 30']);
+    try {
+      let ok = false;
+      for (let i = 0; i < 50 && !ok; i++) {
+        const mnt = (await t.ok(['mount', 'live-run'])).stdout.trim();
+        ok = existsSync(path.join(mnt, 'g'));
+        if (!ok) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(ok).toBe(true);
+      await t.ok(['umount', 'live-run']);
+      // Still running: its rootfs stays mounted.
+      expect((await t.ok(['mount'])).stdout).toContain('live-run ');
+      await t.ok(['commit', '-c', 'CMD ["cat","/g"]', 'live-run', 'img3']);
+      expect((await t.ok(['run', '--rm', 'img3'])).stdout).toBe('hi\n');
+    } finally {
+      await t.run(['rm', '-f', 'live-run']);
+    }
+    expect(await mountsUnder(t.root)).toEqual([]);
+  }, 120_000);
+
+  it('top-level rm removes a mounted working container and its mount', async () => {
+    const ctr = (await t.ok(['from', 'busybox-base'])).stdout.trim();
+    await t.ok(['mount', ctr]);
+    await t.ok(['rm', ctr]);
+    expect(await mountsUnder(t.root)).toEqual([]);
+    expect((await t.ok(['containers', '-q'])).stdout).toBe('');
+  }, 120_000);
+
   it('from scratch plus a copied busybox makes a runnable image', async () => {
     const ctr = (await t.ok(['from', 'scratch'])).stdout.trim();
     expect(ctr).toBe('working-container');

@@ -1,0 +1,61 @@
+// `tsbuild container <command>`: podman's group, the same commands as the top-level ones (ls/list
+// are ps), plus the hidden `container cleanup ID` that a container's monitor execs once the
+// container is done for good.
+import type { CommandModule } from 'yargs';
+import { storesFor, type GlobalArgs } from '../global.js';
+import { createCommand } from './create.js';
+import { inspectCommand } from './inspect.js';
+import { killCommand } from './kill.js';
+import { portCommand } from './port.js';
+import { psCommand } from './ps.js';
+import { restartCommand } from './restart.js';
+import { rmCommand } from './rm.js';
+import { runCommand } from './run.js';
+import { startCommand } from './start.js';
+import { stopCommand } from './stop.js';
+import { waitCommand } from './wait.js';
+
+interface CleanupArgs extends GlobalArgs {
+  id: string;
+}
+
+const cleanupCommand: CommandModule<GlobalArgs, CleanupArgs> = {
+  command: 'cleanup <id>',
+  describe: false,
+  builder: (y) => y.positional('id', { type: 'string', demandOption: true }) as never,
+  handler: async (args) => {
+    const stores = await storesFor(args);
+    const { cleanupContainer } = await import('../../container/cleanup.js');
+    await cleanupContainer(stores, args.id);
+  },
+};
+
+/** Other parts add their `container` subcommands here (exec, cp, top, prune, commit, ...). */
+export const containerSubcommands: CommandModule<GlobalArgs, never>[] = [
+  { ...psCommand, command: 'ls', aliases: ['ps', 'list'] } as never,
+  createCommand as never,
+  runCommand as never,
+  startCommand as never,
+  stopCommand as never,
+  killCommand as never,
+  restartCommand as never,
+  rmCommand as never,
+  waitCommand as never,
+  inspectCommand as never,
+  portCommand as never,
+  cleanupCommand as never,
+];
+
+export const containerCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'container <command>',
+  describe: 'Manage containers (the same commands as run, ps, stop, rm, ...)',
+  builder: (y) => {
+    let out = y;
+    for (const c of containerSubcommands) out = out.command(c);
+    return out
+      .demandCommand(1, 'Error: a container command is required (see tsbuild container --help)')
+      .example('$0 container ls -a', 'every container')
+      .example('$0 container rm -f web', 'kill and remove web') as never;
+  },
+  handler: () => undefined,
+};

@@ -1,0 +1,203 @@
+// Starting a created (or exited) container: rootfs → network → volume mounts → /etc files →
+// runtime spec → bundle → monitor. The record says "running" only once the monitor runs the
+// container; any failure on the way undoes what was done (mounts, netns, CNI attachments) in
+// reverse order and leaves the record as it was, with the error.
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TsbuildError } from '../errors.js';
+import { checkExecutable, generateSpec, resolveUser, type SpecMount } from '../runtime/index.js';
+import type { ContainerResources } from '../runtime/resources.js';
+import { capabilitySet } from '../runtime/spec.js';
+import type { Stores } from '../store/root.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { writeHostFiles } from './host-files.js';
+import type { MonitorSpec, StartedMonitor } from './monitor.js';
+import { containerPaths } from './paths.js';
+import { identify } from './process-identity.js';
+import { mutateRecord, readRecord, updateContainerRecord } from './records.js';
+import { mountRootfs, unmountRootfs } from './rootfs.js';
+import { monitorAlive } from './settle.js';
+import type { ContainerRecord, NetworkState } from './types.js';
+import { prepareWorkingDir } from './working-dir.js';
+
+export interface StartOptions {
+  /** Foreground `run`: the monitor attached to our stdio; the caller waits for it and cleans up. */
+  attached?: boolean;
+}
+
+export interface StartResult {
+  record: ContainerRecord;
+  monitor?: StartedMonitor;
+  /** It was running already (start is then a no-op, as podman's). */
+  alreadyRunning?: boolean;
+}
+
+const LOG_MAX_BYTES = 10 * 1024 * 1024;
+const BIN = fileURLToPath(new URL('../../bin/tsbuild', import.meta.url));
+
+export async function startContainer(stores: Stores, id: string, options: StartOptions = {}): Promise<StartResult> {
+  const paths = containerPaths(stores, id);
+  let result: StartResult | undefined;
+  let failure: unknown;
+  await mutateRecord(stores, id, async (record) => {
+    if (record.state === 'running' && monitorAlive(record)) {
+      result = { record, alreadyRunning: true };
+      return undefined;
+    }
+    if (record.kind === 'working') {
+      throw new TsbuildError('INVALID_ARGUMENT', `container "${record.name}" is a working container (tsbuild from); use "tsbuild wc run" to run commands in it`, { exitCode: 125 });
+    }
+    const undo: (() => Promise<unknown>)[] = [];
+    try {
+      await Promise.all([paths.exit, paths.monitorState, paths.stopFlag].map((f) => rm(f, { force: true })));
+      const rootfs = await mountRootfs(stores, record);
+      if (!record.userMounted) undo.push(() => unmountRootfs(stores, record));
+
+      const { specNetwork, state, hostFiles, networks } = await setUpNetwork(stores, record, undo);
+      const running: ContainerRecord = { ...record, network: state };
+      const hostname = record.config.hostname || record.id.slice(0, 12);
+      const mounts: SpecMount[] = [];
+      if (record.config.mounts.length > 0) {
+        const { specMounts } = await import('../volume/index.js');
+        mounts.push(...(await specMounts(stores, record.config.mounts, rootfs)));
+      }
+      const net = record.config.network;
+      const own = state?.attachments[0]?.ip;
+      mounts.unshift(
+        ...(hostFiles ??
+          (await writeHostFiles(paths.dir, hostname, { addHosts: net.addHosts, dns: net.dns, dnsSearch: net.dnsSearch, dnsOptions: net.dnsOptions, selfIp: own }))),
+      );
+      const spec = await buildSpec(record, rootfs, hostname, specNetwork, mounts);
+      await writeJsonAtomic(path.join(paths.bundle, 'config.json'), spec, 0o600);
+
+      const monitorSpec: MonitorSpec = {
+        id: record.id,
+        bundle: paths.bundle,
+        runcRoot: stores.layout.runcState,
+        logFile: paths.log,
+        logMaxBytes: LOG_MAX_BYTES,
+        stateFile: paths.monitorState,
+        exitFile: paths.exit,
+        stopFlagFile: paths.stopFlag,
+        stdin: options.attached ? (record.config.interactive ? 'inherit' : 'null') : record.config.interactive ? 'hold' : 'null',
+        terminal: record.config.terminal,
+        attach: options.attached ?? false,
+        restart: record.config.restart,
+        exitCommand: [process.execPath, BIN, '--root', stores.layout.root, '--log-level', 'warn', 'container', 'cleanup', record.id],
+      };
+      const { startMonitor } = await import('./monitor.js');
+      const monitor = await startMonitor(monitorSpec, { detached: !options.attached });
+      const identity = identify(monitor.monitorPid);
+      const next: ContainerRecord = {
+        ...running,
+        state: 'running',
+        startedAt: new Date().toISOString(),
+        pid: monitor.containerPid,
+        restartCount: 0,
+        stoppedByUser: false,
+        monitor: identity ?? { pid: monitor.monitorPid, startTime: -1, bootId: '' },
+        ...(options.attached ? { ownerPid: process.pid } : {}),
+      };
+      delete next.error;
+      delete next.exitCode;
+      if (!options.attached) delete next.ownerPid;
+      result = { record: next, monitor };
+      // Peers learn the new name (and this container its peers) once it counts as running.
+      if (networks.length > 0) {
+        await updateContainerRecord(stores, next);
+        const { createNetworkManager } = await import('../network/index.js');
+        await createNetworkManager(stores).refreshHosts(networks).catch((err: unknown) => stores.logger.warn({ err }, 'cannot refresh hosts files'));
+      }
+      return next;
+    } catch (err) {
+      for (const step of undo.reverse()) await step().catch((e: unknown) => stores.logger.warn({ err: e, container: id }, 'undo after failed start incomplete'));
+      failure = err;
+      const failed: ContainerRecord = { ...record, error: err instanceof Error ? err.message : String(err) };
+      delete failed.network;
+      return failed;
+    }
+  });
+  if (failure !== undefined) throw asStartError(failure);
+  if (!result) throw new TsbuildError('NOT_FOUND', `no container with ID "${id}" found`, { exitCode: 125 });
+  return result;
+}
+
+function asStartError(err: unknown): unknown {
+  if (err instanceof TsbuildError) {
+    return err.exitCode === undefined ? new TsbuildError(err.code, err.message, { exitCode: 125, hint: err.hint, cause: err.cause }) : err;
+  }
+  return new TsbuildError('RUNTIME', (err as Error).message ?? String(err), { exitCode: 125, cause: err });
+}
+
+interface NetworkSetUp {
+  specNetwork: string;
+  state?: NetworkState;
+  /** --network container: shares the target's /etc files. */
+  hostFiles?: SpecMount[];
+  /** Networks whose peers' hosts files change. */
+  networks: string[];
+}
+
+async function setUpNetwork(stores: Stores, record: ContainerRecord, undo: (() => Promise<unknown>)[]): Promise<NetworkSetUp> {
+  const net = record.config.network;
+  switch (net.mode) {
+    case 'host':
+      return { specNetwork: 'host', state: { namespace: '', attachments: [], ports: [] }, networks: [] };
+    case 'none':
+      return { specNetwork: 'none', networks: [] };
+    case 'container': {
+      const target = await readRecord(stores, net.container ?? '');
+      if (!target || target.state !== 'running' || !monitorAlive(target)) {
+        throw new TsbuildError('INVALID_ARGUMENT', `container ${net.container?.slice(0, 12) ?? ''} (--network container:) is not running`, { exitCode: 125 });
+      }
+      const tp = containerPaths(stores, target.id);
+      const bind = (destination: string, source: string): SpecMount => ({ destination, type: 'bind', source, options: ['rbind', 'rprivate'] });
+      const hostFiles = [bind('/etc/hosts', tp.hosts), bind('/etc/resolv.conf', tp.resolvConf), bind('/etc/hostname', tp.hostname)];
+      if (target.config.network.mode === 'host') return { specNetwork: 'host', hostFiles, networks: [] };
+      const namespace = target.network?.namespace || (target.pid ? `/proc/${target.pid}/ns/net` : '');
+      if (!namespace) throw new TsbuildError('INVALID_ARGUMENT', `container ${target.name} has no network namespace to join`, { exitCode: 125 });
+      return { specNetwork: namespace, hostFiles, networks: [] };
+    }
+    case 'bridge': {
+      const { createNetworkManager } = await import('../network/index.js');
+      const manager = createNetworkManager(stores);
+      const state = await manager.setUp(record);
+      undo.push(() => manager.tearDown({ ...record, network: state }));
+      return { specNetwork: state.namespace, state, networks: state.attachments.map((a) => a.network) };
+    }
+  }
+}
+
+async function buildSpec(record: ContainerRecord, rootfs: string, hostname: string, network: string, mounts: SpecMount[]) {
+  const c = record.config;
+  const invalid = (err: unknown): never => {
+    throw new TsbuildError('INVALID_ARGUMENT', (err as Error).message, { exitCode: 125, cause: err });
+  };
+  const user = await resolveUser(rootfs, c.user || undefined).catch(invalid);
+  await prepareWorkingDir(rootfs, c.cwd).catch(invalid);
+  const missing = await checkExecutable(rootfs, c.args[0]!, c.env, c.cwd);
+  // podman's codes: 127 for a command that is not there.
+  if (missing) throw new TsbuildError('RUNTIME', missing, { exitCode: 127 });
+  const resources: ContainerResources = {};
+  if (c.memory !== undefined) resources.memory = c.memory;
+  if (c.cpus !== undefined) resources.cpus = c.cpus;
+  if (c.pidsLimit !== undefined) resources.pidsLimit = c.pidsLimit;
+  const env = c.terminal && !c.env.some((e) => e.startsWith('TERM=')) ? [...c.env, 'TERM=xterm'] : c.env;
+  return generateSpec({
+    rootfs,
+    args: c.args,
+    env,
+    cwd: c.cwd,
+    user,
+    hostname,
+    terminal: c.terminal,
+    network,
+    mounts,
+    readonlyRootfs: c.readOnly,
+    privileged: c.privileged,
+    capabilities: c.capAdd.length > 0 || c.capDrop.length > 0 ? capabilitySet(c.capAdd, c.capDrop) : undefined,
+    init: c.init,
+    resources: Object.keys(resources).length > 0 ? resources : undefined,
+  });
+}
