@@ -2,7 +2,7 @@
 // runtime spec → bundle → monitor. The record says "running" only once the monitor runs the
 // container; any failure on the way undoes what was done (mounts, netns, CNI attachments) in
 // reverse order and leaves the record as it was, with the error.
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TsbuildError } from '../errors.js';
@@ -51,6 +51,7 @@ export async function startContainer(stores: Stores, id: string, options: StartO
     const undo: (() => Promise<unknown>)[] = [];
     try {
       await Promise.all([paths.exit, paths.monitorState, paths.stopFlag].map((f) => rm(f, { force: true })));
+      await mkdir(paths.upper, { recursive: true, mode: 0o755 });
       const rootfs = await mountRootfs(stores, record);
       if (!record.userMounted) undo.push(() => unmountRootfs(stores, record));
 
