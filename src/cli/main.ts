@@ -24,6 +24,14 @@ import { runCommand } from './commands/run.js';
 import { saveCommand } from './commands/save.js';
 import { tagCommand } from './commands/tag.js';
 import { versionCommand } from './commands/version.js';
+import { addCommand, copyCommand } from './commands/copy.js';
+import { commitCommand } from './commands/commit.js';
+import { configCommand } from './commands/config.js';
+import { containersCommand } from './commands/containers.js';
+import { fromCommand } from './commands/from.js';
+import { mountCommand } from './commands/mount.js';
+import { umountCommand } from './commands/umount.js';
+import { separateWorkingRunCommand, wcCommand } from './commands/wc.js';
 import { CONTAINER_VALUE_OPTIONS } from './container-flags.js';
 import { containerCommand } from './commands/container.js';
 import { createCommand } from './commands/create.js';
@@ -126,7 +134,7 @@ const PODMAN_EXIT_COMMANDS = new Set([
 ]);
 
 export async function main(rawArgv: string[]): Promise<void> {
-  const argv = markStdinContext(joinNoCacheFilter(normalizePullFlag(separateExecCommand(separateContainerCommand(rawArgv)))));
+  const argv = markStdinContext(joinNoCacheFilter(normalizePullFlag(separateWorkingRunCommand(separateExecCommand(separateContainerCommand(rawArgv))))));
   // The container manager speaks podman's convention: 125 when tsbuild itself fails, the
   // container's code otherwise. (The command word only: `bud -t run .` is a build.)
   const command = commandIndex(argv);
@@ -166,6 +174,15 @@ export async function main(rawArgv: string[]): Promise<void> {
       .command(execCommand)
       .command(cpCommand)
       .command(topCommand)
+      .command(wcCommand)
+      .command(fromCommand)
+      .command(copyCommand)
+      .command(addCommand)
+      .command(configCommand)
+      .command(containersCommand)
+      .command(commitCommand)
+      .command(mountCommand)
+      .command(umountCommand)
       .example('$0 bud -t hello .', 'build the Containerfile in . as localhost/hello:latest')
       .example('$0 run --rm hello', 'run it')
       .example('$0 push hello registry.example.com/team/hello:1', 'push it to a registry')
