@@ -3,7 +3,10 @@
 // container is done for good.
 import type { CommandModule } from 'yargs';
 import { storesFor, type GlobalArgs } from '../global.js';
+import { containerPruneCommand } from './container-prune.js';
+import { cpCommand } from './cp.js';
 import { createCommand } from './create.js';
+import { execCommand } from './exec.js';
 import { inspectCommand } from './inspect.js';
 import { killCommand } from './kill.js';
 import { portCommand } from './port.js';
@@ -13,6 +16,7 @@ import { rmCommand } from './rm.js';
 import { runCommand } from './run.js';
 import { startCommand } from './start.js';
 import { stopCommand } from './stop.js';
+import { topCommand } from './top.js';
 import { waitCommand } from './wait.js';
 
 interface CleanupArgs extends GlobalArgs {
@@ -30,8 +34,7 @@ const cleanupCommand: CommandModule<GlobalArgs, CleanupArgs> = {
   },
 };
 
-/** Other parts add their `container` subcommands here (exec, cp, top, prune, commit, ...). */
-export const containerSubcommands: CommandModule<GlobalArgs, never>[] = [
+const containerSubcommands: CommandModule<GlobalArgs, never>[] = [
   { ...psCommand, command: 'ls', aliases: ['ps', 'list'] } as never,
   createCommand as never,
   runCommand as never,
@@ -43,6 +46,10 @@ export const containerSubcommands: CommandModule<GlobalArgs, never>[] = [
   waitCommand as never,
   inspectCommand as never,
   portCommand as never,
+  execCommand as never,
+  cpCommand as never,
+  topCommand as never,
+  containerPruneCommand as never,
   cleanupCommand as never,
 ];
 

@@ -26,28 +26,6 @@ interface WcRunArgs extends GlobalArgs {
   terminal: boolean;
 }
 
-// Options of `wc run` that take a separate value (so the container word can be found).
-const WC_RUN_VALUE_OPTIONS = new Set(['--user', '-u', '--workingdir', '--env', '-e', '--volume', '-v', '--network', '--net', '--root', '--log-level']);
-
-/**
- * Everything after the container in `wc run CONTAINER CMD...` is the command (buildah's rule), so a
- * `--` goes after the container when the user gave none: `wc run c sh -c x` must not read -c as ours.
- */
-export function separateWorkingRunCommand(argv: readonly string[]): string[] {
-  let wc = 0;
-  while (wc < argv.length && argv[wc]!.startsWith('-')) wc += argv[wc] === '--root' || argv[wc] === '--log-level' ? 2 : 1;
-  if (argv[wc] !== 'wc' || argv[wc + 1] !== 'run' || argv.includes('--')) return [...argv];
-  for (let i = wc + 2; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg.startsWith('-')) {
-      if (WC_RUN_VALUE_OPTIONS.has(arg)) i++;
-      continue;
-    }
-    return [...argv.slice(0, i + 1), '--', ...argv.slice(i + 1)];
-  }
-  return [...argv];
-}
-
 const wcRunCommand: CommandModule<GlobalArgs, WcRunArgs> = {
   command: 'run <container> [command..]',
   describe: 'Run a command in a working container, in the foreground (buildah run)',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { markStdinContext } from '../../../src/cli/main.js';
+import { markStdinContext } from '../../../src/cli/argv.js';
 import { isRemoteContext } from '../../../src/build/context-source.js';
 
 describe('bud - (the context on stdin)', () => {

@@ -164,7 +164,7 @@ describe('ps filters and status', () => {
 
 describe('the container command after the image', () => {
   it('belongs to the container for run, create and container run', async () => {
-    const { separateContainerCommand } = await import('../../../src/cli/main.js');
+    const { separateContainerCommand } = await import('../../../src/cli/argv.js');
     expect(separateContainerCommand(['run', '-d', '-p', '80:80', '--memory', '64m', 'img', 'ls', '-l'])).toEqual(['run', '-d', '-p', '80:80', '--memory', '64m', 'img', '--', 'ls', '-l']);
     expect(separateContainerCommand(['create', '--name', 'x', '-v', 'a:/a', 'img', 'sh', '-c', 'x'])).toEqual(['create', '--name', 'x', '-v', 'a:/a', 'img', '--', 'sh', '-c', 'x']);
     expect(separateContainerCommand(['container', 'run', '--rm', 'img', 'echo', '-n'])).toEqual(['container', 'run', '--rm', 'img', '--', 'echo', '-n']);

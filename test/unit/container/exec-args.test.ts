@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { separateExecCommand } from '../../../src/cli/main.js';
+import { separateContainerCommand as separateExecCommand } from '../../../src/cli/argv.js';
 import { adjustCapabilities, execEnv, execProcessSpec } from '../../../src/container/exec.js';
 import { defaultConfig, type ContainerRecord } from '../../../src/container/types.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { emptyConfig } from '../../../src/build/stage-state.js';
-import { separateWorkingRunCommand } from '../../../src/cli/commands/wc.js';
+import { separateContainerCommand as separateWorkingRunCommand } from '../../../src/cli/argv.js';
 import { applyChange } from '../../../src/working/commit.js';
 import { applyConfigEdits, shellWords } from '../../../src/working/config.js';
 import { workingContainerName } from '../../../src/working/records.js';
@@ -66,6 +66,5 @@ describe('names and argv', () => {
       '--root', '/r', 'wc', 'run', '-e', 'A=1', '-t', 'ctr', '--', 'sh', '-c', 'x',
     ]);
     expect(separateWorkingRunCommand(['wc', 'run', 'ctr', '--', 'ls', '-l'])).toEqual(['wc', 'run', 'ctr', '--', 'ls', '-l']);
-    expect(separateWorkingRunCommand(['run', 'img', 'ls', '-l'])).toEqual(['run', 'img', 'ls', '-l']);
   });
 });
