@@ -82,7 +82,7 @@ export function containerOptions<T>(y: Argv<T>): Argv<T & ContainerArgs> {
     .option('rm', { type: 'boolean', default: false, describe: 'remove the container when it exits' })
     .option('interactive', { alias: 'i', type: 'boolean', default: false, describe: 'keep stdin open' })
     .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'allocate a terminal' })
-    .option('network', { alias: 'net', type: 'string', describe: 'bridge, NAME, host (default, or bridge with -p/-P), none, container:ID' })
+    .option('network', { alias: 'net', type: 'string', describe: 'bridge (default: the tsbuild network), NAME[,NAME], host, none, container:ID' })
     .option('network-alias', { ...list, describe: 'another name of the container on its networks' })
     .option('publish', { ...list, alias: 'p', describe: 'publish a port: [ip:][hostPort:]containerPort[/tcp|udp]' })
     .option('publish-all', { alias: 'P', type: 'boolean', default: false, describe: 'publish every EXPOSEd port to a free host port' })
@@ -105,7 +105,7 @@ export async function containerRequest(args: ContainerArgs): Promise<CreateReque
   const env: string[] = [];
   for (const file of args['env-file']) env.push(...(await readEnvFile(file)));
   env.push(...args.env);
-  const network = parseNetwork(args.network, args['network-alias'], args.publish.length > 0 || args['publish-all']);
+  const network = parseNetwork(args.network, args['network-alias']);
   network.ports = args.publish.flatMap(parsePublish);
   network.publishAll = args['publish-all'];
   if ((network.ports.length > 0 || network.publishAll) && network.mode !== 'bridge') {
@@ -241,10 +241,13 @@ export function parsePublish(value: string): PortMapping[] {
   return [{ hostIp, hostPort: port(hostPart, 'host port', true), containerPort: port(containerPart, 'container port', false), protocol }];
 }
 
-/** --network, with bridge implied by -p/-P (else host, tsbuild's default). */
-export function parseNetwork(value: string | undefined, aliases: readonly string[], publishing: boolean): NetworkRequest {
+/**
+ * --network; podman's default: bridge (the default network), so a container is isolated from the
+ * host's network unless asked (`host`). `private` is podman's other name for it.
+ */
+export function parseNetwork(value: string | undefined, aliases: readonly string[]): NetworkRequest {
   const base: NetworkRequest = { mode: 'host', networks: [], ports: [], publishAll: false, dns: [], dnsSearch: [], dnsOptions: [], addHosts: [] };
-  const v = value ?? (publishing || aliases.length > 0 ? 'bridge' : 'host');
+  const v = value === undefined || value === 'private' ? 'bridge' : value;
   if (v === 'host' || v === 'none') {
     if (aliases.length > 0) throw invalid(`--network-alias needs a bridge network, not --network ${v}`);
     return { ...base, mode: v };
@@ -254,7 +257,7 @@ export function parseNetwork(value: string | undefined, aliases: readonly string
     if (container === '') throw invalid('--network container: needs a container name or ID');
     return { ...base, mode: 'container', container };
   }
-  if (v === '' || v.startsWith('ns:') || v === 'slirp4netns' || v === 'pasta' || v === 'private') {
+  if (v === '' || v.startsWith('ns:') || v === 'slirp4netns' || v === 'pasta') {
     throw invalid(`--network "${v}" is not supported: use bridge, a network name, host, none or container:ID`);
   }
   // bridge = the default network; NAME[,NAME...] user networks (the first is eth0).

@@ -72,7 +72,8 @@ export async function createContainer(stores: Stores, request: CreateRequest): P
   } catch (err) {
     throw new TsbuildError('INVALID_ARGUMENT', (err as Error).message, { exitCode: 125, cause: err });
   }
-  const network = request.network ?? defaultNetwork();
+  // podman's default: the default bridge network.
+  const network = request.network ?? { ...defaultNetwork('bridge'), networks: [{ name: 'tsbuild', aliases: [] }] };
   const exposedPorts = Object.keys((ic as { ExposedPorts?: Record<string, unknown> }).ExposedPorts ?? {});
   await checkNetwork(stores, network);
 

@@ -72,22 +72,22 @@ describe('-p/--publish', () => {
 
 describe('--network', () => {
   it('defaults to host, or bridge when publishing', () => {
-    expect(parseNetwork(undefined, [], false).mode).toBe('host');
-    expect(parseNetwork(undefined, [], true)).toMatchObject({ mode: 'bridge', networks: [{ name: 'tsbuild', aliases: [] }] });
+    expect(parseNetwork(undefined, [])).toMatchObject({ mode: 'bridge', networks: [{ name: 'tsbuild', aliases: [] }] });
+    expect(parseNetwork('private', [])).toMatchObject({ mode: 'bridge', networks: [{ name: 'tsbuild', aliases: [] }] });
   });
   it('reads bridge, names, host, none and container:', () => {
-    expect(parseNetwork('bridge', [], false).networks).toEqual([{ name: 'tsbuild', aliases: [] }]);
-    expect(parseNetwork('appnet,other', ['web'], false).networks).toEqual([
+    expect(parseNetwork('bridge', []).networks).toEqual([{ name: 'tsbuild', aliases: [] }]);
+    expect(parseNetwork('appnet,other', ['web']).networks).toEqual([
       { name: 'appnet', aliases: ['web'] },
       { name: 'other', aliases: ['web'] },
     ]);
-    expect(parseNetwork('none', [], false).mode).toBe('none');
-    expect(parseNetwork('container:db', [], false)).toMatchObject({ mode: 'container', container: 'db' });
+    expect(parseNetwork('none', []).mode).toBe('none');
+    expect(parseNetwork('container:db', [])).toMatchObject({ mode: 'container', container: 'db' });
   });
   it('rejects what it cannot do', () => {
-    expect(() => parseNetwork('host', ['web'], false)).toThrow('--network-alias needs a bridge network');
-    expect(() => parseNetwork('container:', [], false)).toThrow('needs a container name or ID');
-    expect(() => parseNetwork('slirp4netns', [], false)).toThrow('is not supported');
+    expect(() => parseNetwork('host', ['web'])).toThrow('--network-alias needs a bridge network');
+    expect(() => parseNetwork('container:', [])).toThrow('needs a container name or ID');
+    expect(() => parseNetwork('slirp4netns', [])).toThrow('is not supported');
   });
 });
 
