@@ -1,4 +1,5 @@
-// `wait`: blocks until the container is no longer running and returns its exit code.
+// `wait`: blocks until the container has run and is no longer running (a created one is waited for
+// through its start, as docker does) and returns its exit code.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Stores } from '../store/root.js';
 import { readJson } from '../util/fs.js';
@@ -13,7 +14,7 @@ export async function waitContainer(stores: Stores, record: ContainerRecord, sig
   let delay = 10;
   // A --rm container's record goes with it: its exit code is taken from exit.json on the way.
   let lastExit: number | undefined;
-  while (current?.state === 'running') {
+  while (current?.state === 'running' || current?.state === 'created') {
     signal?.throwIfAborted();
     await sleep(delay);
     delay = Math.min(delay * 2, 100);

@@ -203,6 +203,17 @@ describe('create and start', () => {
     expect(inspect[0]!.HostConfig.RestartPolicy).toEqual({ Name: 'no', MaximumRetryCount: 0 });
     await t.ok(['container', 'rm', 'later']);
   });
+
+  it('wait on a created container blocks until it has been started and has exited', async () => {
+    await t.ok(['create', '--name', 'pending', '--network', 'none', IMAGE, 'sh', '-c', 'exit 6']);
+    let waited: string | undefined;
+    const waiting = t.ok(['wait', 'pending']).then((r) => (waited = r.stdout));
+    await sleep(1500);
+    expect(waited).toBeUndefined();
+    await t.ok(['start', 'pending']);
+    expect(await waiting).toBe('6\n');
+    await t.ok(['rm', 'pending']);
+  });
 });
 
 describe('bad input', () => {
