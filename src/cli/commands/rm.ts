@@ -32,7 +32,13 @@ export const rmCommand: CommandModule<GlobalArgs, RmArgs> = {
       throw new TsbuildError('INVALID_ARGUMENT', 'rm needs at least one container (or --all)', { exitCode: 125 });
     }
     await eachContainer(stores, refs, async (record) => {
-      await removeContainerRecord(stores, record, { force: args.force, volumes: args.volumes });
+      if (record.kind === 'working') {
+        // buildah's containers: refused while a `wc run` uses one, unless -f.
+        const { removeWorkingContainer } = await import('../../working/remove.js');
+        await removeWorkingContainer(stores, record, { force: args.force });
+      } else {
+        await removeContainerRecord(stores, record, { force: args.force, volumes: args.volumes });
+      }
       return record.id;
     }, wantsStack(process.argv));
   },
