@@ -1,15 +1,21 @@
 // stop, kill and restart. Stopping tells the monitor not to restart the container (the stop-requested
 // file; docker's rule: a container the user stopped stays stopped), sends the stop signal (the
 // image's STOPSIGNAL, --stop-signal, default SIGTERM), waits up to the timeout, then SIGKILLs, and
-// returns once the monitor has finished (its exit command has cleaned up by then).
+// cleans up itself once the monitor has recorded the exit: waiting for the monitor's exit command
+// would cost a second Node start-up. Whichever comes first releases the container; the other finds
+// nothing left to do (cleanup.ts is idempotent under the container lock).
 import { writeFile } from 'node:fs/promises';
 import type { Stores } from '../store/root.js';
+import { readJson } from '../util/fs.js';
+import { cleanupContainer } from './cleanup.js';
 import { normalizeSignal } from './create.js';
 import { containerPaths } from './paths.js';
 import { identityAlive } from './process-identity.js';
 import { mutateRecord, readRecord } from './records.js';
 import { runcKill } from './runc-control.js';
 import { monitorGone, settle, settleFinished } from './settle.js';
+import type { ExitInfo, MonitorState } from './monitor.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startContainer } from './start.js';
 import type { ContainerRecord } from './types.js';
 
@@ -24,16 +30,32 @@ export async function stopContainer(stores: Stores, record: ContainerRecord, tim
   const timeout = (timeoutSeconds ?? current.config.stopTimeout) * 1000;
   if (timeout > 0) {
     const sent = await runcKill(stores, current.id, current.config.stopSignal).catch(() => false);
-    if (sent) await monitorGone(current, timeout);
+    if (sent) await exitRecorded(stores, current, timeout);
   }
-  if (identityAlive(current.monitor)) {
+  if (!(await exitRecorded(stores, current, 0))) {
     await runcKill(stores, current.id, 'SIGKILL', true).catch(() => false);
-    if (!(await monitorGone(current, AFTER_KILL_MS))) {
+    if (!(await exitRecorded(stores, current, AFTER_KILL_MS))) {
       stores.logger.warn({ container: current.id }, 'monitor did not finish after SIGKILL; killing it');
       killMonitor(current);
     }
   }
+  if (identityAlive(current.monitor)) await cleanupContainer(stores, current.id);
   return settleAgain(stores, current);
+}
+
+/** Waits up to `timeoutMs` until the monitor has written this run's exit.json, or is gone. */
+async function exitRecorded(stores: Stores, record: ContainerRecord, timeoutMs: number): Promise<boolean> {
+  const paths = containerPaths(stores, record.id);
+  const deadline = Date.now() + timeoutMs;
+  let delay = 5;
+  for (;;) {
+    if (!identityAlive(record.monitor)) return true;
+    const [exit, state] = await Promise.all([readJson<ExitInfo>(paths.exit).catch(() => undefined), readJson<MonitorState>(paths.monitorState).catch(() => undefined)]);
+    if (exit && state && Date.parse(exit.finishedAt) >= Date.parse(state.startedAt)) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(delay);
+    delay = Math.min(delay * 2, 50);
+  }
 }
 
 /** `kill -s SIG`: the signal to the container's init; terminating ones count as a stop by the user. */
