@@ -48,9 +48,9 @@ if $have_podman; then podrun run --rm localhost/busybox-base true; fi
 
 echo "== run --rm IMAGE true (median of $repeat)"
 report "runc run (prepared bundle)" "$(ms "$(for i in $(seq "$repeat"); do timeit runc run -b "$work/bundle" "bench-$$"; done | median)")"
-report "tsbuild run --rm (default: host network)" "$(ms "$(for i in $(seq "$repeat"); do timeit tsb run --rm busybox-base true; done | median)")"
+report "tsbuild run --rm --network host" "$(ms "$(for i in $(seq "$repeat"); do timeit tsb run --rm --network host busybox-base true; done | median)")"
 report "tsbuild run --rm --network none" "$(ms "$(for i in $(seq "$repeat"); do timeit tsb run --rm --network none busybox-base true; done | median)")"
-report "tsbuild run --rm --network bridge" "$(ms "$(for i in $(seq "$repeat"); do timeit tsb run --rm --network bridge busybox-base true; done | median)")"
+report "tsbuild run --rm (default: bridge network)" "$(ms "$(for i in $(seq "$repeat"); do timeit tsb run --rm busybox-base true; done | median)")"
 if $have_podman; then
   report "podman run --rm --network host" "$(ms "$(for i in $(seq "$repeat"); do timeit podrun run --rm --network host localhost/busybox-base true; done | median)")"
   report "podman run --rm --network none" "$(ms "$(for i in $(seq "$repeat"); do timeit podrun run --rm --network none localhost/busybox-base true; done | median)")"
