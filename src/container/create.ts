@@ -5,7 +5,6 @@
 import { TsbuildError } from '../errors.js';
 import type { ImageRecord } from '../image/store.js';
 import { loadImage } from '../image/image.js';
-import { DEFAULT_PATH } from '../oci/types.js';
 import type { RegistryFlags } from '../remote/connect.js';
 import type { PullPolicy } from '../remote/policy.js';
 import type { Progress } from '../remote/types.js';
@@ -13,6 +12,7 @@ import { capabilitySet } from '../runtime/spec.js';
 import type { Stores } from '../store/root.js';
 import { createContainerRecord, matchRecord, readAllRecords } from './records.js';
 import type { ContainerConfig, ContainerRecord, MountSpec, NetworkRequest, RestartPolicy } from './types.js';
+import { mergeEnv } from './env.js';
 
 export interface CreateRequest {
   image: string;
@@ -190,21 +190,6 @@ export function containerArgs(
   return [...(entrypoint ?? []), ...(command.length > 0 ? command : (cmd ?? []))];
 }
 
-export function mergeEnv(base: readonly string[], overrides: readonly string[]): string[] {
-  const env = new Map<string, string>();
-  for (const entry of [...base, ...overrides]) {
-    const eq = entry.indexOf('=');
-    if (eq < 0) {
-      // -e NAME passes the variable from our environment, as docker/podman do.
-      const value = process.env[entry];
-      if (value !== undefined) env.set(entry, value);
-    } else {
-      env.set(entry.slice(0, eq), entry.slice(eq + 1));
-    }
-  }
-  if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
-  return [...env].map(([k, v]) => `${k}=${v}`);
-}
 
 const SIGNALS = [
   'HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FPE', 'KILL', 'USR1', 'SEGV', 'USR2', 'PIPE', 'ALRM', 'TERM', 'STKFLT',

@@ -19,6 +19,7 @@ import { writeJsonAtomic } from '../util/fs.js';
 import { containerPaths } from './paths.js';
 import { requireContainer, requireRunning } from './exec-target.js';
 import type { ContainerRecord } from './types.js';
+import { mergeEnv } from './env.js';
 
 export interface ExecOptions {
   container: string;
@@ -196,22 +197,8 @@ export function adjustCapabilities(base: readonly string[], add: readonly string
  * our value (and is dropped when we have none); PATH defaults like in the container; with -t, TERM.
  */
 export function execEnv(containerEnv: readonly string[], overrides: readonly string[], tty: boolean): string[] {
-  const env = new Map<string, string>();
-  for (const entry of containerEnv) {
-    const eq = entry.indexOf('=');
-    if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
-  }
-  for (const entry of overrides) {
-    const eq = entry.indexOf('=');
-    if (eq === 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid environment variable "${entry}": the name is empty`, { exitCode: 125 });
-    if (eq < 0) {
-      const value = process.env[entry];
-      if (value !== undefined) env.set(entry, value);
-    } else {
-      env.set(entry.slice(0, eq), entry.slice(eq + 1));
-    }
-  }
-  if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
-  if (tty && !env.has('TERM')) env.set('TERM', 'xterm');
-  return [...env].map(([k, v]) => `${k}=${v}`);
+  const empty = overrides.find((e) => e.startsWith('='));
+  if (empty !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid environment variable "${empty}": the name is empty`, { exitCode: 125 });
+  const env = mergeEnv(containerEnv.filter((e) => e.indexOf('=') > 0), overrides);
+  return tty && !env.some((e) => e.startsWith('TERM=')) ? [...env, 'TERM=xterm'] : env;
 }

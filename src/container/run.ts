@@ -11,7 +11,8 @@ import { runcKill } from './runc-control.js';
 import { startContainer } from './start.js';
 import type { ContainerRecord } from './types.js';
 
-export { containerArgs, mergeEnv } from './create.js';
+export { containerArgs } from './create.js';
+export { mergeEnv } from './env.js';
 
 export interface RunRequest extends CreateRequest {
   detach?: boolean;

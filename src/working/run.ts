@@ -5,20 +5,21 @@
 // points runc had to create (/proc, /dev, /etc/hosts, -v targets) are removed again, as after a
 // build's RUN, so they never reach a layer.
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { containerPaths } from '../container/paths.js';
 import { writeHostFiles } from '../container/host-files.js';
 import { unmountRootfs } from '../container/rootfs.js';
 import { prepareWorkingDir } from '../container/working-dir.js';
 import { TsbuildError } from '../errors.js';
-import { DEFAULT_PATH } from '../oci/types.js';
 import { checkExecutable, generateSpec, resolveUser, type ContainerRuntime, type SpecMount } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
 import { pathExists } from '../util/fs.js';
 import { recordLastAction } from './config.js';
 import { findAnyContainer, getWorkingContainer, markRun, readImageConfig, runInProgress } from './records.js';
 import { mountContainer } from './rootfs.js';
+import { mergeEnv } from '../container/env.js';
+import { removeCreatedMountPoints } from '../build/steps/run-step.js';
 
 export interface WorkingRunOptions {
   container: string;
@@ -116,27 +117,4 @@ function ancestors(destination: string): string[] {
   return parts.map((_, i) => parts.slice(0, i + 1).join('/'));
 }
 
-/** The image's environment with NAME=value overrides; NAME alone passes ours; PATH defaults. */
-export function mergeEnv(base: readonly string[], overrides: readonly string[]): string[] {
-  const env = new Map<string, string>();
-  for (const entry of [...base, ...overrides]) {
-    const eq = entry.indexOf('=');
-    if (eq < 0) {
-      const value = process.env[entry];
-      if (value !== undefined) env.set(entry, value);
-    } else env.set(entry.slice(0, eq), entry.slice(eq + 1));
-  }
-  if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
-  return [...env].map(([k, v]) => `${k}=${v}`);
-}
 
-/** Removes mount points runc created (empty files and dirs absent before), deepest first. */
-async function removeCreatedMountPoints(rootfs: string, absent: readonly string[]): Promise<void> {
-  const deepestFirst = [...absent].sort((a, b) => b.split('/').length - a.split('/').length);
-  for (const rel of deepestFirst) {
-    const target = path.join(rootfs, rel);
-    const st = await lstat(target).catch(() => undefined);
-    if (st?.isDirectory() && (await readdir(target)).length === 0) await rmdir(target).catch(() => undefined);
-    else if (st?.isFile() && st.size === 0) await unlink(target).catch(() => undefined);
-  }
-}

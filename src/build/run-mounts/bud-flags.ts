@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { TsbuildError, errnoCode } from '../../errors.js';
 import type { HostFileOptions } from '../../container/host-files.js';
-import { ALL_CAPABILITIES, CAPABILITY_NAMES, DEFAULT_CAPABILITIES, type ContainerResources } from '../../runtime/index.js';
+import { capabilitySet, type ContainerResources } from '../../runtime/index.js';
 import { parseResourceFlags, type ResourceFlagArgs } from './resource-flags.js';
 import { startKeyAgent, type PrivateAgent } from './ssh-agent.js';
 
@@ -131,29 +131,7 @@ async function parseVolume(spec: string): Promise<VolumeFlag> {
  * --cap-add starts from every capability; a capability both added and dropped is an error.
  */
 export function mergeCapabilities(add: readonly string[], drop: readonly string[]): string[] | undefined {
-  if (add.length === 0 && drop.length === 0) return undefined;
-  const norm = (names: readonly string[], flag: string): string[] =>
-    names.flatMap((n) => n.split(',')).filter((n) => n !== '').map((n) => {
-      const upper = n.trim().toUpperCase();
-      if (upper === 'ALL') return upper;
-      const cap = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
-      if (!CAPABILITY_NAMES.includes(cap)) throw new TsbuildError('INVALID_ARGUMENT', `${flag} "${n}": unknown capability`);
-      if (flag === '--cap-add' && !ALL_CAPABILITIES.includes(cap)) {
-        throw new TsbuildError('INVALID_ARGUMENT', `${flag} "${n}": tsbuild itself lacks this capability, so it cannot grant it`);
-      }
-      return cap;
-    });
-  const adds = norm(add, '--cap-add');
-  const drops = norm(drop, '--cap-drop');
-  if (drops.includes('ALL')) {
-    if (adds.includes('ALL')) throw new TsbuildError('INVALID_ARGUMENT', '--cap-add=ALL and --cap-drop=ALL cannot be combined');
-    return [...new Set(adds)];
-  }
-  for (const cap of adds) {
-    if (drops.includes(cap)) throw new TsbuildError('INVALID_ARGUMENT', `capability ${cap} cannot be both added and dropped`);
-  }
-  const base = adds.includes('ALL') ? ALL_CAPABILITIES : [...DEFAULT_CAPABILITIES, ...adds];
-  return [...new Set(base)].filter((c) => !drops.includes(c));
+  return add.length === 0 && drop.length === 0 ? undefined : capabilitySet(add, drop);
 }
 
 /**

@@ -208,13 +208,14 @@ function withVariables(env: string[], extra: readonly string[]): string[] {
   return [...env.filter((e) => !names.has(e.slice(0, e.indexOf('=')))), ...extra];
 }
 
-/** Removes what runc created as mount points (empty files and dirs absent before the RUN), deepest first. */
-async function removeCreatedMountPoints(upper: string, absent: readonly string[]): Promise<void> {
+/** Removes what runc created as mount points (empty files and dirs absent before the RUN), deepest first; also for `wc run`. */
+export async function removeCreatedMountPoints(upper: string, absent: readonly string[]): Promise<void> {
   const deepestFirst = [...absent].sort((a, b) => b.split('/').length - a.split('/').length);
   for (const rel of deepestFirst) {
     const target = path.join(upper, rel);
     const st = await lstat(target).catch(() => undefined);
-    if (st?.isDirectory() && (await readdir(target)).length === 0) await rmdir(target);
-    else if (st?.isFile() && st.size === 0) await unlink(target);
+    // Tolerant: in a working container's live rootfs another process may have used it meanwhile.
+    if (st?.isDirectory() && (await readdir(target)).length === 0) await rmdir(target).catch(() => undefined);
+    else if (st?.isFile() && st.size === 0) await unlink(target).catch(() => undefined);
   }
 }

@@ -11,7 +11,8 @@ import {
   parseRestart,
   pullPolicy,
 } from '../../../src/cli/container-flags.js';
-import { containerArgs, mergeEnv, normalizeSignal } from '../../../src/container/create.js';
+import { containerArgs, normalizeSignal } from '../../../src/container/create.js';
+import { mergeEnv } from '../../../src/container/env.js';
 import { parseFilters } from '../../../src/container/ps.js';
 import { duration, statusText } from '../../../src/container/inspect.js';
 import { defaultConfig, type ContainerRecord } from '../../../src/container/types.js';
