@@ -1,12 +1,11 @@
 // stop, kill and restart. Stopping tells the monitor not to restart the container (the stop-requested
 // file; docker's rule: a container the user stopped stays stopped), sends the stop signal (the
 // image's STOPSIGNAL, --stop-signal, default SIGTERM), waits up to the timeout, then SIGKILLs, and
-// cleans up itself once the monitor has recorded the exit: waiting for the monitor's exit command
-// would cost a second Node start-up. Whichever comes first releases the container; the other finds
-// nothing left to do (cleanup.ts is idempotent under the container lock).
+// cleans up itself once the monitor has finished: the stop flag's content tells the monitor to skip
+// its exit command, which would cost a second Node start-up (and would still touch the root after
+// stop returned). Should this CLI die first, settle.ts cleans up for it.
 import { writeFile } from 'node:fs/promises';
 import type { Stores } from '../store/root.js';
-import { readJson } from '../util/fs.js';
 import { cleanupContainer } from './cleanup.js';
 import { normalizeSignal } from './create.js';
 import { containerPaths } from './paths.js';
@@ -14,8 +13,6 @@ import { identityAlive } from './process-identity.js';
 import { mutateRecord, readRecord } from './records.js';
 import { runcKill } from './runc-control.js';
 import { monitorGone, settle, settleFinished } from './settle.js';
-import type { ExitInfo, MonitorState } from './monitor.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startContainer } from './start.js';
 import type { ContainerRecord } from './types.js';
 
@@ -26,36 +23,21 @@ const AFTER_KILL_MS = 15_000;
 export async function stopContainer(stores: Stores, record: ContainerRecord, timeoutSeconds?: number): Promise<ContainerRecord> {
   const current = await settleFinished(stores, record);
   if (current.state !== 'running') return current;
-  await markStopped(stores, current);
+  await markStopped(stores, current, true);
   const timeout = (timeoutSeconds ?? current.config.stopTimeout) * 1000;
   if (timeout > 0) {
     const sent = await runcKill(stores, current.id, current.config.stopSignal).catch(() => false);
-    if (sent) await exitRecorded(stores, current, timeout);
+    if (sent) await monitorGone(current, timeout);
   }
-  if (!(await exitRecorded(stores, current, 0))) {
+  if (identityAlive(current.monitor)) {
     await runcKill(stores, current.id, 'SIGKILL', true).catch(() => false);
-    if (!(await exitRecorded(stores, current, AFTER_KILL_MS))) {
+    if (!(await monitorGone(current, AFTER_KILL_MS))) {
       stores.logger.warn({ container: current.id }, 'monitor did not finish after SIGKILL; killing it');
       killMonitor(current);
     }
   }
-  if (identityAlive(current.monitor)) await cleanupContainer(stores, current.id);
+  await cleanupContainer(stores, current.id);
   return settleAgain(stores, current);
-}
-
-/** Waits up to `timeoutMs` until the monitor has written this run's exit.json, or is gone. */
-async function exitRecorded(stores: Stores, record: ContainerRecord, timeoutMs: number): Promise<boolean> {
-  const paths = containerPaths(stores, record.id);
-  const deadline = Date.now() + timeoutMs;
-  let delay = 5;
-  for (;;) {
-    if (!identityAlive(record.monitor)) return true;
-    const [exit, state] = await Promise.all([readJson<ExitInfo>(paths.exit).catch(() => undefined), readJson<MonitorState>(paths.monitorState).catch(() => undefined)]);
-    if (exit && state && Date.parse(exit.finishedAt) >= Date.parse(state.startedAt)) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(delay);
-    delay = Math.min(delay * 2, 50);
-  }
 }
 
 /** `kill -s SIG`: the signal to the container's init; terminating ones count as a stop by the user. */
@@ -78,8 +60,9 @@ export async function restartContainer(stores: Stores, record: ContainerRecord, 
   return (await startContainer(stores, stopped.id)).record;
 }
 
-async function markStopped(stores: Stores, record: ContainerRecord): Promise<void> {
-  await writeFile(containerPaths(stores, record.id).stopFlag, '');
+/** No restart from now on; with cliCleansUp, the monitor leaves the clean-up to us (see above). */
+async function markStopped(stores: Stores, record: ContainerRecord, cliCleansUp = false): Promise<void> {
+  await writeFile(containerPaths(stores, record.id).stopFlag, cliCleansUp ? 'cli\n' : '');
   await mutateRecord(stores, record.id, (r) => ({ ...r, stoppedByUser: true }));
 }
 
