@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine, builds tsbuild, then builds and runs the demo image from testdata/demo.
+# Sets up a fresh machine, builds tsbuild, then builds and runs the demo image from testdata/demo,
+# in the foreground and detached with a published port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -19,3 +20,10 @@ echo "== tsbuild images"
 "${tsbuild[@]}" images
 echo "== tsbuild run --rm hello"
 "${tsbuild[@]}" run --rm hello
+echo "== tsbuild run -d: the demo image served by busybox httpd on 127.0.0.1, on the default bridge network"
+"${tsbuild[@]}" rm -f demo-web >/dev/null 2>&1 || true
+"${tsbuild[@]}" run -d --name demo-web -p 127.0.0.1:18080:8080 hello httpd -f -v -p 8080 -h /home/demo
+"${tsbuild[@]}" ps
+wget -qO- http://127.0.0.1:18080/hello.txt 2>/dev/null || busybox wget -qO- http://127.0.0.1:18080/hello.txt
+"${tsbuild[@]}" logs demo-web
+"${tsbuild[@]}" rm -f demo-web
