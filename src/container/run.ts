@@ -79,9 +79,12 @@ export async function runContainer(stores: Stores, request: RunRequest): Promise
   }
 }
 
-/** A --rm container that never ran goes away with the failure, as podman's. */
+/**
+ * A container `run` made but could not start goes away with the failure (with its anonymous
+ * volumes): nothing is left behind. podman and docker keep it as "Created"; `create` then `start`
+ * keeps it here too.
+ */
 async function discardAfterFailure(stores: Stores, record: ContainerRecord): Promise<void> {
-  if (!record.config.autoRemove) return;
   const current = (await readRecord(stores, record.id)) ?? record;
   await removeContainer(stores, current, { volumes: true }).catch(() => undefined);
 }

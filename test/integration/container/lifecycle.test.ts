@@ -248,6 +248,10 @@ describe('bad input', () => {
     expect(r.code).toBe(127);
     expect(r.stderr).toContain('no-such-command');
     expect((await t.ok(['ps', '-a', '-q'])).stdout).toBe('');
+    // Without --rm too: a run that could not start leaves no record.
+    const detached = await t.run(['run', '-d', '--name', 'never-ran', IMAGE, 'no-such-command']);
+    expect(detached.code).toBe(127);
+    expect((await t.ok(['ps', '-a', '-q'])).stdout).toBe('');
     expect(await mountsUnder(t.root)).toEqual([]);
   });
 });

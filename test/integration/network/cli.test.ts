@@ -77,7 +77,8 @@ describe('tsbuild run with networks', () => {
     const clash = await t.run(['run', '-d', '--name', 'web1b', '-p', `127.0.0.1:${port}:80`, IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www']);
     expect(clash.code).toBe(125);
     expect(clash.stderr).toContain(`port ${port} is already in use`);
-    await t.run(['rm', '-f', 'web1b']);
+    // The run that failed leaves no container record behind.
+    expect((await t.run(['inspect', '--type', 'container', 'web1b'])).code).toBe(125);
 
     await t.ok(['rm', '-f', 'web1']);
     await expectNoTrace(ip, namespace, 'tsbuild');
@@ -110,9 +111,10 @@ describe('tsbuild run with networks', () => {
   });
 
   it('leaves no namespace, lease or cached attachment after a start that fails past the network set-up', async () => {
-    const failed = await t.run(['run', '-d', '--name', 'broken-start', '--network', 'tsbuild', IMAGE, '/no/such/command']);
+    // create + start: the record stays (a failed `run` removes its container) so its ID is known.
+    const id = (await t.ok(['create', '--name', 'broken-start', '--network', 'tsbuild', IMAGE, '/no/such/command'])).stdout.trim();
+    const failed = await t.run(['start', 'broken-start']);
     expect(failed.code).toBe(127);
-    const id = await inspect('broken-start', '.Id');
     expect(existsSync(`/run/netns/tsbuild-${id.slice(0, 12)}`)).toBe(false);
     expect(await leasedTo(id)).toEqual([]);
     expect(existsSync(path.join(t.root, 'networks', 'cache', id))).toBe(false);
