@@ -46,6 +46,7 @@ export interface ContainerArgs extends GlobalArgs, RegistryArgs {
   label: string[];
   'stop-signal'?: string;
   'stop-timeout'?: number;
+  'log-opt': string[];
   pull: string;
 }
 
@@ -53,7 +54,7 @@ export interface ContainerArgs extends GlobalArgs, RegistryArgs {
 export const CONTAINER_VALUE_OPTIONS = [
   '--name', '-e', '--env', '--env-file', '-w', '--workdir', '-u', '--user', '--entrypoint', '--hostname', '--cap-add', '--cap-drop',
   '-m', '--memory', '--cpus', '--pids-limit', '--restart', '--network', '--net', '--network-alias', '-p', '--publish', '--dns',
-  '--dns-search', '--dns-option', '--add-host', '-v', '--volume', '--mount', '--tmpfs', '-l', '--label', '--stop-signal', '--stop-timeout',
+  '--dns-search', '--dns-option', '--add-host', '-v', '--volume', '--mount', '--tmpfs', '-l', '--label', '--stop-signal', '--stop-timeout', '--log-opt',
 ];
 
 const list = { type: 'string', array: true, nargs: 1, default: [] } as const;
@@ -96,6 +97,7 @@ export function containerOptions<T>(y: Argv<T>): Argv<T & ContainerArgs> {
     .option('label', { ...list, alias: 'l', describe: 'set a label, KEY=VALUE' })
     .option('stop-signal', { type: 'string', describe: 'signal that stops the container (default: the image STOPSIGNAL or SIGTERM)' })
     .option('stop-timeout', { type: 'number', describe: 'seconds to wait after the stop signal before SIGKILL (default 10)' })
+    .option('log-opt', { ...list, describe: 'log option: max-size=SIZE (rotate the log beyond it, e.g. 10m; default 10m)' })
     .option('pull', { type: 'string', default: 'missing', describe: 'pull the image: always, missing (default), never, or newer' }) as Argv<T & ContainerArgs>;
 }
 
@@ -128,6 +130,7 @@ export async function containerRequest(args: ContainerArgs): Promise<CreateReque
   const signal = args['stop-signal'];
   const stopTimeout = args['stop-timeout'];
   if (stopTimeout !== undefined && (!Number.isInteger(stopTimeout) || stopTimeout < 0)) throw invalid(`invalid --stop-timeout ${stopTimeout}: expected whole seconds`);
+  const logMaxBytes = parseLogOptions(args['log-opt']);
   const pids = args['pids-limit'];
   if (pids !== undefined && !Number.isInteger(pids)) throw invalid(`invalid --pids-limit ${pids}: expected a whole number`);
   return {
@@ -156,6 +159,7 @@ export async function containerRequest(args: ContainerArgs): Promise<CreateReque
     labels: parseLabels(args.label),
     stopSignal: signal === undefined ? undefined : normalizeSignal(signal),
     stopTimeout,
+    logMaxBytes,
     pull: { policy, flags: registryFlags(args), progressStream: process.stderr },
   };
 }
@@ -182,6 +186,20 @@ function rethrow(err: unknown): unknown {
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** --log-opt KEY=VALUE: max-size (podman's and docker's json-file option); others are refused. */
+export function parseLogOptions(values: readonly string[]): number | undefined {
+  let maxSize: number | undefined;
+  for (const value of values) {
+    const [key, size] = [value.slice(0, value.indexOf('=')), value.slice(value.indexOf('=') + 1)];
+    if (key !== 'max-size') throw invalid(`--log-opt "${value}" is not supported: only max-size=SIZE`);
+    const m = /^(\d+(?:\.\d+)?)\s*([bkmg]?)b?$/i.exec(size.trim());
+    if (!m) throw invalid(`invalid --log-opt "${value}": expected max-size=<number>[<unit>] with unit b, k, m or g`);
+    maxSize = Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+    if (maxSize < 1024) throw invalid(`invalid --log-opt "${value}": the smallest max-size is 1k`);
+  }
+  return maxSize;
+}
 
 /** --memory: <number>[<unit>] with unit b, k, m, g (also kb, mb, ...), binary multiples; at least 6 MiB (docker's minimum). */
 export function parseMemory(value: string): number {

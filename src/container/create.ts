@@ -42,6 +42,7 @@ export interface CreateRequest {
   labels?: Record<string, string>;
   stopSignal?: string;
   stopTimeout?: number;
+  logMaxBytes?: number;
   /** progressStream: where pull progress goes (the progress display loads only when a pull happens). */
   pull?: { policy: PullPolicy; flags?: RegistryFlags; progress?: Progress; progressStream?: NodeJS.WritableStream };
   signal?: AbortSignal;
@@ -112,6 +113,7 @@ export async function createContainer(stores: Stores, request: CreateRequest): P
     network,
     mounts,
     exposedPorts,
+    ...(request.logMaxBytes === undefined ? {} : { logMaxBytes: request.logMaxBytes }),
   };
   if (!config.cwd.startsWith('/')) {
     throw new TsbuildError('INVALID_ARGUMENT', `working directory "${config.cwd}" is not an absolute path`, { exitCode: 125 });

@@ -1,6 +1,6 @@
 // What `inspect` and `ps` show of a container, in podman's shapes (docker-compatible field names),
 // so scripts written for podman's --format templates work.
-import type { ContainerRecord, PortMapping } from './types.js';
+import { DEFAULT_LOG_MAX_BYTES, type ContainerRecord, type PortMapping } from './types.js';
 
 /** podman's Ports map: {"80/tcp": [{HostIp, HostPort}]} (null for exposed but unpublished ports). */
 export function portMap(record: ContainerRecord): Record<string, { HostIp: string; HostPort: string }[] | null> {
@@ -96,6 +96,7 @@ export function inspectContainer(record: ContainerRecord): Record<string, unknow
       CapAdd: c.capAdd,
       CapDrop: c.capDrop,
       Init: c.init,
+      LogConfig: { Type: 'json-file', Config: { 'max-size': String(c.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES) } },
       PortBindings: Object.fromEntries(
         Object.entries(groupPorts(c.network.ports)).map(([k, v]) => [k, v.map((p) => ({ HostIp: p.hostIp, HostPort: p.hostPort === 0 ? '' : String(p.hostPort) }))]),
       ),

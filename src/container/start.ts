@@ -19,7 +19,7 @@ import { mutateRecord, readRecord, updateContainerRecord } from './records.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 import { runcDeleteForce } from './runc-control.js';
 import { monitorAlive, settleFinished } from './settle.js';
-import type { ContainerRecord, NetworkState } from './types.js';
+import { DEFAULT_LOG_MAX_BYTES, type ContainerRecord, type NetworkState } from './types.js';
 import { prepareWorkingDir } from './working-dir.js';
 
 export interface StartOptions {
@@ -36,7 +36,6 @@ export interface StartResult {
   alreadyRunning?: boolean;
 }
 
-const LOG_MAX_BYTES = 10 * 1024 * 1024;
 const BIN = fileURLToPath(new URL('../../bin/tsbuild', import.meta.url));
 
 export async function startContainer(stores: Stores, id: string, options: StartOptions = {}): Promise<StartResult> {
@@ -89,7 +88,7 @@ export async function startContainer(stores: Stores, id: string, options: StartO
         bundle: paths.bundle,
         runcRoot: stores.layout.runcState,
         logFile: paths.log,
-        logMaxBytes: LOG_MAX_BYTES,
+        logMaxBytes: record.config.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES,
         stateFile: paths.monitorState,
         exitFile: paths.exit,
         stopFlagFile: paths.stopFlag,

@@ -86,6 +86,8 @@ export interface ContainerConfig {
   mounts: MountSpec[];
   /** Ports the image EXPOSEs ("80/tcp"), for -P and inspect. */
   exposedPorts: string[];
+  /** --log-opt max-size: the log is rotated (to ctr.log.1) beyond it; absent = DEFAULT_LOG_MAX_BYTES. */
+  logMaxBytes?: number;
 }
 
 /** One network a running container is attached to (from the CNI result). */
@@ -107,6 +109,8 @@ export interface NetworkState {
   /** Published ports with the host ports actually chosen. */
   ports: PortMapping[];
 }
+
+export const DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024;
 
 export type ContainerState = 'created' | 'running' | 'exited';
 

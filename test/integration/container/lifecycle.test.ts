@@ -204,6 +204,21 @@ describe('create and start', () => {
     await t.ok(['container', 'rm', 'later']);
   });
 
+  it('--log-opt max-size rotates the log to ctr.log.1; logs reads across the rotation', async () => {
+    const id = (await t.ok(['run', '-d', '--name', 'chatty', '--network', 'none', '--log-opt', 'max-size=2k', IMAGE, 'sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done'])).stdout.trim();
+    expect((await t.ok(['wait', 'chatty'])).stdout).toBe('0\n');
+    const dir = path.join(t.root, 'containers', id);
+    expect((await readFile(path.join(dir, 'ctr.log.1'), 'utf8')).length).toBeGreaterThan(1024);
+    expect((await readFile(path.join(dir, 'ctr.log'), 'utf8')).length).toBeLessThan(3 * 1024);
+    expect((await t.ok(['logs', '--tail', '1', 'chatty'])).stdout).toBe('line-299\n');
+    const inspect = JSON.parse((await t.ok(['inspect', 'chatty'])).stdout) as Record<string, any>[];
+    expect(inspect[0]!.HostConfig.LogConfig).toEqual({ Type: 'json-file', Config: { 'max-size': '2048' } });
+    await t.ok(['rm', 'chatty']);
+    const bad = await t.run(['run', '-d', '--log-opt', 'max-file=3', IMAGE, 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toBe('Error: --log-opt "max-file=3" is not supported: only max-size=SIZE\n');
+  });
+
   it('wait on a created container blocks until it has been started and has exited', async () => {
     await t.ok(['create', '--name', 'pending', '--network', 'none', IMAGE, 'sh', '-c', 'exit 6']);
     let waited: string | undefined;
