@@ -20,6 +20,7 @@ import { findAnyContainer, getWorkingContainer, markRun, readImageConfig, runInP
 import { mountContainer } from './rootfs.js';
 import { mergeEnv } from '../container/env.js';
 import { removeCreatedMountPoints } from '../build/steps/run-step.js';
+import { parseBuildNetwork, setUpRunNetwork } from '../build/steps/run-network.js';
 
 export interface WorkingRunOptions {
   container: string;
@@ -29,7 +30,8 @@ export interface WorkingRunOptions {
   env: string[];
   /** -v HOST:CONTAINER[:ro|rw] bind mounts. */
   volumes: string[];
-  network: 'host' | 'none';
+  /** host, none, or bud's private|bridge|NAME: a namespace of its own on that tsbuild network. */
+  network: string;
   terminal: boolean;
   signal?: AbortSignal;
 }
@@ -63,22 +65,28 @@ export async function runInWorkingContainer(stores: Stores, runtime: ContainerRu
       const missing = await checkExecutable(rootfs, options.command[0]!, env, cwd);
       if (missing) throw new TsbuildError('RUNTIME', `container "${record.name}": ${missing}`, { exitCode: 127 });
       const hostname = record.id.slice(0, 12);
-      const spec = generateSpec({
-        rootfs,
-        args: options.command,
-        env: options.terminal && !env.some((e) => e.startsWith('TERM=')) ? [...env, 'TERM=xterm'] : env,
-        cwd,
-        user,
-        hostname,
-        terminal: options.terminal,
-        network: options.network,
-        mounts: [...(await writeHostFiles(scratch, hostname)), ...binds],
-      });
-      await mkdir(path.join(scratch, 'bundle'), { recursive: true });
-      const id = `tsbuild-wc-${hostname}-${process.pid}`;
-      const code = await runtime.run(id, path.join(scratch, 'bundle'), spec, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' }, options.signal);
-      await recordLastAction(stores, record.id, `/bin/sh -c ${options.command.join(' ')}`);
-      return code;
+      // As a build's RUN: a namespace of its own on a tsbuild network, torn down afterwards.
+      const network = await setUpRunNetwork(stores, parseBuildNetwork(options.network), hostname);
+      try {
+        const spec = generateSpec({
+          rootfs,
+          args: options.command,
+          env: options.terminal && !env.some((e) => e.startsWith('TERM=')) ? [...env, 'TERM=xterm'] : env,
+          cwd,
+          user,
+          hostname,
+          terminal: options.terminal,
+          network: network.spec,
+          mounts: [...(await writeHostFiles(scratch, hostname, { selfIp: network.attachment?.ip })), ...binds],
+        });
+        await mkdir(path.join(scratch, 'bundle'), { recursive: true });
+        const id = `tsbuild-wc-${hostname}-${process.pid}`;
+        const code = await runtime.run(id, path.join(scratch, 'bundle'), spec, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' }, options.signal);
+        await recordLastAction(stores, record.id, `/bin/sh -c ${options.command.join(' ')}`);
+        return code;
+      } finally {
+        await network.release();
+      }
     } finally {
       // Through the merged rootfs (never the upper dir under a live overlay): they exist only in
       // the upper, so removing them leaves no whiteout. Another run still inside the container may

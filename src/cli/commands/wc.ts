@@ -22,7 +22,7 @@ interface WcRunArgs extends GlobalArgs {
   workingdir?: string;
   env?: string[];
   volume?: string[];
-  network: 'host' | 'none';
+  network: string;
   terminal: boolean;
 }
 
@@ -38,7 +38,7 @@ const wcRunCommand: CommandModule<GlobalArgs, WcRunArgs> = {
       .option('workingdir', { type: 'string', describe: 'working directory (default: the config\'s)' })
       .option('env', { alias: 'e', type: 'string', array: true, nargs: 1, describe: 'extra NAME=VALUE for this command only' })
       .option('volume', { alias: 'v', type: 'string', array: true, nargs: 1, describe: 'bind mount /host:/container[:ro] for this command only' })
-      .option('network', { alias: 'net', choices: ['host', 'none'] as const, default: 'host' as const, describe: 'network mode' })
+      .option('network', { alias: 'net', type: 'string', default: 'host', describe: 'host (default), none, or private/bridge (the default tsbuild network) or a network NAME: a namespace of its own there' })
       .option('terminal', { alias: 't', type: 'boolean', default: false, describe: 'allocate a terminal' })
       .example('$0 wc run app-working-container -- sh -c \'echo built > /built\'', 'the change stays in the container for commit')
       .example('$0 wc run -v $PWD:/src:ro app-working-container -- cp -r /src /app', 'with a bind mount')
