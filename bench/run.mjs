@@ -27,7 +27,10 @@ for (let i = 0; i < args.length; i++) {
     console.log('usage: sudo npm run bench [-- --quick] [--runs N] [--json FILE]\n' +
       '  --quick     small workloads, 1 run (the regression guard; under 2 minutes)\n' +
       '  --runs N    runs per row, the median is reported (default 3, --quick 1)\n' +
-      '  --json FILE where to write the results (default bench/results.json)');
+      '  --json FILE where to write the results (default bench/results.json)\n' +
+      'needs: root, /usr/sbin/runc, /bin/busybox (static); compares with buildah, skopeo and docker-registry\n' +
+      'when installed (rows or columns are skipped, with a line saying so, when not); GNU time for peak RSS.\n' +
+      'It installs nothing; scripts/setup.sh does.');
     process.exit(0);
   } else {
     console.error(`bench: unknown argument ${a} (see --help)`);
