@@ -1,9 +1,7 @@
 // Rewrites of the raw argv before yargs reads it: where a container's own command starts, bud's
-// `-` context, and the flag spellings yargs cannot take as they are (see registry-flags.ts and
-// bud-compat.ts).
-import { joinNoCacheFilter } from './bud-compat.js';
+// `-` context, and the flag spellings yargs cannot take as they are (buildah's optional-value
+// `--pull`, buildx's `--no-cache-filter STAGE`).
 import { CONTAINER_VALUE_OPTIONS } from './container-flags.js';
-import { POLICY_WORDS, normalizePullFlag } from './registry-flags.js';
 
 const GLOBAL_VALUE_OPTIONS = ['--root', '--log-level'];
 
@@ -61,6 +59,52 @@ export function separateContainerCommand(argv: readonly string[]): string[] {
     return [...argv.slice(0, i + 1), '--', ...argv.slice(i + 1)];
   }
   return [...argv];
+}
+
+/**
+ * Rewrites single flags before a `--` (nothing after it is ours): `rewrite` returns the flag's
+ * replacement and whether it took the next argument as its value, or undefined to keep it.
+ */
+function rewriteFlags(argv: readonly string[], rewrite: (arg: string, next: string | undefined) => [string, boolean] | undefined): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const replaced = rewrite(arg, argv[i + 1]);
+    if (replaced === undefined) {
+      out.push(arg);
+      continue;
+    }
+    out.push(replaced[0]);
+    if (replaced[1]) i++;
+  }
+  return out;
+}
+
+export const POLICY_WORDS = new Set(['always', 'missing', 'never', 'newer', 'true', 'false']);
+
+/**
+ * buildah's `--pull` takes an optional value: `--pull` alone means always, `--pull=never` a policy.
+ * yargs cannot express that (it would take the next argument, e.g. the build context, as the
+ * value), so a bare `--pull` becomes `--pull=always`, and `--pull WORD` `--pull=WORD` when WORD is
+ * a policy.
+ */
+export function normalizePullFlag(argv: readonly string[]): string[] {
+  return rewriteFlags(argv, (arg, next) => {
+    if (arg !== '--pull') return undefined;
+    return next !== undefined && POLICY_WORDS.has(next.toLowerCase()) ? [`--pull=${next}`, true] : ['--pull=always', false];
+  });
+}
+
+/**
+ * yargs reads `--no-cache-filter STAGE` as the negation of an option "cache-filter" (and STAGE as the
+ * context); the `=` form reaches the option by its own name, so the spaced form is joined.
+ */
+export function joinNoCacheFilter(argv: readonly string[]): string[] {
+  return rewriteFlags(argv, (arg, next) => (arg === '--no-cache-filter' && next !== undefined ? [`${arg}=${next}`, true] : undefined));
 }
 
 const BUD_WORDS = new Set(['bud', 'build', 'build-using-dockerfile']);

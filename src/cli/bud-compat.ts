@@ -58,25 +58,6 @@ export function compatOptions<T>(y: Argv<T>): Argv<T & CompatArgs> {
     .option('retry-delay', { type: 'string', describe: 'delay between those retries (Go duration, e.g. 2s; default: backoff from 100ms to 2s)' }) as Argv<T & CompatArgs>;
 }
 
-/**
- * yargs reads `--no-cache-filter STAGE` as the negation of an option "cache-filter" (and STAGE as the
- * context); the `=` form reaches the option by its own name, so the spaced form is joined. Nothing
- * after `--` is touched.
- */
-export function joinNoCacheFilter(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      out.push(...argv.slice(i));
-      break;
-    }
-    if (arg === '--no-cache-filter' && i + 1 < argv.length) out.push(`${arg}=${argv[++i]}`);
-    else out.push(arg);
-  }
-  return out;
-}
-
 export interface ResourceArgs {
   memory?: string;
   'memory-swap'?: string;

@@ -1,5 +1,5 @@
-// The registry flags pull, push, login, bud and run share, with podman's names and meanings, and
-// the rewriting of buildah's optional-value `--pull` so yargs can parse it.
+// The registry flags pull, push, login, bud and run share, with podman's names and meanings (the
+// rewriting of buildah's optional-value `--pull` is in argv.ts).
 import type { Argv } from 'yargs';
 import type { RegistryFlags } from '../remote/connect.js';
 
@@ -23,35 +23,4 @@ export function registryOptions<T>(y: Argv<T>, options: { creds?: boolean } = {}
 
 export function registryFlags(args: RegistryArgs): RegistryFlags {
   return { creds: args.creds, authfile: args.authfile, tlsVerify: args['tls-verify'], certDir: args['cert-dir'] };
-}
-
-export const POLICY_WORDS = new Set(['always', 'missing', 'never', 'newer', 'true', 'false']);
-
-/**
- * buildah's `--pull` takes an optional value: `--pull` alone means always, `--pull=never` a policy.
- * yargs cannot express that (it would take the next argument, e.g. the build context, as the
- * value), so a bare `--pull` becomes `--pull=always`, and `--pull WORD` `--pull=WORD` when WORD is
- * a policy. Nothing after `--` is touched.
- */
-export function normalizePullFlag(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      out.push(...argv.slice(i));
-      break;
-    }
-    if (arg !== '--pull') {
-      out.push(arg);
-      continue;
-    }
-    const next = argv[i + 1];
-    if (next !== undefined && POLICY_WORDS.has(next.toLowerCase())) {
-      out.push(`--pull=${next}`);
-      i++;
-    } else {
-      out.push('--pull=always');
-    }
-  }
-  return out;
 }

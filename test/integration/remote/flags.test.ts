@@ -1,8 +1,7 @@
 // The small parsers in front of pull and push: image locations (transports), buildah's
 // optional-value --pull, and pull policies.
 import { describe, expect, it } from 'vitest';
-import { separateContainerCommand } from '../../../src/cli/argv.js';
-import { normalizePullFlag } from '../../../src/cli/registry-flags.js';
+import { normalizePullFlag, separateContainerCommand } from '../../../src/cli/argv.js';
 import { parsePullPolicy } from '../../../src/remote/policy.js';
 import { parseLocation } from '../../../src/remote/transports.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compatSettings, joinNoCacheFilter, type CompatArgs } from '../../../src/cli/bud-compat.js';
+import { joinNoCacheFilter } from '../../../src/cli/argv.js';
+import { compatSettings, type CompatArgs } from '../../../src/cli/bud-compat.js';
 import { parseResourceFlags } from '../../../src/build/run-mounts/resource-flags.js';
 import { applyResources, generateSpec } from '../../../src/runtime/index.js';
 
