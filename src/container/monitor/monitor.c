@@ -572,76 +572,15 @@ out:
   return ret;
 }
 
-/* Attached without a terminal (a foreground run): one `runc run` instead of create + start +
- * delete, one Go start-up instead of three (about 30 ms of a `run --rm`). Its stdio are our pipes,
- * so the output is still logged and copied to ours; runc run reaps the container, exits with its
- * status and deletes it. The container is up when the pid file appears. */
-static int start_attached_pipes(char *msg, size_t msg_size) {
-  int out[2] = {-1, -1}, err[2] = {-1, -1};
-  char *argv[MAX_ARGS];
-  if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
-    snprintf(msg, msg_size, "cannot create pipes: %s", strerror(errno));
-    for (int i = 0; i < 2; i++) {
-      if (out[i] >= 0) close(out[i]);
-      if (err[i] >= 0) close(err[i]);
-    }
-    return -1;
-  }
-  int in_fd = strcmp(opt_stdin, "inherit") == 0 ? 0 : -1;
-  unlink(pid_file);
-  truncate(runc_log, 0);
-  const char *args[] = {"run", "--bundle", opt_bundle, "--pid-file", pid_file, "--no-new-keyring", opt_id, NULL};
-  runc_argv(argv, args);
-  /* As for create: its own group, unless it reads our terminal (a background group gets SIGTTIN). */
-  cur.runc_run = spawn_group(argv, in_fd, out[1], err[1], !(in_fd == 0 && isatty(0)));
-  close(out[1]);
-  close(err[1]);
-  if (cur.runc_run < 0) {
-    snprintf(msg, msg_size, "cannot run %s: %s", opt_runc, strerror(errno));
-    close(out[0]);
-    close(err[0]);
-    return -1;
-  }
-  cur.out.fd = out[0];
-  cur.err.fd = err[0];
-  for (;;) {
-    pid_t pid = read_pid_file();
-    if (pid > 0) {
-      cur.container = pid;
-      return 0;
-    }
-    int st;
-    if (waitpid(cur.runc_run, &st, WNOHANG) == cur.runc_run) {
-      cur.runc_run = 0;
-      pid = read_pid_file();
-      if (pid > 0) {
-        /* It ran and finished before we looked: wait_run drains the pipes. */
-        cur.container = pid;
-        cur.exited = 1;
-        cur.status = st;
-        return 0;
-      }
-      char fallback[128];
-      snprintf(fallback, sizeof fallback, "runc run exited with status %d", exit_code_of(st));
-      runc_error(msg, msg_size, fallback);
-      runc_delete();
-      close(cur.out.fd);
-      close(cur.err.fd);
-      cur.out.fd = cur.err.fd = -1;
-      return -1;
-    }
-    sleep_ms(2);
-  }
-}
-
-/* Attached -t: `runc run` proxies our terminal; the container is up when the pid file appears. */
-static int start_attached_terminal(char *msg, size_t msg_size) {
+/* One `runc run` with the given stdio, for the attached modes: the container is up when the pid
+ * file appears; runc run then reaps it, exits with its status and deletes it. */
+static int start_runc_run(int in, int out, int err, int new_group, char *msg, size_t msg_size) {
   char *argv[MAX_ARGS];
   unlink(pid_file);
   truncate(runc_log, 0);
   const char *args[] = {"run", "--bundle", opt_bundle, "--pid-file", pid_file, "--no-new-keyring", opt_id, NULL};
   runc_argv(argv, args);
-  cur.runc_run = spawn(argv, 0, 1, 2);
+  cur.runc_run = spawn_group(argv, in, out, err, new_group);
   if (cur.runc_run < 0) {
     snprintf(msg, msg_size, "cannot run %s: %s", opt_runc, strerror(errno));
     return -1;
@@ -657,7 +596,7 @@ static int start_attached_terminal(char *msg, size_t msg_size) {
       cur.runc_run = 0;
       pid = read_pid_file();
       if (pid > 0 || exit_code_of(st) == 0) {
-        /* It ran and finished before we looked. */
+        /* It ran and finished before we looked: wait_run drains what it wrote. */
         cur.container = pid;
         cur.exited = 1;
         cur.status = st;
@@ -669,8 +608,42 @@ static int start_attached_terminal(char *msg, size_t msg_size) {
       runc_delete();
       return -1;
     }
-    sleep_ms(10);
+    sleep_ms(2);
   }
+}
+
+/* Attached without a terminal (a foreground run): one `runc run` instead of create + start +
+ * delete, one Go start-up instead of three (about 30 ms of a `run --rm`). Its stdio are our pipes,
+ * so the output is still logged and copied to ours. */
+static int start_attached_pipes(char *msg, size_t msg_size) {
+  int out[2] = {-1, -1}, err[2] = {-1, -1};
+  if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+    snprintf(msg, msg_size, "cannot create pipes: %s", strerror(errno));
+    for (int i = 0; i < 2; i++) {
+      if (out[i] >= 0) close(out[i]);
+      if (err[i] >= 0) close(err[i]);
+    }
+    return -1;
+  }
+  int in_fd = strcmp(opt_stdin, "inherit") == 0 ? 0 : -1;
+  /* As for create: its own group, unless it reads our terminal (a background group gets SIGTTIN). */
+  int r = start_runc_run(in_fd, out[1], err[1], !(in_fd == 0 && isatty(0)), msg, msg_size);
+  /* runc (and the container) hold the write ends now; ours would keep EOF from coming. */
+  close(out[1]);
+  close(err[1]);
+  if (r < 0) {
+    close(out[0]);
+    close(err[0]);
+    return -1;
+  }
+  cur.out.fd = out[0];
+  cur.err.fd = err[0];
+  return 0;
+}
+
+/* Attached -t: `runc run` proxies our terminal (runc makes the pty), so no log is captured. */
+static int start_attached_terminal(char *msg, size_t msg_size) {
+  return start_runc_run(0, 1, 2, 0, msg, msg_size);
 }
 
 static void handle_signals(void) {
