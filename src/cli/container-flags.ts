@@ -101,6 +101,11 @@ export function containerOptions<T>(y: Argv<T>): Argv<T & ContainerArgs> {
     .option('pull', { type: 'string', default: 'missing', describe: 'pull the image: always, missing (default), never, or newer' }) as Argv<T & ContainerArgs>;
 }
 
+/** The container's command as yargs hands it over after argv.ts's separateContainerCommand: the words before `--` and after. */
+export function containerCommandWords(args: { command: readonly unknown[] }): string[] {
+  return [...args.command, ...((args as { '--'?: unknown[] })['--'] ?? [])].map(String);
+}
+
 /** The parsed arguments as a create request (files read, values checked). */
 export async function containerRequest(args: ContainerArgs): Promise<CreateRequest> {
   const { normalizeSignal } = await import('../container/create.js');
@@ -135,7 +140,7 @@ export async function containerRequest(args: ContainerArgs): Promise<CreateReque
   if (pids !== undefined && !Number.isInteger(pids)) throw invalid(`invalid --pids-limit ${pids}: expected a whole number`);
   return {
     image: args.image,
-    command: [...args.command, ...((args as { '--'?: unknown[] })['--'] ?? [])].map(String),
+    command: containerCommandWords(args),
     name: args.name,
     env,
     workdir: args.workdir,

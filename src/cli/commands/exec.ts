@@ -1,6 +1,7 @@
 // `tsbuild exec`: a command in a running container (podman/docker exec).
 import type { CommandModule } from 'yargs';
 import { storesFor, type GlobalArgs } from '../global.js';
+import { containerCommandWords } from '../container-flags.js';
 
 interface ExecArgs extends GlobalArgs {
   container: string;
@@ -42,7 +43,7 @@ export const execCommand: CommandModule<GlobalArgs, ExecArgs> = {
     for (const file of args['env-file']) env.push(...(await readEnvFile(file)));
     process.exitCode = await execInContainer(stores, {
       container: args.container,
-      command: [...args.command, ...((args as { '--'?: unknown[] })['--'] ?? [])].map(String),
+      command: containerCommandWords(args),
       interactive: args.interactive,
       tty: args.tty,
       detach: args.detach,

@@ -14,6 +14,7 @@ import { fromCommand } from './from.js';
 import { mountCommand } from './mount.js';
 import { umountCommand } from './umount.js';
 import { WC_EPILOGUE, strings } from './wc-shared.js';
+import { containerCommandWords } from '../container-flags.js';
 
 interface WcRunArgs extends GlobalArgs {
   container: string;
@@ -48,7 +49,7 @@ const wcRunCommand: CommandModule<GlobalArgs, WcRunArgs> = {
     const { createRuncRuntime } = await import('../../runtime/index.js');
     const { runInWorkingContainer } = await import('../../working/run.js');
     const runtime = createRuncRuntime({ stateRoot: stores.layout.runcState, logger: stores.logger });
-    const command = [...args.command, ...((args as { '--'?: unknown[] })['--'] ?? [])].map(String);
+    const command = containerCommandWords(args);
     process.exitCode = await withAbortOnSignals((signal) =>
       runInWorkingContainer(stores, runtime, {
         container: args.container,
