@@ -28,7 +28,8 @@ import { readJson } from '../util/fs.js';
 import { resolveInRoot } from '../util/resolve-in-root.js';
 import { requireContainer, runcState } from './exec-target.js';
 import { containerPaths } from './paths.js';
-import { isMounted, mountRootfs, unmountRootfs } from './rootfs.js';
+import { mountRootfs, unmountRootfs } from './rootfs.js';
+import { isMounted } from '../util/mounts.js';
 import type { ContainerRecord } from './types.js';
 
 export type CpLocation = { kind: 'host'; path: string } | { kind: 'container'; container: string; path: string } | { kind: 'stream' };

@@ -1,12 +1,13 @@
 // A container's root filesystem: the image's snapshots under the container's own upper dir, mounted
 // at containers/<id>/rootfs. The mount outlives the process that made it (a detached container's
 // CLI exits at once), so it is found again through /proc/self/mounts rather than held in memory.
-import { readFile, rm, rmdir } from 'node:fs/promises';
+import { rm, rmdir } from 'node:fs/promises';
 import { TsbuildError } from '../errors.js';
 import { ensureSnapshots, loadImage, lowerDirs } from '../image/image.js';
 import { mountOverlay } from '../snapshot/mount.js';
 import type { Stores } from '../store/root.js';
 import { execFile } from '../util/exec.js';
+import { isMounted } from '../util/mounts.js';
 import { containerPaths } from './paths.js';
 import type { ContainerRecord } from './types.js';
 
@@ -30,10 +31,4 @@ export async function unmountRootfs(stores: Stores, record: ContainerRecord): Pr
   }
   await rmdir(paths.rootfs).catch(() => undefined);
   await rm(`${paths.upper}.work`, { recursive: true, force: true });
-}
-
-export async function isMounted(target: string): Promise<boolean> {
-  const text = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
-  // Mount points are octal-escaped in /proc/mounts (space = \040).
-  return text.split('\n').some((l) => (l.split(' ')[1] ?? '').replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) === target);
 }

@@ -11,7 +11,7 @@ import { readJson } from '../util/fs.js';
 import { cleanupContainer } from './cleanup.js';
 import type { ExitInfo, MonitorState } from './monitor.js';
 import { containerPaths } from './paths.js';
-import { identityAlive } from './process-identity.js';
+import { identityAlive } from '../util/process-identity.js';
 import { readRecord } from './records.js';
 import type { ContainerRecord } from './types.js';
 

@@ -14,7 +14,7 @@ import { writeJsonAtomic } from '../util/fs.js';
 import { writeHostFiles } from './host-files.js';
 import type { MonitorSpec, StartedMonitor } from './monitor.js';
 import { containerPaths } from './paths.js';
-import { identify } from './process-identity.js';
+import { identify } from '../util/process-identity.js';
 import { mutateRecord, readRecord, updateContainerRecord } from './records.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 import { runcDeleteForce } from './runc-control.js';

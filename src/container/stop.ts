@@ -9,7 +9,7 @@ import type { Stores } from '../store/root.js';
 import { cleanupContainer } from './cleanup.js';
 import { normalizeSignal } from './create.js';
 import { containerPaths } from './paths.js';
-import { identityAlive } from './process-identity.js';
+import { identityAlive } from '../util/process-identity.js';
 import { mutateRecord, readRecord } from './records.js';
 import { runcKill } from './runc-control.js';
 import { monitorGone, settle, settleFinished } from './settle.js';

@@ -1,11 +1,13 @@
 // Start-up recovery: everything a crashed tsbuild process can leave behind is named with its pid
 // (temp files and dirs `.<kind>-<pid>-<rand>`, mount points `<pid>-<rand>`). Whatever belongs to a
 // process that no longer runs is removed, so a crash at any point leaves nothing visible for long.
-import { readFile, readdir, rm, rmdir } from 'node:fs/promises';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { execFile } from '../util/exec.js';
 import { readJson } from '../util/fs.js';
+import { mountedTargets } from '../util/mounts.js';
+import { identityAlive } from '../util/process-identity.js';
 import { processAlive } from './lock.js';
 
 const TEMP_OWNER = /^\.[a-z]+-(\d+)-/;
@@ -67,20 +69,5 @@ async function containerOrphaned(containersDir: string, id: string): Promise<boo
   if (!record) return false;
   if (record.ownerPid !== undefined && !processAlive(record.ownerPid)) return true;
   if (!record.monitor) return false;
-  return !(await sameProcess(record.monitor));
-}
-
-async function sameProcess(id: { pid: number; startTime: number; bootId: string }): Promise<boolean> {
-  const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
-  if (boot !== id.bootId) return false;
-  const stat = await readFile(`/proc/${id.pid}/stat`, 'utf8').catch(() => undefined);
-  if (stat === undefined) return false;
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[0] !== 'Z' && Number(fields[19]) === id.startTime;
-}
-
-async function mountedTargets(): Promise<Set<string>> {
-  const text = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
-  // Mount points are octal-escaped in /proc/mounts (space = \040).
-  return new Set(text.split('\n').map((l) => (l.split(' ')[1] ?? '').replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))));
+  return !identityAlive(record.monitor);
 }

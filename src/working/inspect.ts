@@ -1,7 +1,7 @@
 // `wc inspect` (buildah inspect) and `containers` (buildah containers): views of working
 // containers shaped like buildah's, so scripts reading them carry over.
 import { containerPaths } from '../container/paths.js';
-import { isMounted } from '../container/rootfs.js';
+import { isMounted } from '../util/mounts.js';
 import type { Stores } from '../store/root.js';
 import { readPendingHistory } from './config.js';
 import { listAllContainers, readImageConfig, type AnyRecord } from './records.js';

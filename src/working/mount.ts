@@ -2,7 +2,8 @@
 // at containers/<id>/rootfs and left mounted (record.userMounted) until `umount`. A container that
 // is running keeps its rootfs: `umount` then only drops the user's hold on it.
 import { containerPaths } from '../container/paths.js';
-import { isMounted, unmountRootfs } from '../container/rootfs.js';
+import { unmountRootfs } from '../container/rootfs.js';
+import { isMounted } from '../util/mounts.js';
 import type { Stores } from '../store/root.js';
 import { getContainer, listAllContainers, runInProgress, updateRecordFields, type AnyRecord } from './records.js';
 import { mountContainer } from './rootfs.js';

@@ -2,7 +2,8 @@
 // through container/rootfs.ts; a working container `from scratch` has no image, so its rootfs is its
 // upper dir over an empty lower, at the same fixed place (containers/<id>/rootfs).
 import { mkdir } from 'node:fs/promises';
-import { isMounted, mountRootfs } from '../container/rootfs.js';
+import { mountRootfs } from '../container/rootfs.js';
+import { isMounted } from '../util/mounts.js';
 import { containerPaths } from '../container/paths.js';
 import type { ContainerRecord } from '../container/types.js';
 import { TsbuildError } from '../errors.js';
