@@ -24,7 +24,7 @@ import type { Stores } from '../store/root.js';
 import { readPendingHistory, pendingHistoryPath } from './config.js';
 import { getContainer, readImageConfig, type AnyRecord } from './records.js';
 import { containerBase } from './rootfs.js';
-import { RUNC_MOUNT_POINTS } from './run.js';
+import { mountPointPaths } from '../build/steps/run-step.js';
 import { removeWorkingContainer } from './remove.js';
 
 export interface CommitOptions {
@@ -135,11 +135,7 @@ export function applyChange(config: ImageConfig, text: string): void {
  * directories holding only such) that the image does not have. Anything with content stays.
  */
 async function createdMountPoints(stores: Stores, upper: string, layers: readonly LayerRef[], extraTargets: readonly string[]): Promise<Set<string>> {
-  const candidates = new Set(RUNC_MOUNT_POINTS);
-  for (const target of extraTargets) {
-    const parts = target.split('/').filter(Boolean);
-    parts.forEach((_, i) => candidates.add(parts.slice(0, i + 1).join('/')));
-  }
+  const candidates = mountPointPaths(extraTargets);
   const present: string[] = [];
   for (const rel of candidates) if (await lstat(path.join(upper, rel)).catch(() => undefined)) present.push(rel);
   if (present.length === 0) return new Set();

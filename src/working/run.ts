@@ -14,12 +14,11 @@ import { prepareWorkingDir } from '../container/working-dir.js';
 import { TsbuildError } from '../errors.js';
 import { checkExecutable, generateSpec, resolveUser, type ContainerRuntime, type SpecMount } from '../runtime/index.js';
 import type { Stores } from '../store/root.js';
-import { pathExists } from '../util/fs.js';
 import { recordLastAction } from './config.js';
 import { findAnyContainer, getWorkingContainer, markRun, readImageConfig, runInProgress } from './records.js';
 import { mountContainer } from './rootfs.js';
 import { mergeEnv } from '../container/env.js';
-import { removeCreatedMountPoints } from '../build/steps/run-step.js';
+import { absentMountPoints, removeCreatedMountPoints } from '../build/steps/run-step.js';
 import { parseBuildNetwork, setUpRunNetwork } from '../build/steps/run-network.js';
 
 export interface WorkingRunOptions {
@@ -36,8 +35,6 @@ export interface WorkingRunOptions {
   signal?: AbortSignal;
 }
 
-/** Paths runc mounts over; created in the upper dir when the image lacks them (see run-step.ts). */
-export const RUNC_MOUNT_POINTS = ['proc', 'dev', 'sys', 'etc', 'etc/hosts', 'etc/resolv.conf', 'etc/hostname'];
 
 export async function runInWorkingContainer(stores: Stores, runtime: ContainerRuntime, options: WorkingRunOptions): Promise<number> {
   if (options.command.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'wc run: no command given (wc run CONTAINER -- CMD...)', { exitCode: 125 });
@@ -50,9 +47,7 @@ export async function runInWorkingContainer(stores: Stores, runtime: ContainerRu
   const unmark = await markRun(stores, record.id);
   try {
     const rootfs = await mountContainer(stores, record);
-    const points = [...RUNC_MOUNT_POINTS, ...binds.flatMap((m) => ancestors(m.destination))];
-    const absent: string[] = [];
-    for (const p of points) if (!(await pathExists(path.join(rootfs, p), { follow: false }))) absent.push(p);
+    const absent = await absentMountPoints(rootfs, binds.map((m) => m.destination));
     try {
       const env = mergeEnv(config.Env ?? [], options.env);
       const cwd = options.workdir ?? (config.WorkingDir || '/');
@@ -119,10 +114,3 @@ export async function parseVolumes(specs: readonly string[]): Promise<SpecMount[
   }
   return mounts;
 }
-
-function ancestors(destination: string): string[] {
-  const parts = destination.split('/').filter(Boolean);
-  return parts.map((_, i) => parts.slice(0, i + 1).join('/'));
-}
-
-

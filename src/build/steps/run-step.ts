@@ -102,8 +102,25 @@ export async function cachedRunStep(ctx: RunStepContext, state: StageState, comm
   return { layers, key, cached: false, created };
 }
 
-// Paths runc mounts over in every RUN container; created in the rootfs when absent.
-const MOUNT_POINTS = ['proc', 'dev', 'sys', 'etc', 'etc/hosts', 'etc/resolv.conf', 'etc/hostname'];
+/** Paths runc mounts over in every container (a RUN step, `wc run`); created in the rootfs when absent. */
+export const RUNC_MOUNT_POINTS = ['proc', 'dev', 'sys', 'etc', 'etc/hosts', 'etc/resolv.conf', 'etc/hostname'];
+
+/**
+ * What runc may create in a rootfs for a container with these extra mount destinations: its own
+ * mount points, and each destination with every parent (runc creates a missing one with its
+ * missing parents), relative to the root.
+ */
+export function mountPointPaths(destinations: readonly string[]): string[] {
+  const ancestors = destinations.flatMap((d) => d.split('/').filter(Boolean).map((_, i, parts) => parts.slice(0, i + 1).join('/')));
+  return [...new Set([...RUNC_MOUNT_POINTS, ...ancestors])];
+}
+
+/** Those of mountPointPaths the rootfs lacks now: what to remove again after the run. */
+export async function absentMountPoints(rootfs: string, destinations: readonly string[]): Promise<string[]> {
+  const absent: string[] = [];
+  for (const p of mountPointPaths(destinations)) if (!(await pathExists(path.join(rootfs, p), { follow: false }))) absent.push(p);
+  return absent;
+}
 
 async function runStep(ctx: RunStepContext, state: StageState, command: CommandForm): Promise<LayerRef[]> {
   const { stores } = ctx;
@@ -115,17 +132,13 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
   try {
     const mount = await mountOverlay({ lowers: lowerDirs(stores, state.layers), upper, mountsDir: stores.layout.mounts });
     let exitCode: number;
-    const absent: string[] = [];
+    let absent: string[] = [];
     let prepared: PreparedMounts | undefined;
     let network: RunNetwork | undefined;
     try {
       prepared = await ctx.prepareMounts?.(mount.target, scratch);
       const extraMounts = [...(ctx.extraMounts ?? []), ...(prepared?.mounts ?? [])];
-      // runc creates a missing mount point with its missing parents: each of them must go again.
-      const extraPoints = extraMounts.flatMap((m) =>
-        m.destination.split('/').filter(Boolean).map((_, i, parts) => parts.slice(0, i + 1).join('/')),
-      );
-      for (const p of [...MOUNT_POINTS, ...extraPoints]) if (!(await pathExists(path.join(mount.target, p), { follow: false }))) absent.push(p);
+      absent = await absentMountPoints(mount.target, extraMounts.map((m) => m.destination));
       const config = state.config.config;
       const env = withVariables(runEnvironment(state, { proxies: true }), prepared?.env ?? []);
       const args = commandArgs(command, config.Shell);
