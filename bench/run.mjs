@@ -15,12 +15,14 @@ process.chdir(repo);
 
 // ---- arguments
 const args = process.argv.slice(2);
-const opts = { quick: false, runs: undefined, json: path.join(repo, 'bench', 'results.json') };
+const opts = { quick: false, runs: undefined, only: undefined, json: path.join(repo, 'bench', 'results.json') };
+const ROW_GROUPS = ['small', 'context', 'multistage', 'registry', 'run'];
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === '--quick') opts.quick = true;
   else if (a === '--runs') opts.runs = Number(args[++i]);
   else if (a.startsWith('--runs=')) opts.runs = Number(a.slice(7));
+  else if (a === '--only' || a.startsWith('--only=')) opts.only = (a === '--only' ? args[++i] ?? '' : a.slice(7)).split(',').filter(Boolean);
   else if (a === '--json') opts.json = path.resolve(args[++i] ?? '');
   else if (a.startsWith('--json=')) opts.json = path.resolve(a.slice(7));
   else if (a === '-h' || a === '--help') {
@@ -28,6 +30,7 @@ for (let i = 0; i < args.length; i++) {
       '  --quick     small workloads, 1 run (the regression guard; under 2 minutes)\n' +
       '  --runs N    runs per row, the median is reported (default 3, --quick 1)\n' +
       '  --json FILE where to write the results (default bench/results.json)\n' +
+      `  --only LIST comma-separated row groups to run: ${ROW_GROUPS.join(',')} (registry builds the context image untimed when context is left out)\n` +
       'needs: root, /usr/sbin/runc, /bin/busybox (static); compares with buildah, skopeo and docker-registry\n' +
       'when installed (rows or columns are skipped, with a line saying so, when not); GNU time for peak RSS.\n' +
       'It installs nothing; scripts/setup.sh does.');
@@ -37,6 +40,12 @@ for (let i = 0; i < args.length; i++) {
     process.exit(2);
   }
 }
+const unknownGroups = (opts.only ?? []).filter((g) => !ROW_GROUPS.includes(g));
+if (unknownGroups.length > 0) {
+  console.error(`bench: --only: unknown row group ${unknownGroups.join(', ')} (known: ${ROW_GROUPS.join(', ')})`);
+  process.exit(2);
+}
+const wanted = (group) => opts.only === undefined || opts.only.includes(group);
 const runs = opts.runs ?? (opts.quick ? 1 : 3);
 if (!Number.isInteger(runs) || runs < 1) {
   console.error('bench: --runs expects a whole number >= 1');
@@ -222,7 +231,7 @@ writeFileSync(path.join(smallCtx, 'Containerfile'), [
   'CMD ["cat", "/app/three"]',
   '',
 ].join('\n'));
-await row('small (7 steps, cold)', async () => {
+if (wanted('small')) await row('small (7 steps, cold)', async () => {
   const ts = []; const tsRss = []; const ref = [];
   for (let i = 0; i < runs; i++) {
     const s = await freshStore('tsbuild');
@@ -241,12 +250,14 @@ await row('small (7 steps, cold)', async () => {
 // context: COPY . /ctx + one RUN; cold, nothing changed, one file changed. The last stores are kept
 // for the push and run rows.
 const ctx = path.join(work, 'ctx');
-console.log(`bench: generating the context (${size.files} files, ${size.mb} MB)`);
-await run(['node', 'bench/make-context.mjs', ctx, String(size.files), String(size.mb)]);
-writeFileSync(path.join(ctx, 'Containerfile'), 'FROM busybox-base\nCOPY . /ctx\nRUN du -s /ctx\n');
+if (wanted('context') || wanted('registry')) {
+  console.log(`bench: generating the context (${size.files} files, ${size.mb} MB)`);
+  await run(['node', 'bench/make-context.mjs', ctx, String(size.files), String(size.mb)]);
+  writeFileSync(path.join(ctx, 'Containerfile'), 'FROM busybox-base\nCOPY . /ctx\nRUN du -s /ctx\n');
+}
 let ctxStore; let ctxBuildah;
 const ctxName = `context ${size.files} files / ${size.mb} MB`;
-await row(ctxName, async () => {
+if (wanted('context')) await row(ctxName, async () => {
   const c = { cold: [[], [], []], same: [[], [], []], changed: [[], [], []] }; // [ts, rss, ref]
   for (let i = 0; i < runs; i++) {
     if (ctxStore) await dropStore(ctxStore, 'tsbuild');
@@ -282,7 +293,7 @@ writeFileSync(path.join(multiCtx, 'Containerfile'), [
   ...['a', 'b', 'c'].map((s) => `COPY --from=${s} /sum-${s} /`),
   '',
 ].join('\n'));
-await row('multistage (3 stages, cold)', async () => {
+if (wanted('multistage')) await row('multistage (3 stages, cold)', async () => {
   const ts = []; const tsRss = []; const ref = [];
   for (let i = 0; i < runs; i++) {
     const s = await freshStore('tsbuild');
@@ -327,8 +338,19 @@ async function startRegistry() {
   child.kill('SIGKILL');
   throw new CommandError('docker-registry did not start');
 }
-const skipRegistry = !have.registry ? 'docker-registry is not installed' : !ctxStore ? 'the context image was not built' : undefined;
-if (skipRegistry) {
+if (!wanted('context') && wanted('registry')) {
+  // The registry rows push the context image: built here once, untimed.
+  ctxStore = await freshStore('tsbuild');
+  await run(tsbArgv(ctxStore, 'bud', '-q', '-t', 'ctx', ctx));
+  if (have.buildah) {
+    ctxBuildah = await freshStore('buildah');
+    await bud(ctxBuildah, '-q', '-t', 'ctx', ctx);
+  }
+}
+const skipRegistry = !wanted('registry') ? undefined : !have.registry ? 'docker-registry is not installed' : !ctxStore ? 'the context image was not built' : undefined;
+if (!wanted('registry')) {
+  // left out by --only
+} else if (skipRegistry) {
   console.log(`bench: skipping push, push again and pull: ${skipRegistry}`);
   for (const name of [`push ${size.mb} MB, registry empty`, 'push again, registry has the blobs', `pull ${size.mb} MB`]) {
     rows.push({ name, tsbuild_s: null, reference: null, reference_s: null, ratio: null, target: null, pass: null, peak_rss_mb: null, skipped: skipRegistry });
@@ -376,7 +398,7 @@ if (skipRegistry) {
 
 // run --rm IMAGE true: next to `buildah run` (run only, the container made before) and `runc run`
 // of a prepared bundle of the same root filesystem.
-await row('run --rm IMAGE true', async () => {
+if (wanted('run')) await row('run --rm IMAGE true', async () => {
   const root = await freshStore('tsbuild');
   const bundle = path.join(work, 'bundle');
   mkdirSync(path.join(bundle, 'rootfs'), { recursive: true });
