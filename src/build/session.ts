@@ -56,7 +56,7 @@ export interface BuildOptions {
   unsetLabels?: string[];
   /** --platform, checked against the host: the TARGET* args take its values. */
   platform?: string;
-  /** Stages run at once at most (default: the core count). */
+  /** Stages run at once at most (default: no limit). */
   jobs?: number;
   /** Registry repositories to look cache keys up in / push cached steps to (--cache-from, --cache-to); registry flags as for pulls. */
   cacheFrom?: string[];

@@ -72,7 +72,7 @@ async function contextEntry(m: RunMount, source: Extract<MountSource, { kind: 'c
 export async function layersView(stores: Stores, layers: readonly LayerRef[], upper: string | undefined, env: MountEnv): Promise<string> {
   await ensureSnapshots(stores, layers);
   if (upper) await mkdir(upper, { recursive: true });
-  const view = await mountOverlay({ lowers: lowerDirs(stores, layers), upper, mountsDir: stores.layout.mounts });
+  const view = await mountOverlay({ lowers: lowerDirs(stores, layers), upper, mountsDir: stores.layout.mounts, volatile: upper !== undefined });
   env.defer(() => view.unmount());
   return view.target;
 }
@@ -80,7 +80,7 @@ export async function layersView(stores: Stores, layers: readonly LayerRef[], up
 /** An overlay with host directories as lower layers and a throwaway upper dir: writes vanish. */
 export async function overlayOver(lowers: string[], upper: string, env: MountEnv): Promise<string> {
   await mkdir(upper, { recursive: true });
-  const view = await mountOverlay({ lowers, upper, mountsDir: env.stores.layout.mounts });
+  const view = await mountOverlay({ lowers, upper, mountsDir: env.stores.layout.mounts, volatile: true });
   env.defer(() => view.unmount());
   return view.target;
 }

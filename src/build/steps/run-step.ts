@@ -130,7 +130,7 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
   const scratch = tempName(stores.layout.tmp, 'run');
   await mkdir(scratch);
   try {
-    const mount = await mountOverlay({ lowers: lowerDirs(stores, state.layers), upper, mountsDir: stores.layout.mounts });
+    const mount = await mountOverlay({ lowers: lowerDirs(stores, state.layers), upper, mountsDir: stores.layout.mounts, volatile: true });
     let exitCode: number;
     let absent: string[] = [];
     let prepared: PreparedMounts | undefined;

@@ -1,4 +1,4 @@
-// Stages that do not read each other build at once (--jobs, default: the core count), a stage starts
+// Stages that do not read each other build at once (--jobs, default: every ready stage), a stage starts
 // only once the stages it reads are done, output stays whole lines prefixed with the stage, and a
 // failing stage stops the others: nothing tagged, nothing left mounted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +53,22 @@ describe('--jobs', () => {
     expect(lines).toContain('[a] a starts');
     expect(lines).toContain('[b] b ends');
     expect(result.stdout).toMatch(/\[2\] STEP 11\/11: COPY --from=b \/end \/b.end/);
+  });
+
+  it('runs every ready stage at once without --jobs, more stages than cores included', async () => {
+    const names = ['x', 'y', 'z'];
+    const ctx = await contexts.make({
+      Containerfile: [
+        ...names.flatMap((n) => [`FROM busybox-base AS ${n}`, 'RUN echo default-jobs', mark(n)]),
+        'FROM busybox-base',
+        ...names.map((n) => `COPY --from=${n} /start /${n}.start`),
+        ...names.map((n) => `COPY --from=${n} /end /${n}.end`),
+      ].join('\n'),
+    });
+    await budOk(t, ctx, ['-t', 'default-jobs']);
+    const [xs, ys, zs, xe, ye, ze] = (await sh(t, 'default-jobs', 'cat /x.start /y.start /z.start /x.end /y.end /z.end')).trim().split('\n').map(Number) as number[];
+    // All three started before any of them ended: a limit of 2 (this machine's cores) would fail this.
+    expect(Math.max(xs!, ys!, zs!), `starts ${[xs, ys, zs]} ends ${[xe, ye, ze]}`).toBeLessThan(Math.min(xe!, ye!, ze!));
   });
 
   it('runs them one after another with --jobs 1, in Containerfile order', async () => {
