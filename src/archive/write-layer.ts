@@ -3,7 +3,7 @@
 // layer's diff ID. Same tree, same bytes: names are sorted bytewise, uname/gname are empty, PAX
 // records are sorted, and nothing depends on timing or the order of concurrent reads.
 import { createHash } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -34,14 +34,11 @@ export interface LayerDigest {
   size: number;
 }
 
-/** Files up to this size are read whole, ahead of time; bigger ones are streamed in chunks. */
+/** Files up to this size are read whole into the current chunk; bigger ones are streamed in chunks. */
 const SMALL_FILE = 512 * 1024;
 const CHUNK = 1024 * 1024;
-/** Read-ahead of small files: overlaps open/read/close latency without holding much memory. */
-const PREFETCH_FILES = 64;
-const PREFETCH_BYTES = 32 * 1024 * 1024;
 /** Headers and small files are joined into chunks of about this size before they are written. */
-const BATCH = 256 * 1024;
+const BATCH = 1024 * 1024;
 const READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW;
 
 /** Streams a deterministic uncompressed tar of `dir` into `out` (which is ended), hashing it on the way. */
@@ -79,19 +76,7 @@ async function* generateTar(
     return options.clampMtime === undefined ? s : Math.min(s, options.clampMtime);
   };
   const linkTargets = findHardlinks(entries, overlay);
-  const prefetch = new Prefetcher(entries, linkTargets);
-  let batch: Buffer[] = [];
-  let batched = 0;
-  const add = (b: Buffer) => {
-    batch.push(b);
-    batched += b.length;
-  };
-  const takeBatch = () => {
-    const joined = Buffer.concat(batch, batched);
-    batch = [];
-    batched = 0;
-    return joined;
-  };
+  const batch = new Batch();
 
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
@@ -105,43 +90,112 @@ async function* generateTar(
       mtime: mtimeOf(e),
       xattrs: emittedXattrs(xattrTable.get(e.host)),
     };
-
+    const headers: Buffer[] = [];
+    /** File bytes read into the batch after the header (small files), with their padding. */
+    let inline = 0;
+    let streamed = false;
     if (st.isDirectory()) {
-      add(encodeHeader({ ...base, name: `${e.rel}/`, type: 'dir' }));
-      if (overlay && isOpaque(xattrTable.get(e.host))) add(whiteoutHeader(`${e.rel}/.wh..wh..opq`));
+      headers.push(encodeHeader({ ...base, name: `${e.rel}/`, type: 'dir' }));
+      if (overlay && isOpaque(xattrTable.get(e.host))) headers.push(whiteoutHeader(`${e.rel}/.wh..wh..opq`));
     } else if (overlay && st.isCharacterDevice() && st.rdev === 0) {
-      add(whiteoutHeader(path.posix.join(path.posix.dirname(e.rel), `.wh.${path.posix.basename(e.rel)}`)));
+      headers.push(whiteoutHeader(path.posix.join(path.posix.dirname(e.rel), `.wh.${path.posix.basename(e.rel)}`)));
     } else if (linkTargets.has(i)) {
-      add(encodeHeader({ ...base, name: e.rel, type: 'link', linkname: linkTargets.get(i)! }));
-    } else {
-      if (st.isFile()) {
-        add(encodeHeader({ ...base, name: e.rel, type: 'file', size: st.size }));
-        if (st.size <= SMALL_FILE) {
-          if (st.size > 0) {
-            add(await prefetch.take(i));
-            add(padding(st.size));
-          }
-        } else {
-          if (batched > 0) yield takeBatch();
-          yield* streamFile(e);
-          add(padding(st.size));
-        }
-      } else if (st.isSymbolicLink()) {
-        add(encodeHeader({ ...base, name: e.rel, type: 'symlink', linkname: e.linkTarget ?? '' }));
-      } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        const { major, minor } = splitRdev(st.rdev);
-        const type = st.isCharacterDevice() ? 'char' : 'block';
-        add(encodeHeader({ ...base, name: e.rel, type, devmajor: major, devminor: minor }));
-      } else if (st.isFIFO()) {
-        add(encodeHeader({ ...base, name: e.rel, type: 'fifo' }));
-      }
-      // Sockets cannot be archived (and mean nothing in an image); they are left out, as docker does.
+      headers.push(encodeHeader({ ...base, name: e.rel, type: 'link', linkname: linkTargets.get(i)! }));
+    } else if (st.isFile()) {
+      headers.push(encodeHeader({ ...base, name: e.rel, type: 'file', size: st.size }));
+      if (st.size <= SMALL_FILE) inline = st.size + padding(st.size).length;
+      else streamed = true;
+    } else if (st.isSymbolicLink()) {
+      headers.push(encodeHeader({ ...base, name: e.rel, type: 'symlink', linkname: e.linkTarget ?? '' }));
+    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      const { major, minor } = splitRdev(st.rdev);
+      const type = st.isCharacterDevice() ? 'char' : 'block';
+      headers.push(encodeHeader({ ...base, name: e.rel, type, devmajor: major, devminor: minor }));
+    } else if (st.isFIFO()) {
+      headers.push(encodeHeader({ ...base, name: e.rel, type: 'fifo' }));
     }
-    if (batched >= BATCH) yield takeBatch();
-    prefetch.advance(i + 1);
+    // Sockets cannot be archived (and mean nothing in an image); they are left out, as docker does.
+    if (headers.length === 0) continue;
+
+    const needed = headers.reduce((n, h) => n + h.length, inline);
+    if (!batch.has(needed)) {
+      if (batch.used > 0) yield batch.take();
+      batch.reserve(needed);
+    }
+    for (const h of headers) batch.append(h);
+    if (inline > 0) {
+      batch.readFile(e);
+      batch.zeros(inline - st.size);
+    }
+    if (streamed) {
+      yield batch.take();
+      yield* streamFile(e);
+      batch.append(padding(st.size));
+    }
   }
-  add(END_OF_ARCHIVE);
-  yield takeBatch();
+  if (!batch.has(END_OF_ARCHIVE.length)) yield batch.take();
+  batch.append(END_OF_ARCHIVE);
+  yield batch.take();
+}
+
+/**
+ * The tar's bytes before they go out, in chunks of about BATCH: headers are copied in and small
+ * files are read straight into it, so there is one allocation per chunk rather than one buffer per
+ * file and a join. A chunk handed out is never written again (the writer may still hold it).
+ */
+class Batch {
+  private buf = Buffer.allocUnsafe(BATCH);
+  used = 0;
+
+  has(n: number): boolean {
+    return this.buf.length - this.used >= n;
+  }
+
+  /** A fresh, empty buffer with room for at least `n` bytes (a huge PAX header may exceed BATCH). */
+  reserve(n: number): void {
+    if (this.used === 0 && this.buf.length >= n) return;
+    this.buf = Buffer.allocUnsafe(Math.max(BATCH, n));
+    this.used = 0;
+  }
+
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.used);
+    this.buf = Buffer.allocUnsafe(BATCH);
+    this.used = 0;
+    return out;
+  }
+
+  append(b: Uint8Array): void {
+    this.buf.set(b, this.used);
+    this.used += b.length;
+  }
+
+  zeros(n: number): void {
+    this.buf.fill(0, this.used, this.used + n);
+    this.used += n;
+  }
+
+  /**
+   * A small file's content, read with synchronous calls: through the thread pool, the hand-offs of
+   * its open, read and close cost more than the reading (20,000 files of 25 KB: 0.55 s
+   * synchronous, about 3 s with 64 reads in flight, on tmpfs).
+   */
+  readFile(e: WalkEntry): void {
+    const fd = openSync(e.host, READ_FLAGS);
+    try {
+      const size = e.stat.size;
+      let filled = 0;
+      while (filled < size) {
+        const n = readSync(fd, this.buf, this.used + filled, size - filled, filled);
+        // The header already promised st.size bytes; a shorter file would corrupt the archive.
+        if (n === 0) throw new TsbuildError('IO', `file ${e.host} shrank while it was being archived`);
+        filled += n;
+      }
+      this.used += size;
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 /**
@@ -225,54 +279,9 @@ async function* streamFile(e: WalkEntry): AsyncGenerator<Buffer> {
   }
 }
 
-async function readSmall(e: WalkEntry): Promise<Buffer> {
-  const fd = await openFd(e.host, READ_FLAGS);
-  try {
-    return await readChunk(fd, e, 0, e.stat.size);
-  } finally {
-    await closeFd(fd);
-  }
-}
-
 async function readChunk(fd: number, e: WalkEntry, position: number, length: number): Promise<Buffer> {
   const buf = await readAt(fd, length, position);
   // The header already promised st.size bytes; a shorter file would corrupt the archive.
   if (!buf) throw new TsbuildError('IO', `file ${e.host} shrank while it was being archived`);
   return buf;
-}
-
-/** Reads the next few small files concurrently, ahead of the writer, within a byte budget. */
-class Prefetcher {
-  private readonly pending = new Map<number, Promise<Buffer>>();
-  private next = 0;
-  private bytes = 0;
-
-  constructor(
-    private readonly entries: readonly WalkEntry[],
-    private readonly skip: ReadonlyMap<number, unknown>,
-  ) {
-    this.advance(0);
-  }
-
-  advance(current: number): void {
-    this.next = Math.max(this.next, current);
-    while (this.next < this.entries.length && this.next < current + PREFETCH_FILES && this.bytes < PREFETCH_BYTES) {
-      const e = this.entries[this.next]!;
-      if (e.stat.isFile() && e.stat.size > 0 && e.stat.size <= SMALL_FILE && !this.skip.has(this.next)) {
-        const p = readSmall(e);
-        p.catch(() => {}); // surfaced by take(); avoids an unhandled rejection if the writer stops first
-        this.pending.set(this.next, p);
-        this.bytes += e.stat.size;
-      }
-      this.next++;
-    }
-  }
-
-  take(index: number): Promise<Buffer> {
-    const p = this.pending.get(index);
-    if (!p) return readSmall(this.entries[index]!);
-    this.pending.delete(index);
-    this.bytes -= this.entries[index]!.stat.size;
-    return p;
-  }
 }

@@ -5,11 +5,12 @@
 // an unchanged context costs one lstat per file and reads no content.
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { close as fsClose, constants as fsConstants, open as fsOpen, read as fsRead } from 'node:fs';
+import { close as fsClose, closeSync, constants as fsConstants, open as fsOpen, openSync, read as fsRead, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { TsbuildError, errnoCode } from '../../errors.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { mapLimit } from '../../util/limit.js';
+import { yieldEvery } from '../../util/yield.js';
 import type { SelectedEntry, SourceRoot } from './select.js';
 import { walkEntry, type WalkItem } from './walk.js';
 
@@ -72,23 +73,41 @@ export async function checksumSelection(
     stats.files += files.length;
     stats.memoHits += files.length - misses.length;
   }
-  const buffers: Buffer[] = [];
-  await mapLimit(misses, HASH_CONCURRENCY, async (item) => {
-    const startedMs = Date.now();
-    const buffer = buffers.pop() ?? Buffer.allocUnsafe(READ_CHUNK);
-    let digest: string;
-    try {
-      digest = await hashFile(item.abs, item.st.size, buffer);
-    } finally {
-      buffers.push(buffer);
-    }
+  const done = (item: WalkItem, digest: string, startedMs: number): void => {
     digests.set(item, digest);
     if (stats !== undefined) {
       stats.filesHashed += 1;
       stats.bytesHashed += item.st.size;
     }
     if (memo !== undefined && item.st.mtimeMs < startedMs - RACY_WINDOW_MS) memo.remember(item.abs, item.st, digest);
-  });
+  };
+  // Small files are hashed with synchronous reads: the thread pool's hand-offs for their open,
+  // read and close cost more than reading them. Big ones stream through the pool, several at once,
+  // so a cold disk gets a deep queue; both go on together.
+  const small = misses.filter((item) => item.st.size <= READ_CHUNK);
+  const big = misses.filter((item) => item.st.size > READ_CHUNK);
+  const hashSmall = async (): Promise<void> => {
+    const buffer = Buffer.allocUnsafe(READ_CHUNK);
+    const pause = yieldEvery(4 * READ_CHUNK);
+    for (const item of small) {
+      const startedMs = Date.now();
+      done(item, hashSmallFile(item.abs, item.st.size, buffer), startedMs);
+      await pause(item.st.size + 4096);
+    }
+  };
+  const buffers: Buffer[] = [];
+  await Promise.all([
+    hashSmall(),
+    mapLimit(big, HASH_CONCURRENCY, async (item) => {
+      const startedMs = Date.now();
+      const buffer = buffers.pop() ?? Buffer.allocUnsafe(READ_CHUNK);
+      try {
+        done(item, await hashFile(item.abs, item.st.size, buffer), startedMs);
+      } finally {
+        buffers.push(buffer);
+      }
+    }),
+  ]);
 
   // One string per source, hashed in one go: thousands of tiny hash.update calls cost more than one big one.
   const hash = createHash('sha256');
@@ -150,6 +169,32 @@ function hashFile(abs: string, expectedSize: number, buffer: Buffer): Promise<st
       step();
     });
   });
+}
+
+/** sha256 of a file of at most buffer.length bytes (as lstat saw it), read synchronously. */
+function hashSmallFile(abs: string, expectedSize: number, buffer: Buffer): string {
+  let fd: number;
+  try {
+    fd = openSync(abs, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  } catch (err) {
+    throw readError(err, abs);
+  }
+  const hash = createHash('sha256');
+  try {
+    let total = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, 0, buffer.length, null);
+      hash.update(buffer.subarray(0, n));
+      total += n;
+      // As in hashFile: a short read that reached the size lstat saw is the end (one read saved).
+      if (n === 0 || (n < buffer.length && total >= expectedSize)) break;
+    }
+  } catch (err) {
+    throw readError(err, abs);
+  } finally {
+    closeSync(fd);
+  }
+  return `sha256:${hash.digest('hex')}`;
 }
 
 function readError(err: unknown, abs: string): TsbuildError {

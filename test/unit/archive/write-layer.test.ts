@@ -200,4 +200,27 @@ describe('writeLayerTar', () => {
     expect(entries.find((e) => e.header.name === 'big.bin')!.content.equals(big)).toBe(true);
     expect(entries).toHaveLength(51);
   });
+  it('keeps every byte of files around the 512 KiB small-file limit and across 1 MiB chunk boundaries', async () => {
+    const dir = tempDir();
+    const sizes = [0, 1, 511, 512, 513, 512 * 1024 - 1, 512 * 1024, 512 * 1024 + 1, 1024 * 1024 - 700, 1024 * 1024, 2 * 1024 * 1024 + 5];
+    const contents = new Map<string, Buffer>();
+    // Enough files of odd sizes to cross many chunk boundaries at every offset.
+    for (let i = 0; i < 300; i++) sizes.push((i * 7919) % 20_000);
+    for (const [i, size] of sizes.entries()) {
+      const name = `f${String(i).padStart(3, '0')}`;
+      contents.set(name, randomBytes(size));
+      await writeFile(path.join(dir, name), contents.get(name)!);
+    }
+    const { tar, digest } = await layerOf(dir, { mode: 'plain' });
+    expect(digest).toBe(sha256(tar));
+    const entries = await listTar(tar);
+    expect(entries.map((e) => e.header.name)).toEqual([...contents.keys()]);
+    for (const e of entries) expect(e.content.equals(contents.get(e.header.name)!), e.header.name).toBe(true);
+    // GNU tar reads it the same way (and checks every header).
+    const tarFile = path.join(tempDir(), 'layer.tar');
+    await writeFile(tarFile, tar);
+    const out = tempDir();
+    run(['tar', '-xf', tarFile, '-C', out]);
+    for (const [name, content] of contents) expect((await readFile(path.join(out, name))).equals(content), name).toBe(true);
+  });
 });
