@@ -123,11 +123,14 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const policy = parsePullPolicy(args.pull);
     if (args.squash && args['squash-all']) throw new TsbuildError('INVALID_ARGUMENT', '--squash and --squash-all cannot be used together');
     await using runFlags = await parseRunFlags(runContainerFlagArgs(args));
-    const { parseCacheRepository } = await import('../../build/remote-cache.js');
-    const repositories = (values: string[], flag: string): string[] =>
-      [...new Set(values.map((v) => parseCacheRepository(v, flag)))];
-    const cacheFrom = repositories(args['cache-from'], '--cache-from');
-    const cacheTo = repositories(args['cache-to'], '--cache-to');
+    const repositories = async (values: string[], flag: string): Promise<string[]> => {
+      if (values.length === 0) return [];
+      // The registry client (undici and all) loads only for a build that names a remote cache.
+      const { parseCacheRepository } = await import('../../build/remote-cache.js');
+      return [...new Set(values.map((v) => parseCacheRepository(v, flag)))];
+    };
+    const cacheFrom = await repositories(args['cache-from'], '--cache-from');
+    const cacheTo = await repositories(args['cache-to'], '--cache-to');
     const cacheTtlMs = parseCacheTtl(args['cache-ttl']);
     const output = await outputTarget([args.output ?? []].flat());
     // A tar on stdout owns stdout: step lines and the image ID go to stderr instead.
