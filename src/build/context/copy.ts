@@ -3,10 +3,9 @@
 // were (COPY --from) unless --chown, symlinks stay symlinks, hardlinks become copies, and ADD
 // unpacks local tar archives. The layer dir is fresh, so the copy is planned first (later sources
 // win over earlier ones at the same path) and then executed with file data moved by copyFile
-// (copy_file_range / reflinks) in parallel.
+// (copy_file_range / reflinks), in worker threads for big copies (copy-files.ts).
 import type { Stats } from 'node:fs';
-import { constants as fsConstants } from 'node:fs';
-import { chmod, copyFile, lchown, lstat, lutimes, mkdir, symlink, unlink, utimes } from 'node:fs/promises';
+import { chmod, lchown, lstat, lutimes, mkdir, symlink, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from '../../util/exec.js';
 import { TsbuildError, errnoCode } from '../../errors.js';
@@ -17,6 +16,7 @@ import { mapLimit } from '../../util/limit.js';
 import { hasWildcard } from './patterns.js';
 import type { SelectedEntry, SourceRoot } from './select.js';
 import { walkEntry } from './walk.js';
+import { copyFiles, type CopyJob } from './copy-files.js';
 
 export interface DirMetadata {
   mode: number;
@@ -50,7 +50,7 @@ export interface CopyOptions {
 
 const S_ISGID = 0o2000;
 
-/** Files copied at once. copyFile runs in libuv's thread pool; more in flight only queues there. */
+/** Symlinks and special files made at once (file data goes through copyFiles). */
 const COPY_CONCURRENCY = 16;
 
 /**
@@ -145,10 +145,15 @@ export async function copySelection(
     await makeDir(target, options.what);
     dirs.push({ ...node, target });
   }
-  const leaves = [...plan].filter((pair): pair is [string, Exclude<PlanNode, { kind: 'dir' }>] => pair[1].kind !== 'dir');
-  await mapLimit(leaves, COPY_CONCURRENCY, async ([target, node]) => {
-    if (node.kind === 'file') await copyOne(node.abs, target, node.st, owners, options.what);
-    else if (node.kind === 'symlink') await linkOne(node.target, target, node.st, owners, options.what);
+  const files: CopyJob[] = [];
+  const others: Array<[string, Extract<PlanNode, { kind: 'symlink' | 'special' }>]> = [];
+  for (const [target, node] of plan) {
+    if (node.kind === 'file') files.push(copyJob(node.abs, target, node.st, owners));
+    else if (node.kind !== 'dir') others.push([target, node]);
+  }
+  await copyFiles(files, options.what);
+  await mapLimit(others, COPY_CONCURRENCY, async ([target, node]) => {
+    if (node.kind === 'symlink') await linkOne(node.target, target, node.st, owners, options.what);
     else await makeSpecial(target, node.st, owners, options.what);
   });
   for (const archive of archives) {
@@ -251,28 +256,18 @@ async function applyMeta(target: string, meta: DirMetadata, owners: Owners, what
   }
 }
 
-async function copyOne(source: string, target: string, st: Stats, owners: Owners, what: string): Promise<void> {
-  // EXCL: never follow or overwrite something already at the target (a symlink could point anywhere).
-  const flags = fsConstants.COPYFILE_FICLONE | fsConstants.COPYFILE_EXCL;
-  try {
-    try {
-      await copyFile(source, target, flags);
-    } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw err;
-      await removeNonDir(target, what);
-      await copyFile(source, target, flags);
-    }
-    const { uid, gid } = owners.owner(st);
-    const mode = owners.mode(st);
-    if (owners.needsChown(uid, gid)) await lchown(target, uid, gid);
-    // copyFile already gave the source's mode; chmod only for --chmod or bits chown clears (setuid/setgid).
-    if (mode !== (st.mode & 0o7777) || (mode & 0o6000) !== 0) await chmod(target, mode);
-    const mtime = seconds(st.mtimeMs);
-    await utimes(target, seconds(st.atimeMs), mtime);
-  } catch (err) {
-    if (err instanceof TsbuildError) throw err;
-    throw writeError(err, target, what, source);
-  }
+function copyJob(source: string, target: string, st: Stats, owners: Owners): CopyJob {
+  const { uid, gid } = owners.owner(st);
+  const mode = owners.mode(st);
+  return {
+    source,
+    target,
+    owner: owners.needsChown(uid, gid) ? { uid, gid } : undefined,
+    // copyFile already gives the source's mode; chmod only for --chmod or bits chown clears (setuid/setgid).
+    mode: mode !== (st.mode & 0o7777) || (mode & 0o6000) !== 0 ? mode : undefined,
+    atime: seconds(st.atimeMs),
+    mtime: seconds(st.mtimeMs),
+  };
 }
 
 async function linkOne(linkTarget: string, target: string, st: Stats, owners: Owners, what: string): Promise<void> {

@@ -2,7 +2,8 @@
 // --chown (names from the image, ids), --link, --parents, --exclude, and the reference's rules for
 // symlinks, wildcards, trailing slashes and WORKDIR-relative destinations. Assertions are what a
 // user sees in the built image.
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildahAvailable, buildBoth, comparableTree } from '../../helpers/buildah.js';
@@ -233,5 +234,38 @@ describe.runIf(available)('side by side with buildah', () => {
     expect(tsbuild.files.get('d')?.mode).toBe(0o750);
     const only = (p: string): boolean => !/^(d\/|added|by-name|lone-uid)/.test(p);
     expect(comparableTree(tsbuild, only)).toEqual(comparableTree(buildah, only));
+  });
+});
+
+describe('big copies (file data copied in worker threads)', () => {
+  it('copies 600 files with their content, modes and mtimes, and --chown and --chmod reach every one', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 600; i++) files[`many/d${i % 7}/f${i}`] = `file ${i}\n`.repeat(i % 50);
+    const ctx = await contexts.make({
+      Containerfile: ['FROM users-base', 'COPY many /plain/', 'COPY --chown=app --chmod=640 many /owned-many/'].join('\n'),
+      ...files,
+    });
+    await chmod(path.join(ctx, 'many/d3/f3'), 0o755);
+    await utimes(path.join(ctx, 'many/d5/f5'), 1_600_000_000, 1_600_000_000);
+    await budOk(t, ctx, ['-t', 'big-copy']);
+    const out = await sh(t, 'big-copy', [
+      'find /plain -type f | wc -l',
+      'find /owned-many -type f | wc -l',
+      'cat /plain/d4/f599 | md5sum',
+      'stat -c "%a %u:%g" /plain/d3/f3 /plain/d1/f1 /owned-many/d3/f3',
+      'stat -c %Y /plain/d5/f5',
+      'find /owned-many -type f ! -user 1000 | wc -l',
+    ].join(' && '));
+    const expected = `file 599\n`.repeat(599 % 50);
+    expect(out.trim().split('\n')).toEqual([
+      '600',
+      '600',
+      `${createHash('md5').update(expected).digest('hex')}  -`,
+      '755 0:0',
+      '644 0:0',
+      '640 1000:1001',
+      '1600000000',
+      '0',
+    ]);
   });
 });

@@ -1,0 +1,106 @@
+// The file-data part of a COPY: many small copies, each a handful of syscalls (copy, chown, chmod,
+// utimes). Done one promise per syscall through libuv's pool, the hand-offs cost more than the
+// copying; done synchronously on the main thread, the kernel's share (file creation dominates on
+// ext4) gets only one core. So big copies are split among worker threads that each run the
+// syscalls synchronously, and small ones run synchronously right here.
+import { availableParallelism } from 'node:os';
+import { chmodSync, constants as fsConstants, copyFileSync, existsSync, lchownSync, lstatSync, unlinkSync, utimesSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { TsbuildError, errnoCode } from '../../errors.js';
+import { yieldEvery } from '../../util/yield.js';
+
+export interface CopyJob {
+  source: string;
+  target: string;
+  /** Set with lchown; undefined keeps the new file's owner (the process's). */
+  owner?: { uid: number; gid: number };
+  /** Set with chmod after the chown; undefined keeps the mode copyFile gave (the source's). */
+  mode?: number;
+  /** Seconds since the epoch (fractional). */
+  atime: number;
+  mtime: number;
+}
+
+/** What a failed job reports (also across the worker boundary, where errors lose their class). */
+export interface CopyFailure {
+  index: number;
+  message: string;
+  /** The target was a directory, which a file may not replace. */
+  directoryInTheWay?: boolean;
+}
+
+/** Below this many files, starting workers (~20 ms each) costs more than it saves. */
+const WORKER_THRESHOLD = 400;
+/** Jobs a worker claims at a time: consecutive files mostly share a directory, so workers rarely contend for one. */
+export const CLAIM = 32;
+
+// Relative to the compiled module; absent when the sources run directly (unit tests under vitest),
+// where copies are done in-process.
+const WORKER_FILE = new URL('./copy-files-worker.js', import.meta.url);
+
+/** Copies every job's file; rejects with a TsbuildError naming the file (`what` is the instruction's place). */
+export async function copyFiles(jobs: readonly CopyJob[], what: string): Promise<void> {
+  const failure = jobs.length >= WORKER_THRESHOLD && existsSync(WORKER_FILE) ? await inWorkers(jobs) : await inProcess(jobs);
+  if (failure === undefined) return;
+  const job = jobs[failure.index]!;
+  if (failure.directoryInTheWay) throw new TsbuildError('INVALID_ARGUMENT', `${what}: cannot replace the directory ${job.target} with a file`);
+  throw new TsbuildError('IO', `${what}: cannot write ${job.target} from ${job.source}: ${failure.message}`);
+}
+
+/** One job, synchronously. EXCL: never follow or overwrite something already at the target (a symlink could point anywhere). */
+export function runCopyJob(job: CopyJob): void {
+  const flags = fsConstants.COPYFILE_FICLONE | fsConstants.COPYFILE_EXCL;
+  try {
+    copyFileSync(job.source, job.target, flags);
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw err;
+    if (lstatSync(job.target).isDirectory()) throw new DirectoryInTheWay();
+    unlinkSync(job.target);
+    copyFileSync(job.source, job.target, flags);
+  }
+  if (job.owner) lchownSync(job.target, job.owner.uid, job.owner.gid);
+  if (job.mode !== undefined) chmodSync(job.target, job.mode);
+  utimesSync(job.target, job.atime, job.mtime);
+}
+
+export class DirectoryInTheWay extends Error {}
+
+export function describeFailure(index: number, err: unknown): CopyFailure {
+  return { index, message: (err as Error).message, directoryInTheWay: err instanceof DirectoryInTheWay };
+}
+
+async function inProcess(jobs: readonly CopyJob[]): Promise<CopyFailure | undefined> {
+  const pause = yieldEvery(200);
+  for (const [index, job] of jobs.entries()) {
+    try {
+      runCopyJob(job);
+    } catch (err) {
+      return describeFailure(index, err);
+    }
+    await pause();
+  }
+  return undefined;
+}
+
+/**
+ * Workers share one counter of claimed jobs (and a stop flag) in shared memory, so a worker that
+ * got small files takes more; after the first failure the others stop at their next claim.
+ */
+async function inWorkers(jobs: readonly CopyJob[]): Promise<CopyFailure | undefined> {
+  const shared = new Int32Array(new SharedArrayBuffer(8)); // [next job, stop]
+  const count = Math.min(availableParallelism(), 4, Math.ceil(jobs.length / CLAIM));
+  const failures: CopyFailure[] = [];
+  await Promise.all(
+    Array.from({ length: count }, () => {
+      const worker = new Worker(WORKER_FILE, { workerData: { jobs, shared } });
+      return new Promise<void>((resolve, reject) => {
+        worker.once('message', (failure: CopyFailure | null) => {
+          if (failure) failures.push(failure);
+        });
+        worker.once('error', reject);
+        worker.once('exit', () => resolve());
+      });
+    }),
+  );
+  return failures.sort((a, b) => a.index - b.index)[0];
+}
