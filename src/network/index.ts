@@ -74,7 +74,7 @@ export function createNetworkManager(stores: Stores): NetworkManager {
       network: network.name,
       ifname,
       netns,
-      conflist: conflistFor(network, IPAM_DIR),
+      conflist: conflistFor(network, IPAM_DIR, { publishesPorts: ports.length > 0 }),
       portMappings: ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, ...(p.hostIp ? { hostIP: p.hostIp } : {}) })),
     };
     const result = await cniAdd(stores, attachment);
