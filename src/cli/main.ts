@@ -1,7 +1,6 @@
 // The tsbuild command line: yargs wiring only. Each command lives in commands/ and imports its
 // implementation lazily, and only the named command's module is loaded (command-table.ts), so
 // start-up stays fast.
-import yargs from 'yargs';
 import { reportError } from './exit.js';
 import { globalOptions, wantsStack } from './global.js';
 import { VERSION } from './version.js';
@@ -27,6 +26,8 @@ export async function main(rawArgv: string[]): Promise<void> {
     return;
   }
   try {
+    // Loaded here, after the --version answer above, which needs none of it.
+    const { default: yargs } = await import('yargs');
     let cli = globalOptions(yargs(argv));
     for (const c of await commandsFor(command >= 0 ? argv[command] : undefined)) cli = cli.command(c as never);
     await cli
