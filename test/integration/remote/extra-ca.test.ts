@@ -2,6 +2,8 @@
 // start faster: a registry whose CA is only in that bundle is trusted by the launched CLI, and one
 // whose CA is nowhere still is not.
 import { spawn } from 'node:child_process';
+import { symlink } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, REPO, type CliResult } from '../../helpers/tsbuild.js';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
@@ -13,9 +15,9 @@ let target: Root;
 let registry: TestRegistry;
 
 /** Runs the launcher itself (not `node bin/tsbuild`, which the other tests use): the shell part runs. */
-function launch(root: Root, args: readonly string[], extra: NodeJS.ProcessEnv): Promise<CliResult> {
+function launch(root: Root, args: readonly string[], extra: NodeJS.ProcessEnv, bin = BIN): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, ['--root', root.t.root, ...args], { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env.env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(bin, ['--root', root.t.root, ...args], { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env.env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -50,8 +52,11 @@ describe('NODE_EXTRA_CA_CERTS through bin/tsbuild', () => {
     expect(refused.stderr).toMatch(/certificate/i);
   });
 
-  it('shows the launcher version like node bin/tsbuild does', async () => {
-    const launched = await launch(target, ['--version'], { NODE_EXTRA_CA_CERTS: registry.caFile });
+  it('runs through a symlink, as npm links bin/tsbuild', async () => {
+    const link = path.join(env.dir, 'tsbuild');
+    await symlink(BIN, link);
+    const launched = await launch(target, ['--version'], { NODE_EXTRA_CA_CERTS: registry.caFile }, link);
+    expect(launched.stderr).toBe('');
     expect(launched.stdout.trim()).toBe('0.1.0');
   });
 });
