@@ -16,6 +16,20 @@ export function commandIndex(argv: readonly string[]): number {
   return -1;
 }
 
+/**
+ * Whether argv asks for the version and nothing else (global options aside): main answers that
+ * without yargs' command table, which without a command word loads every command module.
+ */
+export function asksOnlyVersion(argv: readonly string[]): boolean {
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (GLOBAL_VALUE_OPTIONS.includes(arg)) i++;
+    else if (!GLOBAL_VALUE_OPTIONS.some((o) => arg.startsWith(`${o}=`))) rest.push(arg);
+  }
+  return rest.length === 1 && rest[0] === '--version';
+}
+
 interface OperandCommand {
   /** The command words, e.g. ['run'] or ['container', 'run']. */
   words: string[];

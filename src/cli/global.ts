@@ -2,7 +2,13 @@
 // `--help` and `version` never touch the disk).
 import type { Argv } from 'yargs';
 import { LOG_LEVELS, type LogLevel } from '../log-levels.js';
-import { DEFAULT_ROOT, openStores, type Stores } from '../store/root.js';
+import type { Stores } from '../store/root.js';
+
+/**
+ * store/root.ts's DEFAULT_ROOT, repeated so that loading the CLI does not load the store (tens of
+ * modules that --help, --version and usage errors never use); a unit test keeps the two equal.
+ */
+export const DEFAULT_ROOT = '/var/lib/tsbuild';
 
 export interface GlobalArgs {
   root: string;
@@ -28,8 +34,8 @@ export function globalOptions<T>(yargs: Argv<T>): Argv<T & GlobalArgs> {
 
 /** Opens the storage root (creating it and recovering leftovers of crashed processes). */
 export async function storesFor(args: GlobalArgs): Promise<Stores> {
-  // pino loads only when a command opens the store, which keeps --help and --version fast.
-  const { createLogger } = await import('../log.js');
+  // pino and the store load only when a command opens the store, which keeps --help and --version fast.
+  const [{ createLogger }, { openStores }] = await Promise.all([import('../log.js'), import('../store/root.js')]);
   return openStores({ root: args.root, logger: createLogger(args['log-level']) });
 }
 

@@ -1,12 +1,11 @@
 // The tsbuild command line: yargs wiring only. Each command lives in commands/ and imports its
 // implementation lazily, and only the named command's module is loaded (command-table.ts), so
 // start-up stays fast.
-import yargs from 'yargs';
 import { reportError } from './exit.js';
 import { globalOptions, wantsStack } from './global.js';
 import { VERSION } from './version.js';
 import { commandsFor } from './command-table.js';
-import { commandIndex, rewriteArgv } from './argv.js';
+import { asksOnlyVersion, commandIndex, rewriteArgv } from './argv.js';
 
 // Commands whose own failures exit 125 (podman's "the container engine failed"), so they cannot be
 // mistaken for a container's exit code.
@@ -21,7 +20,14 @@ export async function main(rawArgv: string[]): Promise<void> {
   // container's code otherwise. (The command word only: `bud -t run .` is a build.)
   const command = commandIndex(argv);
   const defaultExit = command >= 0 && PODMAN_EXIT_COMMANDS.has(argv[command]!) ? 125 : 1;
+  if (command < 0 && asksOnlyVersion(argv)) {
+    // What yargs' .version() prints, without loading every command module first.
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
   try {
+    // Loaded here, after the --version answer above, which needs none of it.
+    const { default: yargs } = await import('yargs');
     let cli = globalOptions(yargs(argv));
     for (const c of await commandsFor(command >= 0 ? argv[command] : undefined)) cli = cli.command(c as never);
     await cli

@@ -63,23 +63,32 @@ export async function startContainer(stores: Stores, id: string, options: StartO
         updateContainerRecord(stores, { ...record, state: 'running', ownerPid: process.pid, startedAt: new Date().toISOString() }),
         mkdir(paths.upper, { recursive: true, mode: 0o755 }),
       ]);
-      const rootfs = await mountRootfs(stores, record);
-      if (!record.userMounted) undo.push(() => unmountRootfs(stores, record));
+      // The rootfs (with what needs it: volume mounts, the process's user and command) and the
+      // network do not depend on each other, and the CNI chain is the slow part of a start: side by
+      // side. Each registers its undo once done; a failure waits for the other to settle, so undo
+      // sees both, and is reported in the order they used to run (rootfs, network, process).
+      const rootfsReady = mountRootfs(stores, record).then((mounted) => {
+        if (!record.userMounted) undo.push(() => unmountRootfs(stores, record));
+        return mounted;
+      });
+      const inRootfs = rootfsReady.then((rootfs) =>
+        Promise.all([
+          record.config.mounts.length > 0
+            ? import('../volume/index.js').then(({ specMounts }) => specMounts(stores, record.config.mounts, rootfs))
+            : Promise.resolve([] as SpecMount[]),
+          prepareProcess(record, rootfs),
+        ]),
+      );
+      const networkReady = setUpNetwork(stores, record, undo);
+      const [rootfs, network, [volumeMounts, processSpec]] = await settledInOrder(rootfsReady, networkReady, inRootfs);
 
-      const { specNetwork, state, hostFiles, networks, hostsContent } = await setUpNetwork(stores, record, undo);
+      const { specNetwork, state, hostFiles, networks, hostsContent } = network;
       const running: ContainerRecord = { ...record, network: state };
       const hostname = record.config.hostname || record.id.slice(0, 12);
       const net = record.config.network;
       const own = state?.attachments[0]?.ip;
-      // Independent of each other: volume mounts, /etc files, the process's user and command.
-      const [volumeMounts, etcMounts, processSpec] = await Promise.all([
-        record.config.mounts.length > 0
-          ? import('../volume/index.js').then(({ specMounts }) => specMounts(stores, record.config.mounts, rootfs))
-          : Promise.resolve([] as SpecMount[]),
-        hostFiles ??
-          writeHostFiles(paths.dir, hostname, { addHosts: net.addHosts, dns: net.dns, dnsSearch: net.dnsSearch, dnsOptions: net.dnsOptions, selfIp: own, hostsContent }),
-        prepareProcess(record, rootfs),
-      ]);
+      const etcMounts = await (hostFiles ??
+        writeHostFiles(paths.dir, hostname, { addHosts: net.addHosts, dns: net.dns, dnsSearch: net.dnsSearch, dnsOptions: net.dnsOptions, selfIp: own, hostsContent }));
       const spec = buildSpec(record, rootfs, hostname, specNetwork, [...etcMounts, ...volumeMounts], processSpec);
       await writeJsonAtomic(path.join(paths.bundle, 'config.json'), spec, 0o600);
 
@@ -134,6 +143,15 @@ export async function startContainer(stores: Stores, id: string, options: StartO
   if (failure !== undefined) throw asStartError(failure);
   if (!result) throw new TsbuildError('NOT_FOUND', `no container with ID "${id}" found`, { exitCode: 125 });
   return result;
+}
+
+/** All three results once all have settled; otherwise the first failure in argument order. */
+async function settledInOrder<A, B, C>(a: Promise<A>, b: Promise<B>, c: Promise<C>): Promise<[A, B, C]> {
+  const [ra, rb, rc] = await Promise.allSettled([a, b, c]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  if (rc.status === 'rejected') throw rc.reason;
+  return [ra.value, rb.value, rc.value];
 }
 
 function asStartError(err: unknown): unknown {

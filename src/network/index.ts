@@ -19,7 +19,7 @@ import { attachmentOf, cachedAttachments, cniAdd, cniDel, collectStaleAddresses,
 import { pickContainer, readContainers, requestedNetworks, usesNetwork } from './containers.js';
 import { refreshHostsOf, renderHosts } from './hosts.js';
 import { conflistFor } from './ipam.js';
-import { createNetns, deleteNetns } from './netns.js';
+import { createNetns, deleteNetns, loopbackUp } from './netns.js';
 import { resolvePorts } from './ports.js';
 import { createRecord, ensureDefault, findRecord, listRecords, removeRecord } from './records.js';
 import { DEFAULT_NETWORK, type NetworkCreateOptions, type NetworkRecord } from './types.js';
@@ -74,7 +74,7 @@ export function createNetworkManager(stores: Stores): NetworkManager {
       network: network.name,
       ifname,
       netns,
-      conflist: conflistFor(network, IPAM_DIR),
+      conflist: conflistFor(network, IPAM_DIR, { publishesPorts: ports.length > 0 }),
       portMappings: ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, ...(p.hostIp ? { hostIP: p.hostIp } : {}) })),
     };
     const result = await cniAdd(stores, attachment);
@@ -104,15 +104,24 @@ export function createNetworkManager(stores: Stores): NetworkManager {
       networks.push(network);
     }
     // Ports first: a taken port fails the start before anything exists to undo.
-    const ports = await resolvePorts(withPublishAll(record), await readContainers(stores), record.id);
+    // (Other containers' records are read only when there are ports to check against them.)
+    const wanted = withPublishAll(record);
+    const ports = wanted.length > 0 ? await resolvePorts(wanted, await readContainers(stores), record.id) : [];
     const namespace = await createNetns(record.id);
     try {
-      const attachments: NetworkAttachment[] = [];
-      for (const [i, network] of networks.entries()) {
-        // Published ports go to the first network's interface, as in podman.
-        attachments.push(await attach(record, network, `eth${i}`, requested[i]!.aliases, namespace, i === 0 ? ports : []));
-      }
-      return { namespace, attachments, ports };
+      const attachAll = async (): Promise<NetworkAttachment[]> => {
+        const attachments: NetworkAttachment[] = [];
+        for (const [i, network] of networks.entries()) {
+          // Published ports go to the first network's interface, as in podman.
+          attachments.push(await attach(record, network, `eth${i}`, requested[i]!.aliases, namespace, i === 0 ? ports : []));
+        }
+        return attachments;
+      };
+      // The loopback and the CNI interfaces are independent; both settle before an error counts.
+      const [lo, attached] = await Promise.allSettled([loopbackUp(record.id), attachAll()]);
+      if (lo.status === 'rejected') throw lo.reason;
+      if (attached.status === 'rejected') throw attached.reason;
+      return { namespace, attachments: attached.value, ports };
     } catch (err) {
       const left = await release(record.id);
       for (const e of left) log.warn({ container: record.id, err: e.message }, 'network clean-up after a failed start');

@@ -99,9 +99,12 @@ function countTrailingZeros(mask: number): number {
 /**
  * The CNI plugin chain of a network. cniVersion 1.0.0: the highest version Debian's
  * containernetworking-plugins 1.1.1 speak (`CNI_COMMAND=VERSION` reports 0.1.0 to 1.0.0).
- * host-local keeps its allocations under `ipamDir/<network name>`.
+ * host-local keeps its allocations under `ipamDir/<network name>`. portmap is in the chain only for
+ * an attachment that publishes ports: without any it adds no rule, but its ADD and DEL still cost
+ * two plugin runs on every container start (the chain an attachment was added with is cached with
+ * it, so its DEL runs the same chain).
  */
-export function conflistFor(network: NetworkRecord, ipamDir: string): CniConflist {
+export function conflistFor(network: NetworkRecord, ipamDir: string, options: { publishesPorts: boolean }): CniConflist {
   const cidr = parseCidr(network.subnet);
   return {
     cniVersion: '1.0.0',
@@ -122,7 +125,7 @@ export function conflistFor(network: NetworkRecord, ipamDir: string): CniConflis
         },
       },
       // Published ports: DNAT from the host (and SNAT for hairpin and 127.0.0.1 connections).
-      { type: 'portmap', capabilities: { portMappings: true }, snat: true },
+      ...(options.publishesPorts ? [{ type: 'portmap', capabilities: { portMappings: true }, snat: true }] : []),
       // Lets forwarded traffic to and from the container through a FORWARD chain whose policy is DROP.
       { type: 'firewall', backend: 'iptables' },
     ],

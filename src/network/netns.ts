@@ -20,19 +20,21 @@ export async function ipCommand(args: readonly string[]): Promise<string> {
   return (await execFile(['ip', ...args], { env: ENV })).stdout;
 }
 
-/** Creates the namespace with its loopback up; returns its path. */
+/**
+ * Creates the namespace; returns its path. Its loopback is still down: loopbackUp, which the
+ * caller runs alongside the CNI chain (and deletes the namespace when it fails).
+ */
 export async function createNetns(containerId: string): Promise<string> {
   const name = netnsName(containerId);
   // A leftover of a crashed start holds nothing we want; start afresh.
   if (await pathExists(netnsPath(containerId))) await deleteNetns(containerId);
   await ipCommand(['netns', 'add', name]);
-  try {
-    await ipCommand(['-n', name, 'link', 'set', 'lo', 'up']);
-  } catch (err) {
-    await deleteNetns(containerId);
-    throw err;
-  }
   return netnsPath(containerId);
+}
+
+/** Brings the namespace's loopback up (runc does it only for namespaces it makes itself). */
+export async function loopbackUp(containerId: string): Promise<void> {
+  await ipCommand(['-n', netnsName(containerId), 'link', 'set', 'lo', 'up']);
 }
 
 /** Deletes the namespace; a missing one is fine. */

@@ -9,7 +9,7 @@ import { Agent, request } from 'undici';
 import { TsbuildError, type ErrorCode } from '../errors.js';
 import { parseChallenges, TokenCache } from './auth-challenge.js';
 import { classifyNetworkError, isRetryableStatus, parseRetryAfter, RetryableError, withRetries } from './retry.js';
-import { DEFAULT_CERTS_DIRS, loadTlsMaterial } from './tls.js';
+import { DEFAULT_CERTS_DIRS, loadTlsMaterial, tlsConnectOptions } from './tls.js';
 import type { ManifestResponse, RegistryClient, RegistryClientOptions } from './types.js';
 import {
   Call,
@@ -99,8 +99,7 @@ export function createRegistryClient(options: RegistryClientOptions): ClosableRe
         connect: {
           timeout: 30_000,
           rejectUnauthorized: !insecure,
-          ...(tls.ca ? { ca: tls.ca } : {}),
-          ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
+          ...tlsConnectOptions(tls),
         },
       });
     })();

@@ -2,12 +2,18 @@
 // directory, the sub-directory named after the registry's host[:port] holds `*.crt` files (extra CA
 // certificates, added to the default roots) and `*.cert` + `*.key` pairs (client certificates).
 // A directory given directly (podman's --cert-dir) holds those files itself, so both are read.
+// The CAs of NODE_EXTRA_CA_CERTS are trusted too: bin/tsbuild moves that variable to
+// TSBUILD_EXTRA_CA_CERTS so node does not parse the bundle at every start-up, and they are read
+// here, only when a registry connection is made.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { errnoCode, TsbuildError } from '../errors.js';
 
 export const DEFAULT_CERTS_DIRS = ['/etc/containers/certs.d', '/etc/docker/certs.d'];
+
+/** Set by bin/tsbuild to the NODE_EXTRA_CA_CERTS it took away from node. */
+export const EXTRA_CA_CERTS_ENV = 'TSBUILD_EXTRA_CA_CERTS';
 
 export interface TlsMaterial {
   /** Default roots plus the extra CAs; undefined when there are no extra CAs (node's defaults apply). */
@@ -38,8 +44,27 @@ async function readText(file: string): Promise<string> {
   }
 }
 
-/** Reads the CA and client certificates for `hosts` (host[:port] names, e.g. the location and the registry name). */
-export async function loadTlsMaterial(certsDirs: readonly string[], hosts: readonly string[]): Promise<TlsMaterial> {
+/**
+ * The CA bundle node would have loaded at start-up, as [file, PEM text], when it is tsbuild's to add:
+ * TSBUILD_EXTRA_CA_CERTS (node never saw it), or NODE_EXTRA_CA_CERTS when an explicit CA list is
+ * built anyway (an explicit list replaces node's whole store, extras included). Like node, an
+ * unreadable bundle is skipped rather than fatal (node warns and starts without it).
+ */
+async function envExtraCas(env: NodeJS.ProcessEnv, needed: boolean): Promise<[string, string] | undefined> {
+  const file = env[EXTRA_CA_CERTS_ENV] || (needed ? env.NODE_EXTRA_CA_CERTS : undefined);
+  if (!file) return undefined;
+  try {
+    return [file, await readFile(file, 'utf8')];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads the CA and client certificates for `hosts` (host[:port] names, e.g. the location and the
+ * registry name); `env` names the extra CA bundle (see envExtraCas).
+ */
+export async function loadTlsMaterial(certsDirs: readonly string[], hosts: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<TlsMaterial> {
   const dirs = new Set<string>();
   for (const base of certsDirs) {
     for (const host of hosts) dirs.add(path.join(base, host));
@@ -75,6 +100,11 @@ export async function loadTlsMaterial(certsDirs: readonly string[], hosts: reado
       }
     }
   }
+  const fromEnv = await envExtraCas(env, extraCas.length > 0);
+  if (fromEnv) {
+    files.push(fromEnv[0]);
+    extraCas.push(fromEnv[1]);
+  }
   return {
     // Giving `ca` replaces node's roots, so they are added back: extra CAs extend trust, never narrow it.
     ca: extraCas.length > 0 ? [...rootCertificates, ...extraCas] : undefined,
@@ -82,4 +112,31 @@ export async function loadTlsMaterial(certsDirs: readonly string[], hosts: reado
     key,
     files,
   };
+}
+
+/**
+ * Connection options for `material`: one secure context, made here once per registry client,
+ * since making one parses every CA (tens of milliseconds with a system bundle), which `ca` strings
+ * in the options would repeat for every connection. Empty when node's defaults apply.
+ */
+export function tlsConnectOptions(material: TlsMaterial): { secureContext?: SecureContext } {
+  if (material.ca === undefined && material.cert === undefined) return {};
+  return { secureContext: createSecureContext({ ca: material.ca, cert: material.cert, key: material.key }) };
+}
+
+let fetchTrust: Promise<void> | undefined;
+
+/**
+ * Makes undici's global dispatcher (used by fetch(), e.g. for ADD https://...) trust the CAs that
+ * bin/tsbuild took from NODE_EXTRA_CA_CERTS, as node would have. Once per process; nothing when
+ * there are none. Call it before the first fetch().
+ */
+export function trustExtraCasInFetch(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  fetchTrust ??= (async () => {
+    const extra = await envExtraCas(env, false);
+    if (!extra) return;
+    const { Agent, setGlobalDispatcher } = await import('undici');
+    setGlobalDispatcher(new Agent({ connect: { secureContext: createSecureContext({ ca: [...rootCertificates, extra[1]] }) } }));
+  })();
+  return fetchTrust;
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TsbuildError } from '../../errors.js';
+import { trustExtraCasInFetch } from '../../remote/tls.js';
 import { tempName } from '../../util/fs.js';
 import type { FetchedSource } from './index.js';
 import type { HttpValidators } from './validators.js';
@@ -92,7 +93,7 @@ export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSourc
   const release = (): Promise<void> => rm(dir, { recursive: true, force: true });
   try {
     // Loaded on first use: builds without URLs never pay for undici.
-    const { fetch } = await import('undici');
+    const [{ fetch }] = await Promise.all([import('undici'), trustExtraCasInFetch()]);
     let response;
     try {
       response = await fetch(target, { signal: options.signal, redirect: 'follow', headers });

@@ -47,7 +47,7 @@ describe('subnets', () => {
 
 describe('CNI configuration', () => {
   it('chains bridge (NAT, default route), portmap and firewall, with host-local in our own dataDir', () => {
-    const list = conflistFor(net(), '/run/tsbuild/ipam');
+    const list = conflistFor(net(), '/run/tsbuild/ipam', { publishesPorts: true });
     expect(list.cniVersion).toBe('1.0.0');
     expect(list.plugins.map((p) => p.type)).toEqual(['bridge', 'portmap', 'firewall']);
     expect(list.plugins[0]).toMatchObject({
@@ -57,8 +57,12 @@ describe('CNI configuration', () => {
     expect(list.plugins[1]).toMatchObject({ capabilities: { portMappings: true }, snat: true });
   });
 
+  it('leaves portmap out of the chain of an attachment that publishes no port', () => {
+    expect(conflistFor(net(), '/x', { publishesPorts: false }).plugins.map((p) => p.type)).toEqual(['bridge', 'firewall']);
+  });
+
   it('an internal network has neither masquerade nor a default route', () => {
-    const bridge = conflistFor(net({ internal: true }), '/x').plugins[0]!;
+    const bridge = conflistFor(net({ internal: true }), '/x', { publishesPorts: false }).plugins[0]!;
     expect(bridge.ipMasq).toBe(false);
     expect((bridge.ipam as { routes: unknown[] }).routes).toEqual([]);
   });
