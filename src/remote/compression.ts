@@ -8,10 +8,9 @@
 // gunzip read them as one. Memory is bounded by a window of chunks in flight. zstd has no library
 // that installs here, so Debian's `zstd` binary does both directions, streamed over pipes.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { Duplex, type Transform } from 'node:stream';
+import { Duplex, Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createGunzip, deflateRawSync, gzip as gzipCallback } from 'node:zlib';
@@ -71,18 +70,33 @@ export interface CompressOptions {
   onBytes?: (n: number) => void;
 }
 
-/** Compresses the file `input` into `output` (created, must not exist), hashing the output in the same pass. */
-export function compressFile(input: string, output: string, options: CompressOptions): Promise<CompressResult> {
-  return options.compression === 'gzip' ? gzipParallel(input, output, options) : zstdFile(input, output, options);
+/**
+ * The file `input`, compressed, as a stream: what push uploads directly (no temp file), so the
+ * compression of the layer and its upload overlap. Pulled (and read from the file) only as fast
+ * as the consumer takes it; destroying the stream stops the work and closes the file.
+ */
+export function compressStream(input: string, options: CompressOptions): Readable {
+  if (options.compression === 'gzip') return Readable.from(gzipMembers(input, options), { objectMode: false });
+  const source = createReadStream(input);
+  if (options.onBytes) source.on('data', (chunk) => options.onBytes!(chunk.length));
+  const zstd = zstdFilter(['-T0', `-${options.level}`, '-q', '-c'], 'zstd compression', options.signal);
+  // The pipeline's own promise is not the result: errors reach the consumer through `zstd`.
+  pipeline(source, zstd).catch(() => undefined);
+  return zstd as unknown as Readable;
 }
 
-async function gzipParallel(input: string, output: string, options: CompressOptions): Promise<CompressResult> {
-  // Twice the cores keeps every pool thread busy while finished members wait to be written in order.
+/** Compresses the file `input` into `output` (created, must not exist), hashing the output in the same pass. */
+export async function compressFile(input: string, output: string, options: CompressOptions): Promise<CompressResult> {
+  const hashing = hashingStream();
+  await pipeline(compressStream(input, options), hashing.stream, createWriteStream(output, { flags: 'wx', mode: 0o600 }));
+  return { digest: hashing.digest(), size: hashing.size() };
+}
+
+/** The gzip members of the file `input`, compressed on the thread pool, a window ahead, yielded in order. */
+async function* gzipMembers(input: string, options: CompressOptions): AsyncGenerator<Buffer> {
+  // Twice the cores keeps every pool thread busy while finished members wait to be taken in order.
   const window = 2 * Math.max(1, availableParallelism());
   const source = await open(input, 'r');
-  const sink = await open(output, 'wx', 0o600);
-  const hash = createHash('sha256');
-  let size = 0;
   const inFlight: Array<Promise<Buffer>> = [];
   let position = 0;
   let eof = false;
@@ -116,17 +130,13 @@ async function gzipParallel(input: string, output: string, options: CompressOpti
       }
       const next = inFlight.shift();
       if (next === undefined) break;
-      const member = await next;
-      hash.update(member);
-      size += member.length;
-      await sink.write(member);
+      yield await next;
     }
   } finally {
+    // Also on an early return (the consumer stopped): members still compressing are let finish.
     await Promise.allSettled(inFlight);
     await source.close();
-    await sink.close();
   }
-  return { digest: `sha256:${hash.digest('hex')}`, size };
 }
 
 const SAMPLE = 32 * 1024;
@@ -141,19 +151,6 @@ export function looksIncompressible(chunk: Buffer): boolean {
   if (chunk.length < 4 * SAMPLE) return false;
   const starts = [0, Math.floor(chunk.length / 2), chunk.length - SAMPLE];
   return starts.every((start) => deflateRawSync(chunk.subarray(start, start + SAMPLE), { level: 1 }).length > SAMPLE * 0.97);
-}
-
-async function zstdFile(input: string, output: string, options: CompressOptions): Promise<CompressResult> {
-  const hashing = hashingStream();
-  const source = createReadStream(input);
-  if (options.onBytes) source.on('data', (chunk) => options.onBytes!(chunk.length));
-  await pipeline(
-    source,
-    zstdFilter(['-T0', `-${options.level}`, '-q', '-c'], 'zstd compression', options.signal),
-    hashing.stream,
-    createWriteStream(output, { flags: 'wx', mode: 0o600 }),
-  );
-  return { digest: hashing.digest(), size: hashing.size() };
 }
 
 /** What the first bytes of a blob say it is; media types in the wild are not always honest. */
