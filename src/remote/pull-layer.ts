@@ -9,14 +9,13 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { Readable, type Writable } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TsbuildError, isTsbuildError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { shortId, type Descriptor } from '../oci/types.js';
 import type { Stores } from '../store/root.js';
-import { hashingStream } from '../util/hashing-stream.js';
 import { decompressor, sniffCompression, type Compression } from './compression.js';
 import type { Progress, RegistryClient } from './types.js';
 
@@ -88,7 +87,7 @@ export async function pullLayer(job: LayerPull): Promise<PulledLayer> {
         else yield next.value;
       }
     }
-    const sink = (): Writable => createWriteStream(temp, { flags: 'wx', mode: 0o644 });
+    const sink = (): Writable => createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: 8 * 1024 * 1024 });
     if (compression === 'none' && desc.digest === diffId) {
       // An uncompressed layer is its own blob: once its digest checks out it is committed as is.
       await pipeline(Readable.from(compressed()), sink());
@@ -96,7 +95,7 @@ export async function pullLayer(job: LayerPull): Promise<PulledLayer> {
       progress.finish(id, 'done');
       return { size: desc.size, compression };
     }
-    const tar = hashingStream();
+    const tar = tarHashing();
     const stages = [Readable.from(compressed()), decompressor(compression, job.signal), tar.stream, sink()].filter((s) => s !== undefined);
     try {
       await pipeline(stages as unknown as [Readable, Writable]);
@@ -203,6 +202,25 @@ async function* downloadChunks(job: LayerPull, id: string): AsyncGenerator<Buffe
   if (digest !== desc.digest) {
     throw new TsbuildError('DIGEST_MISMATCH', `${job.what}: downloaded blob has digest ${digest}, but the manifest says ${desc.digest}`);
   }
+}
+
+/**
+ * Hashes and counts the tar on its way to the disk. Unlike util's hashing stream it buffers a few
+ * MiB, so that inflate (the one serial stage of a pull) never waits for a single write to finish.
+ */
+function tarHashing(): { stream: Transform; digest(): string; size(): number } {
+  const hash = createHash('sha256');
+  let size = 0;
+  let digest: string | undefined;
+  const stream = new Transform({
+    highWaterMark: 8 * 1024 * 1024,
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  return { stream, digest: () => (digest ??= `sha256:${hash.digest('hex')}`), size: () => size };
 }
 
 class StreamBroken extends Error {
