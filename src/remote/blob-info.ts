@@ -42,6 +42,16 @@ export interface BlobInfoCache {
 const MAX_SOURCES = 16;
 const MAX_VARIANTS = 8;
 
+/** Whether recording `variant` (at `source`) would leave `variants` as they are: it is the first, the same, and holds `source` first. */
+function isKnown(variants: BlobVariant[], variant: Omit<BlobVariant, 'sources'>, source: BlobLocation | undefined): boolean {
+  const first = variants[0];
+  if (first === undefined || first.digest !== variant.digest || first.size !== variant.size) return false;
+  if (first.mediaType !== variant.mediaType || first.compression !== variant.compression) return false;
+  if (variant.level !== undefined && first.level !== variant.level) return false;
+  const at = first.sources[0];
+  return source === undefined || (at !== undefined && at.registry === source.registry && at.repository === source.repository);
+}
+
 export function createBlobInfoCache(options: { cacheDir: string; locksDir: string }): BlobInfoCache {
   const dir = path.join(options.cacheDir, 'blob-info');
   const file = (diffId: string): string => path.join(dir, `${digestHex(diffId)}.json`);
@@ -56,6 +66,8 @@ export function createBlobInfoCache(options: { cacheDir: string; locksDir: strin
   return {
     variants: read,
     async record(diffId, variant, source) {
+      // A second push of the same layer to the same place learns nothing: no lock, no write.
+      if (isKnown(await read(diffId), variant, source)) return;
       await withLock(lock(diffId), async () => {
         const variants = await read(diffId);
         const existing = variants.find((v) => v.digest === variant.digest);

@@ -4,7 +4,9 @@
 // tokens per repository scope), retries, and the mapping of registry answers to TsbuildErrors.
 // Every response body is consumed, dumped or handed to the caller; secrets never reach a log line
 // or an error message.
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
 import { Agent, request } from 'undici';
 import { TsbuildError, type ErrorCode } from '../errors.js';
 import { parseChallenges, TokenCache } from './auth-challenge.js';
@@ -45,6 +47,13 @@ export interface ClosableRegistryClient extends RegistryClient {
 }
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+// undici parses HTTP with llhttp compiled to WebAssembly. V8 compiles it quickly (Liftoff) and then
+// again, optimised, on a background thread, and Node waits for that compile before the process may
+// exit: measured at 0.1-0.3 s added to every push or pull on the 2-core test machine, far more than
+// the optimised parser could ever save on a registry's few requests. Set before the first
+// connection compiles the module; it only concerns WebAssembly, which nothing else here uses.
+setFlagsFromString('--liftoff-only');
 export function createRegistryClient(options: RegistryClientOptions): ClosableRegistryClient {
   const registry = options.registry;
   // Docker Hub's API does not live at docker.io itself (containers/image makes the same substitution).
@@ -359,6 +368,64 @@ export function createRegistryClient(options: RegistryClientOptions): ClosableRe
     if (length > 0) yield Buffer.concat(buffered);
   }
 
+  /**
+   * PATCHes `source` to the upload session at `location` in pieces of `chunkSize` (each with its
+   * Content-Range), following the session as each answer moves it; returns the bytes sent.
+   */
+  async function patchPieces(
+    repository: string,
+    what: string,
+    scopes: string[],
+    start: string,
+    source: Readable,
+    chunkSize: number,
+    progress: (sent: number) => void,
+    moved: (location: string) => void,
+  ): Promise<number> {
+    let location = start;
+    let offset = 0;
+    try {
+      for await (const piece of pieces(source, chunkSize)) {
+        const patchCall = call('PATCH', location, repository, what, scopes, {
+          headers: {
+            'content-type': 'application/octet-stream',
+            'content-length': String(piece.length),
+            'content-range': `${offset}-${offset + piece.length - 1}`,
+          },
+          body: () => piece,
+        });
+        const res = await exchange(patchCall);
+        if (res.statusCode < 200 || res.statusCode > 299) throw await statusError(res, patchCall);
+        const next = headerOf(res, 'location');
+        await res.body.dump();
+        // Each answer may move the session (the state in the query changes with every chunk).
+        if (next) {
+          location = resolve(next, location);
+          moved(location);
+        }
+        offset += piece.length;
+        progress(offset);
+      }
+    } finally {
+      source.destroy();
+    }
+    return offset;
+  }
+
+  /** Closes an upload session with the digest of what was sent (PUT ?digest=, no body). */
+  async function finishUpload(repository: string, what: string, scopes: string[], location: string, digest: string): Promise<void> {
+    const putCall = call('PUT', withQuery(location, 'digest', digest), repository, what, scopes, { headers: { 'content-length': '0' } });
+    const res = await exchange(putCall);
+    if (res.statusCode < 200 || res.statusCode > 299) throw await statusError(res, putCall);
+    await res.body.dump();
+  }
+
+  /** What a failed upload turns into once retries are over: failures of the caller's stream become IO errors. */
+  function uploadFailure(what: string, err: unknown): unknown {
+    if (err instanceof TsbuildError || signal?.aborted) return err;
+    return fail('IO', `${what}: cannot read the blob to upload: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+
   const client: ClosableRegistryClient = {
     async ping() {
       const c: Call = { method: 'GET', target: '/v2/', scopes: [], what: registry, authWhat: registry };
@@ -574,35 +641,9 @@ export function createRegistryClient(options: RegistryClientOptions): ClosableRe
             return;
           }
 
-          let offset = 0;
-          const source = open();
-          try {
-            for await (const piece of pieces(source, chunkSize)) {
-              const patchCall = call('PATCH', location, repository, what, scopes, {
-                headers: {
-                  'content-type': 'application/octet-stream',
-                  'content-length': String(piece.length),
-                  'content-range': `${offset}-${offset + piece.length - 1}`,
-                },
-                body: () => piece,
-              });
-              const res = await exchange(patchCall);
-              if (res.statusCode < 200 || res.statusCode > 299) throw await statusError(res, patchCall);
-              const next = headerOf(res, 'location');
-              await res.body.dump();
-              // Each answer may move the session (the state in the query changes with every chunk).
-              if (next) location = resolve(next, location);
-              offset += piece.length;
-              progress(offset);
-            }
-          } finally {
-            source.destroy();
-          }
+          const offset = await patchPieces(repository, what, scopes, location, open(), chunkSize, progress, (next) => (location = next));
           if (size >= 0 && offset !== size) throw streamError(offset);
-          const putCall = call('PUT', withQuery(location, 'digest', digest), repository, what, scopes, { headers: { 'content-length': '0' } });
-          const res = await exchange(putCall);
-          if (res.statusCode < 200 || res.statusCode > 299) throw await statusError(res, putCall);
-          await res.body.dump();
+          await finishUpload(repository, what, scopes, location, digest);
         });
       }
 
@@ -610,8 +651,64 @@ export function createRegistryClient(options: RegistryClientOptions): ClosableRe
         await upload();
       } catch (err) {
         // What is left after retries are failures of the caller's stream (a missing file, say).
-        if (err instanceof TsbuildError || signal?.aborted) throw err;
-        throw fail('IO', `${what}: cannot read the blob to upload: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        throw uploadFailure(what, err);
+      }
+    },
+
+    async uploadStream(repository, open, uploadOptions = {}) {
+      const what = `${registry}/${repository}`;
+      const scopes = [push(repository)];
+      const chunkSize = uploadOptions.chunkSize;
+      let reported = 0;
+      const progress = (sent: number): void => {
+        if (sent > reported) {
+          uploadOptions.onBytes?.(sent - reported);
+          reported = sent;
+        }
+      };
+      try {
+        return await retrying(what, async () => {
+          const postCall = call('POST', `/v2/${repository}/blobs/uploads/`, repository, what, scopes);
+          const started = await startUpload(repository, what, postCall.target, scopes);
+          if (started.statusCode !== 202) throw await statusError(started, postCall);
+          let location = await uploadLocation(started, what);
+          // The digest is of the bytes as they are sent; a new stream (a retry, a resend after an
+          // auth challenge) starts the hash over.
+          let hash = createHash('sha256');
+          let size = 0;
+          const hashed = async function* (source: Readable): AsyncGenerator<Buffer> {
+            hash = createHash('sha256');
+            size = 0;
+            try {
+              for await (const chunk of source as AsyncIterable<Buffer>) {
+                hash.update(chunk);
+                size += chunk.length;
+                yield chunk;
+                if (!chunkSize) progress(size);
+              }
+            } finally {
+              source.destroy();
+            }
+          };
+          if (chunkSize && chunkSize > 0) {
+            await patchPieces(repository, what, scopes, location, Readable.from(hashed(open())), chunkSize, progress, (next) => (location = next));
+          } else {
+            // One streamed PATCH (chunked transfer encoding, no Content-Range), as containers/image
+            // does when the size is not known in advance; the session is then closed with the digest.
+            const body = (): Readable => Readable.from(hashed(open()), { objectMode: false });
+            const patchCall = call('PATCH', location, repository, what, scopes, { headers: { 'content-type': 'application/octet-stream' }, body });
+            const res = await exchange(patchCall);
+            if (res.statusCode < 200 || res.statusCode > 299) throw await statusError(res, patchCall);
+            const next = headerOf(res, 'location');
+            await res.body.dump();
+            if (next) location = resolve(next, location);
+          }
+          const digest = `sha256:${hash.digest('hex')}`;
+          await finishUpload(repository, what, scopes, location, digest);
+          return { digest, size };
+        });
+      } catch (err) {
+        throw uploadFailure(what, err);
       }
     },
 

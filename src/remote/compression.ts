@@ -3,18 +3,18 @@
 //
 // gzip is compressed in parallel: the layer is cut into fixed-size chunks, each chunk becomes an
 // independent gzip member via the async zlib.gzip (which runs on libuv's thread pool, so members
-// compress on all cores), and members are written in order. Concatenated members are one valid
+// compress on all cores), and members are emitted in order, straight into the upload (push keeps
+// no compressed copy). Concatenated members are one valid
 // gzip stream (RFC 1952 §2.2); Go's compress/gzip (registries, containerd, skopeo) and Node's
 // gunzip read them as one. Memory is bounded by a window of chunks in flight. zstd has no library
 // that installs here, so Debian's `zstd` binary does both directions, streamed over pipes.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { Duplex, type Transform } from 'node:stream';
+import { Duplex, Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { createGunzip, deflateRawSync, gzip as gzipCallback } from 'node:zlib';
+import { createGunzip, deflateRawSync, gzip as gzipCallback, type ZlibOptions } from 'node:zlib';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { TsbuildError } from '../errors.js';
 import { MediaType } from '../oci/types.js';
@@ -25,7 +25,10 @@ const gzipAsync = promisify(gzipCallback);
 export type Compression = 'gzip' | 'zstd';
 
 /**
- * gzip level 6, zlib's and containers/image's default. Measured with this compressor on the 2-core
+ * gzip level 6, zlib's default. containers/image (buildah, podman, skopeo) compresses with pgzip at
+ * its DefaultCompression, which klauspost/compress maps to its own level 5 (6 in later releases;
+ * podman documents 5): a faster matcher than zlib's at a ratio near zlib's 6, so for the same
+ * default ratio zlib needs its 6. Measured with this compressor on the 2-core
  * test machine, 256 MiB of /usr/bin and /usr/lib as a tar: level 1 took 2.7 s for 107 MiB, level 3
  * 2.8 s for 104 MiB, level 6 4.5 s for 99 MiB (single-threaded `gzip -6`: 12.9 s); zstd -3 1.6 s
  * for 94 MiB. A pushed blob is usually pulled many times over slower links than it took to
@@ -71,18 +74,33 @@ export interface CompressOptions {
   onBytes?: (n: number) => void;
 }
 
-/** Compresses the file `input` into `output` (created, must not exist), hashing the output in the same pass. */
-export function compressFile(input: string, output: string, options: CompressOptions): Promise<CompressResult> {
-  return options.compression === 'gzip' ? gzipParallel(input, output, options) : zstdFile(input, output, options);
+/**
+ * The file `input`, compressed, as a stream: what push uploads directly (no temp file), so the
+ * compression of the layer and its upload overlap. Pulled (and read from the file) only as fast
+ * as the consumer takes it; destroying the stream stops the work and closes the file.
+ */
+export function compressStream(input: string, options: CompressOptions): Readable {
+  if (options.compression === 'gzip') return Readable.from(gzipMembers(input, options), { objectMode: false });
+  const source = createReadStream(input);
+  if (options.onBytes) source.on('data', (chunk) => options.onBytes!(chunk.length));
+  const zstd = zstdFilter(['-T0', `-${options.level}`, '-q', '-c'], 'zstd compression', options.signal);
+  // The pipeline's own promise is not the result: errors reach the consumer through `zstd`.
+  pipeline(source, zstd).catch(() => undefined);
+  return zstd as unknown as Readable;
 }
 
-async function gzipParallel(input: string, output: string, options: CompressOptions): Promise<CompressResult> {
-  // Twice the cores keeps every pool thread busy while finished members wait to be written in order.
+/** Compresses the file `input` into `output` (created, must not exist), hashing the output in the same pass. */
+export async function compressFile(input: string, output: string, options: CompressOptions): Promise<CompressResult> {
+  const hashing = hashingStream();
+  await pipeline(compressStream(input, options), hashing.stream, createWriteStream(output, { flags: 'wx', mode: 0o600 }));
+  return { digest: hashing.digest(), size: hashing.size() };
+}
+
+/** The gzip members of the file `input`, compressed on the thread pool, a window ahead, yielded in order. */
+async function* gzipMembers(input: string, options: CompressOptions): AsyncGenerator<Buffer> {
+  // Twice the cores keeps every pool thread busy while finished members wait to be taken in order.
   const window = 2 * Math.max(1, availableParallelism());
   const source = await open(input, 'r');
-  const sink = await open(output, 'wx', 0o600);
-  const hash = createHash('sha256');
-  let size = 0;
   const inFlight: Array<Promise<Buffer>> = [];
   let position = 0;
   let eof = false;
@@ -116,17 +134,13 @@ async function gzipParallel(input: string, output: string, options: CompressOpti
       }
       const next = inFlight.shift();
       if (next === undefined) break;
-      const member = await next;
-      hash.update(member);
-      size += member.length;
-      await sink.write(member);
+      yield await next;
     }
   } finally {
+    // Also on an early return (the consumer stopped): members still compressing are let finish.
     await Promise.allSettled(inFlight);
     await source.close();
-    await sink.close();
   }
-  return { digest: `sha256:${hash.digest('hex')}`, size };
 }
 
 const SAMPLE = 32 * 1024;
@@ -143,19 +157,6 @@ export function looksIncompressible(chunk: Buffer): boolean {
   return starts.every((start) => deflateRawSync(chunk.subarray(start, start + SAMPLE), { level: 1 }).length > SAMPLE * 0.97);
 }
 
-async function zstdFile(input: string, output: string, options: CompressOptions): Promise<CompressResult> {
-  const hashing = hashingStream();
-  const source = createReadStream(input);
-  if (options.onBytes) source.on('data', (chunk) => options.onBytes!(chunk.length));
-  await pipeline(
-    source,
-    zstdFilter(['-T0', `-${options.level}`, '-q', '-c'], 'zstd compression', options.signal),
-    hashing.stream,
-    createWriteStream(output, { flags: 'wx', mode: 0o600 }),
-  );
-  return { digest: hashing.digest(), size: hashing.size() };
-}
-
 /** What the first bytes of a blob say it is; media types in the wild are not always honest. */
 export function sniffCompression(head: Buffer): Compression | 'none' {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
@@ -167,7 +168,9 @@ export function sniffCompression(head: Buffer): Compression | 'none' {
 export function decompressor(compression: Compression | 'none', signal?: AbortSignal): Transform | Duplex | undefined {
   // zlib's default 16 KiB output chunks mean a thread-pool round trip and a file write per 16 KiB;
   // 1 MiB chunks cut the per-chunk overhead (most of a pull's CPU time) by the same factor.
-  if (compression === 'gzip') return createGunzip({ chunkSize: 1024 * 1024 });
+  // A few chunks of buffer on either side let inflate (the serial part of a pull) run ahead of the
+  // disk instead of waiting for each 1 MiB write; Node's 16 KiB default lets it hold only one.
+  if (compression === 'gzip') return createGunzip({ chunkSize: 1024 * 1024, readableHighWaterMark: 8 * 1024 * 1024, writableHighWaterMark: 4 * 1024 * 1024 } as ZlibOptions);
   if (compression === 'zstd') return zstdFilter(['-d', '-q', '-c'], 'zstd decompression', signal);
   return undefined;
 }

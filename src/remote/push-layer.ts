@@ -1,16 +1,15 @@
 // One layer of a push. The local blob is the uncompressed tar, so the cheapest way to get it to the
 // registry is not to send it: a compressed variant remembered in the blob-info cache is first
 // looked for in the destination repository (HEAD), then mounted from another repository of the
-// same registry that is known to hold it; only then is the layer compressed (in parallel, into a
-// temp file that is hashed in the same pass) and uploaded, and the result remembered.
-import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+// same registry that is known to hold it; only then is the layer compressed (in parallel) straight
+// into a streamed upload that hashes what it sends, and the result remembered.
+import type { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { shortId, type Descriptor } from '../oci/types.js';
 import type { Stores } from '../store/root.js';
 import type { BlobInfoCache } from './blob-info.js';
-import { compressFile, type Compression } from './compression.js';
+import { compressStream, type Compression } from './compression.js';
 import type { Progress, RegistryClient } from './types.js';
 
 export interface LayerPush {
@@ -67,40 +66,38 @@ export async function pushLayer(job: LayerPush): Promise<PushedLayer> {
 
 async function compressAndUpload(job: LayerPush): Promise<PushedLayer> {
   const { stores, diffId, progress } = job;
-  const file = stores.content.tempPath();
   const rawSize = await stores.content.size(diffId);
-  const compressId = `layer ${shortId(diffId)}`;
+  const id = `blob ${shortId(diffId)}`;
   try {
-    progress.start(compressId, `Compressing layer ${shortId(diffId)} with ${job.compression} -${job.level}`, rawSize);
-    const compressed = await compressFile(stores.content.blobPath(diffId), file, {
-      compression: job.compression,
-      level: job.level,
-      signal: job.signal,
-      onBytes: (n) => progress.advance(compressId, n),
-    });
-    progress.finish(compressId, 'compressed');
+    // Compressed straight into the upload: no temp file, and the upload keeps pace with the
+    // compression instead of waiting for it. The registry is told the digest at the end (PUT).
+    progress.start(id, `Copying blob ${shortId(diffId)} (compressing with ${job.compression} -${job.level})`, rawSize);
+    // Progress counts uncompressed bytes read, and only forward: a retried upload compresses again.
+    let reported = 0;
+    const open = (): Readable => {
+      let read = 0;
+      return compressStream(stores.content.blobPath(diffId), {
+        compression: job.compression,
+        level: job.level,
+        signal: job.signal,
+        onBytes: (n) => {
+          read += n;
+          if (read > reported) {
+            progress.advance(id, read - reported);
+            reported = read;
+          }
+        },
+      });
+    };
+    const compressed = await job.client.uploadStream(job.repository, open, { chunkSize: job.chunkSize });
+    progress.finish(id, 'done');
     const variant = { digest: compressed.digest, size: compressed.size, mediaType: job.mediaType, compression: job.compression, level: job.level };
     const desc = { mediaType: job.mediaType, digest: compressed.digest, size: compressed.size };
-    const id = `blob ${shortId(compressed.digest)}`;
-    // The same bytes may be there already (pushed by someone else, or from an earlier attempt).
-    if ((await job.client.headBlob(job.repository, compressed.digest)) === compressed.size) {
-      progress.finish(id, 'skipped: already exists');
-    } else {
-      progress.start(id, `Copying ${id}`, compressed.size);
-      // The client reports bytes as they go out, and only forward: a retried upload does not count twice.
-      await job.client.uploadBlob(job.repository, compressed.digest, compressed.size, () => createReadStream(file), {
-        chunkSize: job.chunkSize,
-        onBytes: (n) => progress.advance(id, n),
-      });
-      progress.finish(id, 'done');
-    }
     await remember(job, variant, { registry: job.registry, repository: job.repository });
     return { desc, how: 'uploaded' };
   } catch (err) {
     if (err instanceof TsbuildError) throw err;
     throw new TsbuildError('IO', `layer ${diffId}: ${(err as Error).message}`, { cause: err });
-  } finally {
-    await rm(file, { force: true });
   }
 }
 

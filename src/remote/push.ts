@@ -80,6 +80,19 @@ async function pushToRegistry(stores: Stores, imageId: string, destination: stri
   return naming(name, () => withConnection(ref, options, async ({ client, ref: target }) => {
     const repo = target.repository;
     progress.note(`Pushing ${shortId(record.id)} to ${name}`);
+    // The config is independent of the layers: it is checked (and sent) while they are.
+    const configDone = (async () => {
+      const configId = `config ${shortId(record.id)}`;
+      if ((await client.headBlob(repo, record.id)) === config.length) {
+        progress.finish(configId, 'skipped: already exists');
+      } else {
+        progress.start(configId, `Copying ${configId}`, config.length);
+        await client.uploadBlob(repo, record.id, config.length, () => Readable.from([config]));
+        progress.finish(configId, 'done');
+      }
+    })();
+    // Settled before the connection closes, also when a layer fails first.
+    const configSettled = configDone.then(() => undefined, () => undefined);
     const layers = await mapLimit(image.layers, LAYER_CONCURRENCY, (layer) =>
       pushLayer({
         stores,
@@ -100,16 +113,8 @@ async function pushToRegistry(stores: Stores, imageId: string, destination: stri
           ? new TsbuildError(err.code, `push ${name}: layer ${layer.diffId}: ${err.message}`, { cause: err, hint: err.hint, exitCode: err.exitCode })
           : err;
       }),
-    );
-
-    const configId = `config ${shortId(record.id)}`;
-    if ((await client.headBlob(repo, record.id)) === config.length) {
-      progress.finish(configId, 'skipped: already exists');
-    } else {
-      progress.start(configId, `Copying ${configId}`, config.length);
-      await client.uploadBlob(repo, record.id, config.length, () => Readable.from([config]));
-      progress.finish(configId, 'done');
-    }
+    ).finally(() => configSettled);
+    await configDone;
 
     const manifest: Manifest = {
       schemaVersion: 2,

@@ -91,4 +91,10 @@ export interface RegistryClient {
   mountBlob(repository: string, digest: string, fromRepository: string): Promise<boolean>;
   /** Uploads a blob (POST then PUT, or chunked PATCHes of `chunkSize` when given); `open` may be called again on retry. */
   uploadBlob(repository: string, digest: string, size: number, open: () => Readable, options?: { chunkSize?: number; onBytes?: (n: number) => void }): Promise<void>;
+  /**
+   * Uploads a blob whose digest and size are known only once it has been sent (a layer compressed
+   * on the way): streamed PATCH (or PATCHes of `chunkSize`), then PUT with the digest of what went
+   * out. `open` is called again on retry. Resolves to that digest and size.
+   */
+  uploadStream(repository: string, open: () => Readable, options?: { chunkSize?: number; onBytes?: (n: number) => void }): Promise<{ digest: string; size: number }>;
 }

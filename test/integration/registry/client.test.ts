@@ -142,6 +142,20 @@ describe('registry client on a plain registry', () => {
     expect(await c.headBlob('team/app', empty.digest)).toBe(0);
   });
 
+  it('uploads a stream of unknown size, whole or in chunks, and returns the digest and size the registry stored', async () => {
+    for (const chunkSize of [undefined, 64 * 1024]) {
+      const streamed = blob(300_000);
+      let reported = 0;
+      const open = (): Readable => Readable.from([streamed.data.subarray(0, 123_456), streamed.data.subarray(123_456)]);
+      const result = await c.uploadStream('team/app', open, { chunkSize, onBytes: (n) => (reported += n) });
+      expect(result).toEqual({ digest: streamed.digest, size: streamed.data.length });
+      expect(reported).toBe(streamed.data.length);
+      expect(await c.headBlob('team/app', streamed.digest)).toBe(streamed.data.length);
+      const back = await c.getBlob('team/app', streamed.digest);
+      expect(sha256(await readAll(back.stream))).toBe(streamed.digest);
+    }
+  });
+
   it('reports an upload whose bytes do not match its digest as DIGEST_MISMATCH', async () => {
     const claimed = blob(100).digest;
     const error = await caught(c.uploadBlob('team/app', claimed, 100, () => Readable.from([randomBytes(100)])));

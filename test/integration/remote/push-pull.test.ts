@@ -62,12 +62,13 @@ describe('push and pull', () => {
 
   it('a second push of the same image uploads no layer bytes and compresses nothing', async () => {
     const ref = `${proxy.host}/team/again:1`;
-    await source.ok(['push', '--tls-verify=false', 'app', ref]);
+    const first = await source.ok(['push', '--tls-verify=false', 'app', ref]);
+    expect(first.stderr).toMatch(/compressing with gzip -\d/);
     const firstUpload = proxy.stats().uploadedBytes;
     expect(firstUpload).toBeGreaterThan(1_000_000);
     proxy.reset();
     const again = await source.ok(['push', '--tls-verify=false', 'app', ref]);
-    expect(again.stderr).not.toContain('Compressing');
+    expect(again.stderr).not.toMatch(/compressing/i);
     expect(again.stderr).toContain('skipped: already exists');
     // Only the manifest goes up again (well under a kilobyte per layer, far below any layer).
     expect(proxy.stats().uploadedBytes).toBeLessThan(2048);
@@ -80,7 +81,7 @@ describe('push and pull', () => {
     await target.ok(['pull', '-q', '--tls-verify=false', pulled]);
     proxy.reset();
     const push = await target.ok(['push', '--tls-verify=false', pulled, `${proxy.host}/other/app:1`]);
-    expect(push.stderr).not.toContain('Compressing');
+    expect(push.stderr).not.toMatch(/compressing/i);
     expect(push.stderr).toContain('mounted from team/again');
     expect(proxy.stats().uploadedBytes).toBeLessThan(4096);
   });
