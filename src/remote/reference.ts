@@ -9,13 +9,16 @@ import type { ImageReference } from './types.js';
 const DOCKER_IO = 'docker.io';
 const DEFAULT_TAG = 'latest';
 const NAME_TOTAL_LENGTH_MAX = 255;
+const MAX_REFERENCE_LENGTH = 512;
 
 // The grammar of docker/distribution's reference/regexp.go. Host names may carry upper case (DNS is
 // case-insensitive), repository paths may not (they are case-sensitive on the registry, and
 // distribution chose to forbid the ambiguity).
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?$`);
-const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*$/;
+// `[-]+`, not distribution's `[-]*`: Go's RE2 never backtracks, but in JavaScript an empty separator
+// nests two `+` loops and a long name that fails to match takes exponential time.
+const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$/;
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 // A bare 64-hex string is an image ID; distribution refuses it as a name so that "tsbuild push <id>"
@@ -68,6 +71,11 @@ export function isShortName(input: string): boolean {
 export function parseReference(input: string): ImageReference {
   const fail = (why: string): TsbuildError => new TsbuildError('INVALID_ARGUMENT', `invalid image reference "${input}": ${why}`);
 
+  // Longer than any valid reference (255 for the name, 128 for a tag, 71 for a digest): refused
+  // before any pattern runs, so no input can make the matching slow.
+  if (input.length > MAX_REFERENCE_LENGTH) {
+    throw new TsbuildError('INVALID_ARGUMENT', `invalid image reference "${input.slice(0, 80)}…": longer than ${MAX_REFERENCE_LENGTH} characters`);
+  }
   const parts = splitReference(input);
   if (parts.name === '' && parts.tag === undefined && parts.digest === undefined) throw fail('empty reference');
   if (IMAGE_ID_RE.test(parts.name) && parts.tag === undefined && parts.digest === undefined) {

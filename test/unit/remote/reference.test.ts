@@ -170,3 +170,26 @@ describe('isShortName', () => {
     expect(isShortName('quay.io/a/b:1')).toBe(false);
   });
 });
+
+describe('parseReference: hostile input', () => {
+  it('refuses a long name with a bad character at once (no exponential backtracking)', () => {
+    const started = Date.now();
+    expect(() => parseReference(`${'a'.repeat(60)}..example`)).toThrow(/invalid repository name component/);
+    expect(() => parseReference(`registry.example.com/${'x'.repeat(200)}${'a'.repeat(64)}..docker.io`)).toThrow(/invalid/);
+    // Before the fix the first of these took seconds and the second did not finish.
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('refuses a reference longer than any valid one, quoting only its start', () => {
+    const err = (() => {
+      try {
+        parseReference(`example.com/${'a'.repeat(10_000)}`);
+      } catch (e) {
+        return e as Error;
+      }
+      return undefined;
+    })();
+    expect(err?.message).toMatch(/^invalid image reference "example\.com\/a+…": longer than 512 characters$/);
+    expect(err!.message.length).toBeLessThan(200);
+  });
+});
