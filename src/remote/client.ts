@@ -586,14 +586,7 @@ export function createRegistryClient(options: RegistryClientOptions): ClosableRe
       const what = repoWhat(repository, digest);
       const scopes = [push(repository)];
       const chunkSize = uploadOptions.chunkSize;
-      // Progress only moves forward: a restarted upload reports nothing until it passes the old mark.
-      let reported = 0;
-      const progress = (sent: number): void => {
-        if (sent > reported) {
-          uploadOptions.onBytes?.(sent - reported);
-          reported = sent;
-        }
-      };
+      const progress = forwardProgress(uploadOptions.onBytes);
       const streamError = (sent: number): TsbuildError => fail('IO', `${what}: the blob stream gave ${sent} bytes, ${size} were expected`);
 
       async function upload(): Promise<void> {
@@ -659,13 +652,7 @@ export function createRegistryClient(options: RegistryClientOptions): ClosableRe
       const what = `${registry}/${repository}`;
       const scopes = [push(repository)];
       const chunkSize = uploadOptions.chunkSize;
-      let reported = 0;
-      const progress = (sent: number): void => {
-        if (sent > reported) {
-          uploadOptions.onBytes?.(sent - reported);
-          reported = sent;
-        }
-      };
+      const progress = forwardProgress(uploadOptions.onBytes);
       try {
         return await retrying(what, async () => {
           const postCall = call('POST', `/v2/${repository}/blobs/uploads/`, repository, what, scopes);
@@ -724,4 +711,18 @@ export function createRegistryClient(options: RegistryClientOptions): ClosableRe
     },
   };
   return client;
+}
+
+/**
+ * An upload's progress as the bytes sent so far, reported to onBytes as increments that only move
+ * forward: a restarted upload reports nothing until it passes the old mark.
+ */
+function forwardProgress(onBytes: ((n: number) => void) | undefined): (sent: number) => void {
+  let reported = 0;
+  return (sent) => {
+    if (sent > reported) {
+      onBytes?.(sent - reported);
+      reported = sent;
+    }
+  };
 }
