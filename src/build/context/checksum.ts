@@ -51,6 +51,19 @@ const READ_CHUNK = 512 * 1024;
  * not remembered. Two seconds covers the coarsest common timestamp granularity (FAT, some NFS).
  */
 const RACY_WINDOW_MS = 2000;
+/**
+ * The window for a file whose mtime has a sub-second part, so its filesystem keeps fine timestamps
+ * (ext4, xfs, btrfs, tmpfs: the kernel's clock tick, a few milliseconds). Without it, a build right
+ * after a checkout re-hashed on its next run every file written in the checkout's last 2 seconds.
+ * A whole-second mtime may come from a coarse filesystem, so it keeps the long window.
+ */
+const FINE_RACY_WINDOW_MS = 100;
+
+/** Whether a digest read from `st`'s file starting at `startedMs` may be remembered. */
+export function settledBefore(st: Stats, startedMs: number): boolean {
+  const window = st.mtimeMs % 1000 === 0 ? RACY_WINDOW_MS : FINE_RACY_WINDOW_MS;
+  return st.mtimeMs < startedMs - window;
+}
 
 /** The checksum ("sha256:...") of everything the selected entries would copy. */
 export async function checksumSelection(
@@ -79,7 +92,7 @@ export async function checksumSelection(
       stats.filesHashed += 1;
       stats.bytesHashed += item.st.size;
     }
-    if (memo !== undefined && item.st.mtimeMs < startedMs - RACY_WINDOW_MS) memo.remember(item.abs, item.st, digest);
+    if (memo !== undefined && settledBefore(item.st, startedMs)) memo.remember(item.abs, item.st, digest);
   };
   // Small files are hashed with synchronous reads: the thread pool's hand-offs for their open,
   // read and close cost more than reading them. Big ones stream through the pool, several at once,

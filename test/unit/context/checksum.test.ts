@@ -1,4 +1,5 @@
 import { chmod, chown, readFile, rename, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +12,7 @@ import {
   type FileDigestMemo,
   type SourceRoot,
 } from '../../../src/build/context/index.js';
+import { settledBefore } from '../../../src/build/context/checksum.js';
 import { OLD_TIME, TempDirs, writeTree } from './helpers.js';
 
 const temp = new TempDirs();
@@ -113,11 +115,25 @@ describe('checksumSelection', () => {
   it('does not remember digests of files modified moments ago', async () => {
     const root = await setup();
     await writeFile(path.join(root.dir, 'README'), 'fresh');
+    // A time ahead of the clock (as a copy from a machine whose clock runs ahead gives), so the file
+    // stays "moments ago" however slowly the test runs.
+    const soon = (Date.now() + 5000.5) / 1000;
+    await utimes(path.join(root.dir, 'README'), soon, soon);
     const memo = await openFileDigestMemo(path.join(await temp.make('memo'), 'digests.json'));
     await sum(root, ['README'], memo);
     const stats = newStats();
     await sum(root, ['README'], memo, stats);
     expect(stats.filesHashed).toBe(1);
+  });
+
+  it('remembers a digest once the file is older than its filesystem can blur: 100 ms with sub-second times, 2 s otherwise', () => {
+    const now = 1_800_000_000_000;
+    const st = (mtimeAgo: number) => ({ mtimeMs: now - mtimeAgo }) as Stats;
+    expect(settledBefore(st(500.25), now)).toBe(true);
+    expect(settledBefore(st(50.25), now)).toBe(false);
+    // A whole-second mtime may come from a coarse (FAT, some NFS) filesystem.
+    expect(settledBefore(st(1000), now)).toBe(false);
+    expect(settledBefore(st(3000), now)).toBe(true);
   });
 
   it('starts empty from a corrupt or missing memo file and writes it atomically', async () => {
