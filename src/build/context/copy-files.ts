@@ -90,17 +90,24 @@ async function inWorkers(jobs: readonly CopyJob[]): Promise<CopyFailure | undefi
   const shared = new Int32Array(new SharedArrayBuffer(8)); // [next job, stop]
   const count = Math.min(availableParallelism(), 4, Math.ceil(jobs.length / CLAIM));
   const failures: CopyFailure[] = [];
-  await Promise.all(
+  // Settled, not raced: a worker that crashed stops the others, and nothing is still writing into
+  // the layer once the caller sees the error (and removes the layer).
+  const ends = await Promise.allSettled(
     Array.from({ length: count }, () => {
       const worker = new Worker(WORKER_FILE, { workerData: { jobs, shared } });
       return new Promise<void>((resolve, reject) => {
         worker.once('message', (failure: CopyFailure | null) => {
           if (failure) failures.push(failure);
         });
-        worker.once('error', reject);
+        worker.once('error', (err) => {
+          Atomics.store(shared, 1, 1);
+          reject(err);
+        });
         worker.once('exit', () => resolve());
       });
     }),
   );
+  const crashed = ends.find((end): end is PromiseRejectedResult => end.status === 'rejected');
+  if (crashed) throw new TsbuildError('INTERNAL', `a copy worker failed: ${(crashed.reason as Error).message}`, { cause: crashed.reason });
   return failures.sort((a, b) => a.index - b.index)[0];
 }
