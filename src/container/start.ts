@@ -11,6 +11,7 @@ import type { ContainerResources } from '../runtime/resources.js';
 import { capabilitySet } from '../runtime/spec.js';
 import type { Stores } from '../store/root.js';
 import { writeJsonAtomic } from '../util/fs.js';
+import { settleAll } from '../util/settle.js';
 import { writeHostFiles } from './host-files.js';
 import type { MonitorSpec, StartedMonitor } from './monitor.js';
 import { containerPaths } from './paths.js';
@@ -80,7 +81,7 @@ export async function startContainer(stores: Stores, id: string, options: StartO
         ]),
       );
       const networkReady = setUpNetwork(stores, record, undo);
-      const [rootfs, network, [volumeMounts, processSpec]] = await settledInOrder(rootfsReady, networkReady, inRootfs);
+      const [rootfs, network, [volumeMounts, processSpec]] = await settleAll([rootfsReady, networkReady, inRootfs] as const);
 
       const { specNetwork, state, hostFiles, networks, hostsContent } = network;
       const running: ContainerRecord = { ...record, network: state };
@@ -143,15 +144,6 @@ export async function startContainer(stores: Stores, id: string, options: StartO
   if (failure !== undefined) throw asStartError(failure);
   if (!result) throw new TsbuildError('NOT_FOUND', `no container with ID "${id}" found`, { exitCode: 125 });
   return result;
-}
-
-/** All three results once all have settled; otherwise the first failure in argument order. */
-async function settledInOrder<A, B, C>(a: Promise<A>, b: Promise<B>, c: Promise<C>): Promise<[A, B, C]> {
-  const [ra, rb, rc] = await Promise.allSettled([a, b, c]);
-  if (ra.status === 'rejected') throw ra.reason;
-  if (rb.status === 'rejected') throw rb.reason;
-  if (rc.status === 'rejected') throw rc.reason;
-  return [ra.value, rb.value, rc.value];
 }
 
 function asStartError(err: unknown): unknown {

@@ -21,6 +21,7 @@ import { refreshHostsOf, renderHosts } from './hosts.js';
 import { conflistFor } from './ipam.js';
 import { createNetns, deleteNetns, loopbackUp } from './netns.js';
 import { resolvePorts } from './ports.js';
+import { settleAll } from '../util/settle.js';
 import { createRecord, ensureDefault, findRecord, listRecords, removeRecord } from './records.js';
 import { DEFAULT_NETWORK, type NetworkCreateOptions, type NetworkRecord } from './types.js';
 
@@ -118,10 +119,8 @@ export function createNetworkManager(stores: Stores): NetworkManager {
         return attachments;
       };
       // The loopback and the CNI interfaces are independent; both settle before an error counts.
-      const [lo, attached] = await Promise.allSettled([loopbackUp(record.id), attachAll()]);
-      if (lo.status === 'rejected') throw lo.reason;
-      if (attached.status === 'rejected') throw attached.reason;
-      return { namespace, attachments: attached.value, ports };
+      const [, attachments] = await settleAll([loopbackUp(record.id), attachAll()] as const);
+      return { namespace, attachments, ports };
     } catch (err) {
       const left = await release(record.id);
       for (const e of left) log.warn({ container: record.id, err: e.message }, 'network clean-up after a failed start');

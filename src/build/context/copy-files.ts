@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { chmodSync, constants as fsConstants, copyFileSync, existsSync, lchownSync, lstatSync, unlinkSync, utimesSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { TsbuildError, errnoCode } from '../../errors.js';
+import { settleAll } from '../../util/settle.js';
 import { yieldEvery } from '../../util/yield.js';
 
 export interface CopyJob {
@@ -92,22 +93,24 @@ async function inWorkers(jobs: readonly CopyJob[]): Promise<CopyFailure | undefi
   const failures: CopyFailure[] = [];
   // Settled, not raced: a worker that crashed stops the others, and nothing is still writing into
   // the layer once the caller sees the error (and removes the layer).
-  const ends = await Promise.allSettled(
-    Array.from({ length: count }, () => {
-      const worker = new Worker(WORKER_FILE, { workerData: { jobs, shared } });
-      return new Promise<void>((resolve, reject) => {
-        worker.once('message', (failure: CopyFailure | null) => {
-          if (failure) failures.push(failure);
+  try {
+    await settleAll(
+      Array.from({ length: count }, () => {
+        const worker = new Worker(WORKER_FILE, { workerData: { jobs, shared } });
+        return new Promise<void>((resolve, reject) => {
+          worker.once('message', (failure: CopyFailure | null) => {
+            if (failure) failures.push(failure);
+          });
+          worker.once('error', (err) => {
+            Atomics.store(shared, 1, 1);
+            reject(err);
+          });
+          worker.once('exit', () => resolve());
         });
-        worker.once('error', (err) => {
-          Atomics.store(shared, 1, 1);
-          reject(err);
-        });
-        worker.once('exit', () => resolve());
-      });
-    }),
-  );
-  const crashed = ends.find((end): end is PromiseRejectedResult => end.status === 'rejected');
-  if (crashed) throw new TsbuildError('INTERNAL', `a copy worker failed: ${(crashed.reason as Error).message}`, { cause: crashed.reason });
+      }),
+    );
+  } catch (err) {
+    throw new TsbuildError('INTERNAL', `a copy worker failed: ${(err as Error).message}`, { cause: err });
+  }
   return failures.sort((a, b) => a.index - b.index)[0];
 }
