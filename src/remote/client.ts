@@ -11,6 +11,7 @@ import { Agent, request } from 'undici';
 import { TsbuildError, type ErrorCode } from '../errors.js';
 import { parseChallenges, TokenCache } from './auth-challenge.js';
 import { classifyNetworkError, isRetryableStatus, parseRetryAfter, RetryableError, withRetries } from './retry.js';
+import { forwardProgress } from './progress.js';
 import { DEFAULT_CERTS_DIRS, loadTlsMaterial, tlsConnectOptions } from './tls.js';
 import type { ManifestResponse, RegistryClient, RegistryClientOptions } from './types.js';
 import {
@@ -386,23 +387,9 @@ export function createRegistryClient(options: RegistryClientOptions): ClosableRe
     let offset = 0;
     try {
       for await (const piece of pieces(source, chunkSize)) {
-        const patchCall = call('PATCH', location, repository, what, scopes, {
-          headers: {
-            'content-type': 'application/octet-stream',
-            'content-length': String(piece.length),
-            'content-range': `${offset}-${offset + piece.length - 1}`,
-          },
-          body: () => piece,
-        });
-        const res = await exchange(patchCall);
-        if (res.statusCode < 200 || res.statusCode > 299) throw await statusError(res, patchCall);
-        const next = headerOf(res, 'location');
-        await res.body.dump();
-        // Each answer may move the session (the state in the query changes with every chunk).
-        if (next) {
-          location = resolve(next, location);
-          moved(location);
-        }
+        const headers = { 'content-length': String(piece.length), 'content-range': `${offset}-${offset + piece.length - 1}` };
+        location = await patchUpload(repository, what, scopes, location, headers, () => piece);
+        moved(location);
         offset += piece.length;
         progress(offset);
       }
@@ -410,6 +397,26 @@ export function createRegistryClient(options: RegistryClientOptions): ClosableRe
       source.destroy();
     }
     return offset;
+  }
+
+  /**
+   * One PATCH of data to the upload session at `location`; returns where the session is now (each
+   * answer may move it: the state in the query changes with every chunk).
+   */
+  async function patchUpload(
+    repository: string,
+    what: string,
+    scopes: string[],
+    location: string,
+    headers: Record<string, string>,
+    body: () => Buffer | Readable,
+  ): Promise<string> {
+    const patchCall = call('PATCH', location, repository, what, scopes, { headers: { 'content-type': 'application/octet-stream', ...headers }, body });
+    const res = await exchange(patchCall);
+    if (res.statusCode < 200 || res.statusCode > 299) throw await statusError(res, patchCall);
+    const next = headerOf(res, 'location');
+    await res.body.dump();
+    return next ? resolve(next, location) : location;
   }
 
   /** Closes an upload session with the digest of what was sent (PUT ?digest=, no body). */
@@ -683,12 +690,7 @@ export function createRegistryClient(options: RegistryClientOptions): ClosableRe
             // One streamed PATCH (chunked transfer encoding, no Content-Range), as containers/image
             // does when the size is not known in advance; the session is then closed with the digest.
             const body = (): Readable => Readable.from(hashed(open()), { objectMode: false });
-            const patchCall = call('PATCH', location, repository, what, scopes, { headers: { 'content-type': 'application/octet-stream' }, body });
-            const res = await exchange(patchCall);
-            if (res.statusCode < 200 || res.statusCode > 299) throw await statusError(res, patchCall);
-            const next = headerOf(res, 'location');
-            await res.body.dump();
-            if (next) location = resolve(next, location);
+            location = await patchUpload(repository, what, scopes, location, {}, body);
           }
           const digest = `sha256:${hash.digest('hex')}`;
           await finishUpload(repository, what, scopes, location, digest);
@@ -713,16 +715,3 @@ export function createRegistryClient(options: RegistryClientOptions): ClosableRe
   return client;
 }
 
-/**
- * An upload's progress as the bytes sent so far, reported to onBytes as increments that only move
- * forward: a restarted upload reports nothing until it passes the old mark.
- */
-function forwardProgress(onBytes: ((n: number) => void) | undefined): (sent: number) => void {
-  let reported = 0;
-  return (sent) => {
-    if (sent > reported) {
-      onBytes?.(sent - reported);
-      reported = sent;
-    }
-  };
-}

@@ -124,3 +124,17 @@ function barProgress(stream: NodeJS.WritableStream & { columns?: number }): Prog
     },
   };
 }
+
+/**
+ * An upload's progress as the bytes sent so far, reported to onBytes as increments that only move
+ * forward: a restarted upload reports nothing until it passes the old mark.
+ */
+export function forwardProgress(onBytes: ((n: number) => void) | undefined): (sent: number) => void {
+  let reported = 0;
+  return (sent) => {
+    if (sent > reported) {
+      onBytes?.(sent - reported);
+      reported = sent;
+    }
+  };
+}

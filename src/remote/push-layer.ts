@@ -10,6 +10,7 @@ import { shortId, type Descriptor } from '../oci/types.js';
 import type { Stores } from '../store/root.js';
 import type { BlobInfoCache } from './blob-info.js';
 import { compressStream, type Compression } from './compression.js';
+import { forwardProgress } from './progress.js';
 import type { Progress, RegistryClient } from './types.js';
 
 export interface LayerPush {
@@ -73,20 +74,14 @@ async function compressAndUpload(job: LayerPush): Promise<PushedLayer> {
     // compression instead of waiting for it. The registry is told the digest at the end (PUT).
     progress.start(id, `Copying blob ${shortId(diffId)} (compressing with ${job.compression} -${job.level})`, rawSize);
     // Progress counts uncompressed bytes read, and only forward: a retried upload compresses again.
-    let reported = 0;
+    const advance = forwardProgress((n) => progress.advance(id, n));
     const open = (): Readable => {
       let read = 0;
       return compressStream(stores.content.blobPath(diffId), {
         compression: job.compression,
         level: job.level,
         signal: job.signal,
-        onBytes: (n) => {
-          read += n;
-          if (read > reported) {
-            progress.advance(id, read - reported);
-            reported = read;
-          }
-        },
+        onBytes: (n) => advance((read += n)),
       });
     };
     const compressed = await job.client.uploadStream(job.repository, open, { chunkSize: job.chunkSize });
