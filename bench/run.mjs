@@ -213,6 +213,25 @@ async function row(name, fn) {
   }
 }
 
+/** A row of cold builds: each run in a fresh store with only busybox-base, tsbuild then buildah. */
+function coldBuildRow(name, { tag, ctx: dir, reference, buildahArgs, target }) {
+  return row(name, async () => {
+    const ts = []; const tsRss = []; const ref = [];
+    for (let i = 0; i < runs; i++) {
+      const s = await freshStore('tsbuild');
+      const r = await tsb(s, ['bud', '--layers', '-t', tag, dir]);
+      ts.push(r.seconds); tsRss.push(r.rssKB);
+      await dropStore(s, 'tsbuild');
+      if (have.buildah) {
+        const b = await freshStore('buildah');
+        ref.push((await bud(b, ...buildahArgs, '-t', tag, dir)).seconds);
+        await dropStore(b, 'buildah');
+      }
+    }
+    record(name, { ts, tsRss, reference, ref, target });
+  });
+}
+
 const t0 = Date.now();
 console.log(`bench: work dir ${work}, ${runs} run(s) per row`);
 
@@ -231,21 +250,7 @@ writeFileSync(path.join(smallCtx, 'Containerfile'), [
   'CMD ["cat", "/app/three"]',
   '',
 ].join('\n'));
-if (wanted('small')) await row('small (7 steps, cold)', async () => {
-  const ts = []; const tsRss = []; const ref = [];
-  for (let i = 0; i < runs; i++) {
-    const s = await freshStore('tsbuild');
-    const r = await tsb(s, ['bud', '--layers', '-t', 'small', smallCtx]);
-    ts.push(r.seconds); tsRss.push(r.rssKB);
-    await dropStore(s, 'tsbuild');
-    if (have.buildah) {
-      const b = await freshStore('buildah');
-      ref.push((await bud(b, '-t', 'small', smallCtx)).seconds);
-      await dropStore(b, 'buildah');
-    }
-  }
-  record('small (7 steps, cold)', { ts, tsRss, reference: 'buildah', ref, target: 0.5 });
-});
+if (wanted('small')) await coldBuildRow('small (7 steps, cold)', { tag: 'small', ctx: smallCtx, reference: 'buildah', buildahArgs: [], target: 0.5 });
 
 // context: COPY . /ctx + one RUN; cold, nothing changed, one file changed. The last stores are kept
 // for the push and run rows.
@@ -293,21 +298,9 @@ writeFileSync(path.join(multiCtx, 'Containerfile'), [
   ...['a', 'b', 'c'].map((s) => `COPY --from=${s} /sum-${s} /`),
   '',
 ].join('\n'));
-if (wanted('multistage')) await row('multistage (3 stages, cold)', async () => {
-  const ts = []; const tsRss = []; const ref = [];
-  for (let i = 0; i < runs; i++) {
-    const s = await freshStore('tsbuild');
-    const r = await tsb(s, ['bud', '--layers', '-t', 'multi', multiCtx]);
-    ts.push(r.seconds); tsRss.push(r.rssKB);
-    await dropStore(s, 'tsbuild');
-    if (have.buildah) {
-      const b = await freshStore('buildah');
-      ref.push((await bud(b, '--jobs', '3', '-t', 'multi', multiCtx)).seconds);
-      await dropStore(b, 'buildah');
-    }
-  }
-  record('multistage (3 stages, cold)', { ts, tsRss, reference: 'buildah --jobs 3', ref, target: 0.9 });
-});
+if (wanted('multistage')) {
+  await coldBuildRow('multistage (3 stages, cold)', { tag: 'multi', ctx: multiCtx, reference: 'buildah --jobs 3', buildahArgs: ['--jobs', '3'], target: 0.9 });
+}
 
 // push / push again / pull of the context image, to a loopback docker-registry.
 function freePort() {
