@@ -9,7 +9,6 @@ export const closeFd = promisify(fs.close) as (fd: number) => Promise<void>;
 export const fchown = promisify(fs.fchown);
 export const fchmod = promisify(fs.fchmod) as (fd: number, mode: number) => Promise<void>;
 export const futimes = promisify(fs.futimes) as (fd: number, atime: number, mtime: number) => Promise<void>;
-export const lstatFast = promisify(fs.lstat) as (path: string) => Promise<fs.Stats>;
 
 /** Reads exactly `length` bytes at `position` into a new buffer; fewer bytes available -> undefined. */
 export function readAt(fd: number, length: number, position: number): Promise<Buffer | undefined> {

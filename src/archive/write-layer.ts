@@ -187,8 +187,7 @@ class Batch {
       let filled = 0;
       while (filled < size) {
         const n = readSync(fd, this.buf, this.used + filled, size - filled, filled);
-        // The header already promised st.size bytes; a shorter file would corrupt the archive.
-        if (n === 0) throw new TsbuildError('IO', `file ${e.host} shrank while it was being archived`);
+        if (n === 0) throw shrank(e);
         filled += n;
       }
       this.used += size;
@@ -281,7 +280,11 @@ async function* streamFile(e: WalkEntry): AsyncGenerator<Buffer> {
 
 async function readChunk(fd: number, e: WalkEntry, position: number, length: number): Promise<Buffer> {
   const buf = await readAt(fd, length, position);
-  // The header already promised st.size bytes; a shorter file would corrupt the archive.
-  if (!buf) throw new TsbuildError('IO', `file ${e.host} shrank while it was being archived`);
+  if (!buf) throw shrank(e);
   return buf;
+}
+
+/** The header already promised st.size bytes; a shorter file would corrupt the archive. */
+function shrank(e: WalkEntry): TsbuildError {
+  return new TsbuildError('IO', `file ${e.host} shrank while it was being archived`);
 }

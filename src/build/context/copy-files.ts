@@ -44,7 +44,7 @@ export async function copyFiles(jobs: readonly CopyJob[], what: string): Promise
   const failure = jobs.length >= WORKER_THRESHOLD && existsSync(WORKER_FILE) ? await inWorkers(jobs) : await inProcess(jobs);
   if (failure === undefined) return;
   const job = jobs[failure.index]!;
-  if (failure.directoryInTheWay) throw new TsbuildError('INVALID_ARGUMENT', `${what}: cannot replace the directory ${job.target} with a file`);
+  if (failure.directoryInTheWay) throw directoryInTheWay(what, job.target);
   throw new TsbuildError('IO', `${what}: cannot write ${job.target} from ${job.source}: ${failure.message}`);
 }
 
@@ -65,6 +65,11 @@ export function runCopyJob(job: CopyJob): void {
 }
 
 export class DirectoryInTheWay extends Error {}
+
+/** The error of a copy that would put a file where the layer already has a directory. */
+export function directoryInTheWay(what: string, target: string): TsbuildError {
+  return new TsbuildError('INVALID_ARGUMENT', `${what}: cannot replace the directory ${target} with a file`);
+}
 
 export function describeFailure(index: number, err: unknown): CopyFailure {
   return { index, message: (err as Error).message, directoryInTheWay: err instanceof DirectoryInTheWay };

@@ -16,7 +16,7 @@ import { mapLimit } from '../../util/limit.js';
 import { hasWildcard } from './patterns.js';
 import type { SelectedEntry, SourceRoot } from './select.js';
 import { walkEntry } from './walk.js';
-import { copyFiles, type CopyJob } from './copy-files.js';
+import { copyFiles, directoryInTheWay, type CopyJob } from './copy-files.js';
 
 export interface DirMetadata {
   mode: number;
@@ -318,7 +318,7 @@ function minor(dev: number): number {
 
 async function removeNonDir(target: string, what: string): Promise<void> {
   const st = await lstat(target);
-  if (st.isDirectory()) throw new TsbuildError('INVALID_ARGUMENT', `${what}: cannot replace the directory ${target} with a file`);
+  if (st.isDirectory()) throw directoryInTheWay(what, target);
   await unlink(target);
 }
 

@@ -76,7 +76,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('unsetenv', { type: 'string', array: true, nargs: 1, default: [], describe: 'remove an environment variable from the image (also an inherited one)' })
       .option('unsetlabel', { type: 'string', array: true, nargs: 1, default: [], describe: 'remove a label from the image (also an inherited one)' })
       .option('platform', { type: 'string', describe: 'os/arch[/variant] to build for; only the host platform can be built' })
-      .option('jobs', { type: 'number', describe: 'stages to build at once (default: every stage that is ready, as BuildKit; 1: one after another, as buildah)' })
+      .option('jobs', { type: 'number', describe: 'stages to build at once (default and 0: every stage that is ready, as BuildKit; 1: one after another, as buildah)' })
       .option('stdin-context', { type: 'boolean', default: false, hidden: true, describe: 'the context is a tar on stdin (what a trailing `-` becomes)' })
       .option('build-context', { type: 'string', array: true, nargs: 1, default: [], describe: 'a named context, name=DIR | name=GIT-URL | name=docker-image://REF | name=oci-layout://DIR[:tag|@sha256:...]; replaces the stage or image of that name (repeatable)' })
       .option('cache-from', { type: 'string', array: true, nargs: 1, default: [], describe: 'registry repository to look cached steps up in on a local miss (repeatable)' })
