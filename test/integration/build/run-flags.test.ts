@@ -148,3 +148,17 @@ describe.runIf(buildahAvailable() || process.env.CI === 'true')('RUN-container f
     expect(comparableTree(tsbuild, leftovers)).toEqual(comparableTree(buildah, leftovers));
   });
 });
+
+describe('the RUN overlay', () => {
+  it("is mounted volatile (its unmount syncs nothing), while a container's rootfs from tsbuild run is not", async () => {
+    const ctx = await contexts.make({ Containerfile: 'FROM busybox-base\nRUN grep " / overlay " /proc/mounts > /run-root-mount\n' });
+    await budOk(t, ctx, ['-t', 'volatile-check']);
+    // The root mount's options as the RUN step saw them, and as a container of the image sees its own.
+    const seenByRun = await sh(t, 'volatile-check', 'cat /run-root-mount');
+    const seenByRunContainer = await sh(t, 'volatile-check', 'grep " / overlay " /proc/mounts');
+    // Shown as `volatile`, or `fsync=volatile` by newer kernels.
+    expect(seenByRun).toMatch(/[ ,](?:fsync=)?volatile[ ,]/);
+    expect(seenByRunContainer).toMatch(/ overlay /);
+    expect(seenByRunContainer).not.toMatch(/volatile/);
+  });
+});
