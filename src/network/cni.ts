@@ -11,16 +11,10 @@ import { execFile } from '../util/exec.js';
 import { pathExists, readJson, writeJsonAtomic } from '../util/fs.js';
 import type { CniConflist } from './ipam.js';
 import { netnsPath } from './netns.js';
-import { HOST_RUN_DIR, networksDir } from './records.js';
+import { ALLOCATION_FILE, IPAM_DIR, networksDir } from './records.js';
 import { CNI_PATH } from './types.js';
 
-/**
- * host-local's allocations. Host-wide, not per root: the bridges and subnets are shared by every
- * tsbuild root on the machine (all of them put their default network on tsbuild0), so two roots
- * must never hand out one address twice. Apart from podman's /var/lib/cni/networks, and on /run
- * so a reboot (which ends every container) frees every address.
- */
-export const IPAM_DIR = path.join(HOST_RUN_DIR, 'ipam');
+export { IPAM_DIR } from './records.js';
 
 export interface CniInterface {
   name: string;
@@ -157,7 +151,7 @@ export async function collectStaleAddresses(network: string): Promise<void> {
   const dir = path.join(IPAM_DIR, network);
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
-    if (!/^\d+\.\d+\.\d+\.\d+$/.test(name)) continue;
+    if (!ALLOCATION_FILE.test(name)) continue;
     const owner = (await readFile(path.join(dir, name), 'utf8').catch(() => '')).split(/\s/)[0] ?? '';
     if (!/^[a-f0-9]{12,}$/.test(owner)) continue;
     if (!(await pathExists(netnsPath(owner)))) await rm(path.join(dir, name), { force: true });

@@ -16,6 +16,17 @@ import { DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, type NetworkCreateOpti
 /** Host-wide state: the lock for subnet choice, host-local's allocations. tmpfs: gone at reboot, like the netns. */
 export const HOST_RUN_DIR = '/run/tsbuild';
 
+/**
+ * host-local's allocations. Host-wide, not per root: the bridges and subnets are shared by every
+ * tsbuild root on the machine (all of them put their default network on tsbuild0), so two roots
+ * must never hand out one address twice. Apart from podman's /var/lib/cni/networks, and on /run
+ * so a reboot (which ends every container) frees every address.
+ */
+export const IPAM_DIR = path.join(HOST_RUN_DIR, 'ipam');
+
+/** host-local names each allocation file by its address. */
+export const ALLOCATION_FILE = /^\d+\.\d+\.\d+\.\d+$/;
+
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export function networksDir(stores: Stores): string {
@@ -161,5 +172,10 @@ export async function removeRecord(stores: Stores, record: NetworkRecord): Promi
   await hostLock(async () => {
     await rm(recordFile(stores, record.name), { force: true });
     if (record.bridge !== DEFAULT_BRIDGE) await deleteBridge(record.bridge);
+    // host-local's directory of the network (its lock and last-reserved marker) goes too, unless a
+    // network of the same name in another root still holds addresses in it.
+    const ipamDir = path.join(IPAM_DIR, record.name);
+    const entries = await readdir(ipamDir).catch(() => [] as string[]);
+    if (!entries.some((n) => ALLOCATION_FILE.test(n))) await rm(ipamDir, { recursive: true, force: true });
   });
 }

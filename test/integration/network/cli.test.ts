@@ -1,12 +1,13 @@
 // End to end through the CLI with real runc, CNI plugins and iptables: a published busybox httpd
 // fetched from 127.0.0.1, containers on a user network finding each other by name and alias, and
 // nothing left on the host (veth, netns, iptables rule, IP lease) after `rm -f`.
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBusyboxBase, createTestRoot, makeContext, type TestRoot } from '../../helpers/tsbuild.js';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IPAM_DIR } from '../../../src/network/records.js';
+import { buildBusyboxBase, createTestRoot, makeContext, type TestRoot } from '../../helpers/tsbuild.js';
 import { get, ipamFiles, iptablesSave, leasedTo, links } from './helpers.js';
 
 let t: TestRoot;
@@ -105,8 +106,10 @@ describe('tsbuild run with networks', () => {
     await t.ok(['rm', '-f', 'web']);
     await expectNoTrace(ip, namespace, 'nettest-app');
     const bridge = JSON.parse((await t.ok(['network', 'inspect', 'nettest-app'])).stdout)[0].bridge as string;
+    expect(existsSync(path.join(IPAM_DIR, 'nettest-app'))).toBe(true);
     await t.ok(['network', 'rm', 'nettest-app']);
     expect(links()).not.toContain(`${bridge}:`);
+    expect(existsSync(path.join(IPAM_DIR, 'nettest-app'))).toBe(false);
     expect((await t.ok(['network', 'ls', '-q'])).stdout).toBe('tsbuild\n');
   });
 
