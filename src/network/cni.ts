@@ -47,6 +47,11 @@ export interface CniAttachment {
   portMappings: CniPortMapping[];
   /** The final ADD result; absent while (or when) the ADD did not complete. */
   result?: CniResult;
+  /**
+   * The process a record-less attachment (a bud RUN's) belongs to: when it has died (SIGKILL
+   * mid-RUN) nobody else knows the attachment exists, so releaseOrphanedAttachments DELs it.
+   */
+  ownerPid?: number;
 }
 
 export function cacheDir(stores: Stores, containerId: string): string {

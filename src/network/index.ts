@@ -12,9 +12,13 @@
 //              (a network namespace entry without a path); no attachments, no ports.
 // - container: namespace = the other container's namespace path (it must be running with one of
 //              its own); no attachments and no ports of its own (tear-down leaves that namespace alone).
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import type { ContainerRecord, NetworkAttachment, NetworkState, PortMapping } from '../container/types.js';
 import { TsbuildError } from '../errors.js';
+import { processAlive } from '../store/lock.js';
 import type { Stores } from '../store/root.js';
+import { pathExists } from '../util/fs.js';
 import { attachmentOf, cachedAttachments, cniAdd, cniDel, collectStaleAddresses, IPAM_DIR, type CniAttachment } from './cni.js';
 import { pickContainer, readContainers, requestedNetworks, usesNetwork } from './containers.js';
 import { refreshHostsOf, renderHosts } from './hosts.js';
@@ -22,7 +26,7 @@ import { conflistFor } from './ipam.js';
 import { createNetns, deleteNetns, loopbackUp } from './netns.js';
 import { resolvePorts } from './ports.js';
 import { settleAll } from '../util/settle.js';
-import { createRecord, ensureDefault, findRecord, listRecords, removeRecord } from './records.js';
+import { createRecord, ensureDefault, findRecord, listRecords, networksDir, removeRecord } from './records.js';
 import { DEFAULT_NETWORK, type NetworkCreateOptions, type NetworkRecord } from './types.js';
 
 export type { NetworkCreateOptions, NetworkRecord } from './types.js';
@@ -76,23 +80,14 @@ export function createNetworkManager(stores: Stores): NetworkManager {
       ifname,
       netns,
       conflist: conflistFor(network, IPAM_DIR, { publishesPorts: ports.length > 0 }),
+      ...(record.ownerPid !== undefined ? { ownerPid: record.ownerPid } : {}),
       portMappings: ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, ...(p.hostIp ? { hostIP: p.hostIp } : {}) })),
     };
     const result = await cniAdd(stores, attachment);
     return { network: network.name, interface: ifname, ...attachmentOf(result, ifname), aliases };
   }
 
-  /** DEL of every cached attachment of the container, then its namespace; returns what failed. */
-  async function release(containerId: string): Promise<Error[]> {
-    const errors: Error[] = [];
-    for (const cached of await cachedAttachments(stores, containerId)) errors.push(...(await cniDel(stores, cached)));
-    try {
-      await deleteNetns(containerId);
-    } catch (err) {
-      errors.push(err as Error);
-    }
-    return errors;
-  }
+  const release = (containerId: string): Promise<Error[]> => releaseAttachments(stores, containerId);
 
   async function setUpBridge(record: ContainerRecord): Promise<NetworkState> {
     const requested = requestedNetworks(record);
@@ -227,6 +222,32 @@ export function createNetworkManager(stores: Stores): NetworkManager {
     },
   };
   return manager;
+}
+
+/** DEL of every cached attachment of the container, then its namespace; returns what failed. */
+async function releaseAttachments(stores: Stores, containerId: string): Promise<Error[]> {
+  const errors: Error[] = [];
+  for (const cached of await cachedAttachments(stores, containerId)) errors.push(...(await cniDel(stores, cached)));
+  try {
+    await deleteNetns(containerId);
+  } catch (err) {
+    errors.push(err as Error);
+  }
+  return errors;
+}
+
+/**
+ * Releases the attachments of bud RUNs whose build process died (SIGKILL mid-RUN): they have no
+ * container record, so nothing else would ever DEL them, and their veth, namespace, address and
+ * firewall rules would stay. Attachments of containers with a record are the container manager's.
+ */
+export async function releaseOrphanedAttachments(stores: Stores): Promise<void> {
+  for (const id of await readdir(path.join(networksDir(stores), 'cache')).catch(() => [] as string[])) {
+    const cached = await cachedAttachments(stores, id);
+    const owner = cached.find((c) => c.ownerPid !== undefined)?.ownerPid;
+    if (owner === undefined || processAlive(owner) || (await pathExists(path.join(stores.layout.containers, id)))) continue;
+    for (const err of await releaseAttachments(stores, id)) stores.logger.warn({ container: id, err: err.message }, 'releasing the network of a dead build');
+  }
 }
 
 /** The requested ports plus, for -P, every EXPOSEd port not published already (to a free host port). */

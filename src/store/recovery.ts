@@ -9,6 +9,7 @@ import { readJson } from '../util/fs.js';
 import { mountedTargets } from '../util/mounts.js';
 import { identityAlive } from '../util/process-identity.js';
 import { processAlive } from './lock.js';
+import type { Stores } from './root.js';
 
 const TEMP_OWNER = /^\.[a-z]+-(\d+)-/;
 const MOUNT_OWNER = /^(\d+)-/;
@@ -33,6 +34,17 @@ export async function recoverRoot(dirs: { tmp: string; mounts: string; runcState
     logger.info({ name }, 'removing leftover temp file of a dead process');
     await rm(path.join(dirs.tmp, name), { recursive: true, force: true });
   }
+}
+
+/**
+ * The network of a bud RUN killed with its build (bud --network private|NAME) has no container
+ * record; the network code recognises it by its owner's pid. Runs after recoverRoot, which has
+ * deleted the RUN's container; the network code is loaded only when some attachment exists at all.
+ */
+export async function releaseOrphanedNetworks(stores: Stores): Promise<void> {
+  if ((await readdir(path.join(stores.layout.root, 'networks', 'cache')).catch(() => [])).length === 0) return;
+  const { releaseOrphanedAttachments } = await import('../network/index.js');
+  await releaseOrphanedAttachments(stores);
 }
 
 const BUILD_CONTAINER = /^tsbuild-(\d+)-/;

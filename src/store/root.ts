@@ -6,7 +6,7 @@ import { createContentStore, type ContentStore } from '../content/store.js';
 import { createImageStore, type ImageStore } from '../image/store.js';
 import type { Logger } from '../log.js';
 import { createSnapshotStore, type SnapshotStore } from '../snapshot/store.js';
-import { recoverRoot } from './recovery.js';
+import { recoverRoot, releaseOrphanedNetworks } from './recovery.js';
 
 export const DEFAULT_ROOT = '/var/lib/tsbuild';
 
@@ -49,11 +49,13 @@ export async function openStores(options: { root: string; logger: Logger }): Pro
     ),
   );
   await recoverRoot(layout, options.logger);
-  return {
+  const stores: Stores = {
     layout,
     logger: options.logger,
     content: createContentStore({ root: layout.root, tmpDir: layout.tmp }),
     snapshots: createSnapshotStore({ root: layout.root, tmpDir: layout.tmp }),
     images: createImageStore({ root: layout.root, locksDir: layout.locks }),
   };
+  await releaseOrphanedNetworks(stores);
+  return stores;
 }

@@ -62,6 +62,8 @@ function runRecord(name: string, hostname: string): ContainerRecord {
     imageId: '',
     created: new Date().toISOString(),
     state: 'created',
+    // No record of it is ever written: the owner's pid is how a crash's leftovers are recognised.
+    ownerPid: process.pid,
     config: defaultConfig({
       hostname,
       network: { mode: 'bridge', networks: [{ name, aliases: [] }], ports: [], publishAll: false, dns: [], dnsSearch: [], dnsOptions: [], addHosts: [] },

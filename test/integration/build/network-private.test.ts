@@ -150,6 +150,16 @@ describe('bud --network private', () => {
     const interrupted = await cli.exited;
     expect(interrupted.code).not.toBe(0);
     expectGone(parseProbe(interrupted.stdout));
+
+    // SIGKILL leaves everything in place, and no record names it: the next command's start-up
+    // recovery releases it (the RUN's runc container first, then its network).
+    const killed = startCli(t, ['bud', '--network', 'private', '--no-cache', slow]);
+    await killed.waitForOutput('probed');
+    killed.kill('SIGKILL');
+    const probe = parseProbe((await killed.exited).stdout);
+    expect(existsSync(path.join(IPAM_DIR, 'tsbuild', probe.cidr.split('/')[0]!))).toBe(true);
+    await budOk(t, await contexts.make({ Containerfile: 'FROM busybox-base\n' }), ['-q']);
+    expectGone(probe);
   }, 120_000);
 
   it('rejects a network that does not exist, and modes builds do not support, before building', async () => {
