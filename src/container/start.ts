@@ -204,7 +204,7 @@ async function prepareProcess(record: ContainerRecord, rootfs: string): Promise<
   const [user, , missing] = await Promise.all([
     resolveUser(rootfs, c.user || undefined).catch(invalid),
     prepareWorkingDir(rootfs, c.cwd).catch(invalid),
-    checkExecutable(rootfs, c.args[0]!, c.env, c.cwd),
+    checkExecutable(rootfs, c.args[0]!, c.env, c.cwd, c.mounts.map((m) => m.target)),
   ]);
   // podman's codes: 127 for a command that is not there.
   if (missing) throw new TsbuildError('RUNTIME', missing, { exitCode: 127 });

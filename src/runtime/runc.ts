@@ -256,22 +256,33 @@ function runcMessage(stderr: string): string {
  * status 127. `env` is the container's PATH value or its whole environment (PATH=... is taken from
  * it); without a PATH, Docker's default applies. Returns undefined when the command exists, else the
  * message to show, e.g. `executable file "x" not found in $PATH`. Files that exist but cannot be
- * executed are left to runc, whose failure run() reports as 126.
+ * executed are left to runc, whose failure run() reports as 126, and so are commands under
+ * `mountedOver` (the destinations of the container's other mounts).
  */
 export async function checkExecutable(
   rootfs: string,
   command: string,
   env: string | readonly string[] | undefined,
   cwd: string,
+  mountedOver: readonly string[] = [],
 ): Promise<string | undefined> {
   if (command === '') return 'no command given';
+  // What lies under a volume, bind or tmpfs is not in the rootfs looked at here: runc decides.
+  const mounted = (inContainer: string): boolean =>
+    mountedOver.some((m) => {
+      const target = path.posix.resolve('/', m);
+      return inContainer === target || inContainer.startsWith(target === '/' ? '/' : `${target}/`);
+    });
   if (command.includes('/')) {
-    const found = await exists(rootfs, path.posix.resolve(cwd, command));
+    const inContainer = path.posix.resolve(cwd, command);
+    if (mounted(inContainer)) return undefined;
+    const found = await exists(rootfs, inContainer);
     return found ? undefined : `executable file "${command}" not found: no such file or directory`;
   }
   for (const dir of pathValue(env).split(':')) {
     // Go 1.19 (runc's) refuses results from relative PATH entries ("." or ""), so they never match.
     if (!path.posix.isAbsolute(dir)) continue;
+    if (mounted(path.posix.join(dir, command))) return undefined;
     const candidate = await resolveInRoot(rootfs, path.posix.join(dir, command));
     // LookPath skips directories and files without an x bit and keeps searching.
     const st = await stat(candidate).catch(() => undefined);

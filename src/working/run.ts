@@ -57,7 +57,7 @@ export async function runInWorkingContainer(stores: Stores, runtime: ContainerRu
       await prepareWorkingDir(rootfs, cwd).catch((err: unknown) => {
         throw new TsbuildError('INVALID_ARGUMENT', `container "${record.name}": ${(err as Error).message}`, { exitCode: 125, cause: err });
       });
-      const missing = await checkExecutable(rootfs, options.command[0]!, env, cwd);
+      const missing = await checkExecutable(rootfs, options.command[0]!, env, cwd, binds.map((m) => m.destination));
       if (missing) throw new TsbuildError('RUNTIME', `container "${record.name}": ${missing}`, { exitCode: 127 });
       const hostname = record.id.slice(0, 12);
       // As a build's RUN: a namespace of its own on a tsbuild network, torn down afterwards.

@@ -155,7 +155,7 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
         throw new TsbuildError('STEP_FAILED', `${ctx.where}: ${(err as Error).message}`, { cause: err });
       });
       const hostname = randomBytes(6).toString('hex');
-      const missing = await checkExecutable(mount.target, args[0] ?? '', env, cwd);
+      const missing = await checkExecutable(mount.target, args[0] ?? '', env, cwd, extraMounts.map((m) => m.destination));
       if (missing) {
         throw new TsbuildError('STEP_FAILED', `${ctx.where}: ${ctx.text}: ${missing}`, { exitCode: 127 });
       }

@@ -52,6 +52,16 @@ describe('RUN --mount=type=bind', () => {
     expect(await sh(t, 'bind-ctx', 'ls -d /ctx /deep 2>&1 || true')).toMatch(/No such file/);
   });
 
+  it('runs a command that lives on the mount (the image itself does not have it)', async () => {
+    await build('bind-tool', [
+      'FROM busybox-base AS tools',
+      "RUN printf '#!/bin/sh\\necho tool ran\\n' > /tool && chmod +x /tool",
+      'FROM busybox-base',
+      'RUN --mount=type=bind,from=tools,target=/t /t/tool > /tool.txt',
+    ]);
+    expect(await sh(t, 'bind-tool', 'cat /tool.txt')).toBe('tool ran\n');
+  });
+
   it('throws writes of an rw bind away after the step', async () => {
     const { ctx } = await build('bind-rw', [
       'FROM busybox-base',

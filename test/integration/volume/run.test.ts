@@ -1,4 +1,6 @@
 // Volumes through `tsbuild run/create/rm` end to end: real overlayfs, runc and the monitor.
+import { chmod } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Contexts, budOk, setupRoot, teardownRoot, type TestRoot } from '../build/helpers.js';
 
@@ -52,6 +54,14 @@ describe('volumes with run', { timeout: 90_000 }, () => {
     await t!.ok(['rm', 'anon2']);
     expect((await volumes()).filter((v) => !before.includes(v))).toEqual(kept);
     await t!.ok(['volume', 'rm', ...kept]);
+  });
+
+  it('runs a command that lives on a bind mount, not in the image', async () => {
+    const dir = await contexts.make({ 'tool.sh': '#!/bin/sh\necho "tool ran with $1"\n' });
+    await chmod(path.join(dir, 'tool.sh'), 0o755);
+    expect((await t!.ok(['run', '--rm', '--network', 'none', '-v', `${dir}:/x:ro`, 'busybox-base', '/x/tool.sh', 'an argument'])).stdout).toBe('tool ran with an argument\n');
+    const missing = await t!.run(['run', '--rm', '--network', 'none', '-v', `${dir}:/x:ro`, 'busybox-base', '/x/nope']);
+    expect(missing.code).toBe(127);
   });
 
   it('-v over an image VOLUME path uses that volume instead of an anonymous one', async () => {
