@@ -1,6 +1,6 @@
 // A static test binary that makes one raw system call per argument and prints "NAME ok" or
-// "NAME ERRNO" (EPERM, ENOSYS, ...), so the security tests see what the kernel and the seccomp
-// filter answer, not what a busybox applet makes of it. Compiled at test time with the host's cc
+// "NAME ERRNO" (EPERM, ENOSYS, ...), each in a child process of its own, so the security tests see
+// what the kernel and the seccomp filter answer, not what a busybox applet makes of it. Compiled at test time with the host's cc
 // (gcc and libc6-dev are set-up packages); no binary is committed. Every call is harmless inside a
 // container: the module buffers are not modules, reboot asks for CAD_OFF (EINVAL in a pid
 // namespace even when allowed), the keys go to the probe's own process keyring.
@@ -69,12 +69,23 @@ static long call(const char *name) {
 }
 
 int main(int argc, char **argv) {
+  // Each call in a child of its own, so one that changes the process (unshare, personality,
+  // setns) leaves the next call as it found it.
   for (int i = 1; i < argc; i++) {
-    errno = 0;
-    long r = call(argv[i]);
-    if (r >= 0) printf("%s ok\n", argv[i]);
-    else printf("%s %s\n", argv[i], strerrorname_np(errno) ? strerrorname_np(errno) : "E?");
-    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) { perror("fork"); return 1; }
+    if (pid == 0) {
+      errno = 0;
+      long r = call(argv[i]);
+      const char *name = strerrorname_np(errno);
+      if (r >= 0) printf("%s ok\n", argv[i]);
+      else printf("%s %s\n", argv[i], name ? name : "E?");
+      fflush(stdout);
+      _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) { fprintf(stderr, "probe %s died\n", argv[i]); return 1; }
   }
   return 0;
 }
