@@ -54,7 +54,7 @@ export interface SeccompProfile {
   /** Filtered architectures as given (OCI form); exclusive with archMap. */
   architectures?: string[];
   /** Docker's form: the native architecture and the ones its binaries may also use (x86 and x32 on x86_64). */
-  archMap?: { architecture: string; subArchitectures: string[] | null }[];
+  archMap?: { architecture: string; subArchitectures: string[] }[];
   flags?: string[];
   syscalls: SeccompRule[];
 }
@@ -133,7 +133,7 @@ export const DEFAULT_PROFILE: SeccompProfile = {
     { architecture: 'SCMP_ARCH_MIPSEL64', subArchitectures: ['SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64N32'] },
     { architecture: 'SCMP_ARCH_MIPSEL64N32', subArchitectures: ['SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64'] },
     { architecture: 'SCMP_ARCH_S390X', subArchitectures: ['SCMP_ARCH_S390'] },
-    { architecture: 'SCMP_ARCH_RISCV64', subArchitectures: null },
+    { architecture: 'SCMP_ARCH_RISCV64', subArchitectures: [] },
   ],
   syscalls: [
     rule(ALWAYS_ALLOWED, ALLOW),

@@ -85,7 +85,7 @@ export function buildSeccomp(profile: SeccompProfile, target: SeccompTarget): Li
   else {
     // No entry for this machine: libseccomp filters its native architecture only.
     const entry = profile.archMap?.find((a) => a.architecture === NATIVE_TO_SECCOMP[arch]);
-    if (entry) out.architectures = [entry.architecture, ...(entry.subArchitectures ?? [])];
+    if (entry) out.architectures = [entry.architecture, ...entry.subArchitectures];
   }
   const meets = (rule: SeccompRule): boolean => {
     const ex = rule.excludes ?? {};
