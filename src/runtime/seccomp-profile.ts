@@ -91,7 +91,7 @@ const ALWAYS_ALLOWED = `
   get_robust_list getrusage getsid getsockname getsockopt get_thread_area gettid gettimeofday getuid
   getuid32 getxattr inotify_add_watch inotify_init inotify_init1 inotify_rm_watch io_cancel ioctl
   io_destroy io_getevents io_pgetevents io_pgetevents_time64 ioprio_get ioprio_set io_setup io_submit
-  io_uring_enter io_uring_register io_uring_setup ipc kill landlock_add_rule landlock_create_ruleset
+  ipc kill landlock_add_rule landlock_create_ruleset
   landlock_restrict_self lchown lchown32 lgetxattr link linkat listen listxattr llistxattr _llseek
   lremovexattr lseek lsetxattr lstat lstat64 madvise membarrier memfd_create memfd_secret mincore mkdir
   mkdirat mknod mknodat mlock mlock2 mlockall mmap mmap2 mprotect mq_getsetattr mq_notify mq_open
@@ -119,7 +119,8 @@ const ALWAYS_ALLOWED = `
 /**
  * Not here, so denied unless a capability below unlocks them: mount and friends, unshare, setns,
  * sethostname, namespace-making clone, module loading, reboot, kexec, keyctl/add_key/request_key
- * (the kernel keyring is not namespaced), swapon/swapoff, acct, settimeofday, iopl, bpf, perf and
+ * (the kernel keyring is not namespaced), swapon/swapoff, acct, settimeofday, iopl, bpf, perf,
+ * io_uring (its operations bypass seccomp; Docker 25, containerd and podman leave it out too) and
  * the obsolete ones (uselib, nfsservctl, ...).
  */
 export const DEFAULT_PROFILE: SeccompProfile = {

@@ -34,7 +34,7 @@ static long child_exit(long r) {
 }
 
 static long call(const char *name) {
-  static char buf[64];
+  static char buf[256];
   if (!strcmp(name, "mount")) { mkdir("/tmp/probe-mnt", 0755); return mount("none", "/tmp/probe-mnt", "tmpfs", 0, NULL); }
   if (!strcmp(name, "umount")) return umount2("/proc/kcore", MNT_DETACH);
   if (!strcmp(name, "unshare-mnt")) return unshare(CLONE_NEWNS);
@@ -62,6 +62,7 @@ static long call(const char *name) {
   if (!strcmp(name, "mkdir")) return mkdir("/tmp/probe-dir", 0755);
   if (!strcmp(name, "kexec_load")) return syscall(SYS_kexec_load, 0, 0, NULL, 0);
   if (!strcmp(name, "swapoff")) return syscall(SYS_swapoff, "/tmp/none");
+  if (!strcmp(name, "io_uring_setup")) return syscall(SYS_io_uring_setup, 1, buf);
   if (!strcmp(name, "open_by_handle_at")) return syscall(SYS_open_by_handle_at, AT_FDCWD, buf, O_RDONLY);
   errno = EINVAL;
   fprintf(stderr, "unknown probe %s\n", name);

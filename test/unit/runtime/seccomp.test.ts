@@ -26,7 +26,7 @@ describe('the default profile for a container', () => {
   it('with the default capabilities: ordinary calls allowed; mount, namespaces, modules, keys, reboot, kexec left out', () => {
     const names = allowed(build(DEFAULT_CAPABILITIES));
     for (const n of ['read', 'write', 'openat', 'execve', 'fork', 'mknodat', 'setuid', 'capset', 'arch_prctl', 'modify_ldt', 'chroot', 'ptrace']) expect(names, n).toContain(n);
-    for (const n of ['mount', 'umount2', 'unshare', 'setns', 'sethostname', 'init_module', 'finit_module', 'delete_module', 'keyctl', 'add_key', 'request_key', 'reboot', 'kexec_load', 'swapon', 'bpf', 'perf_event_open', 'syslog', 'open_by_handle_at', 'clone', 'clone3', 'personality', 'socket', 'set_tls', 's390_runtime_instr']) {
+    for (const n of ['mount', 'umount2', 'unshare', 'setns', 'sethostname', 'init_module', 'finit_module', 'delete_module', 'keyctl', 'add_key', 'request_key', 'reboot', 'kexec_load', 'swapon', 'io_uring_setup', 'io_uring_enter', 'bpf', 'perf_event_open', 'syslog', 'open_by_handle_at', 'clone', 'clone3', 'personality', 'socket', 'set_tls', 's390_runtime_instr']) {
       expect(names, n).not.toContain(n);
     }
   });
