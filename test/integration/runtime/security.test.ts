@@ -108,9 +108,11 @@ describe('containers from generateSpec, run by runc', { timeout: 30_000 }, () =>
     expect(r).toMatchObject({ init_module: 'EPERM', add_key: 'EPERM', keyctl: 'EPERM', reboot: 'EPERM', kexec_load: 'EPERM', 'personality-norandom': 'EPERM', 'socket-vsock': 'EPERM' });
   });
 
-  it('a capability-conditioned rule is left out without its capability (chroot without CAP_SYS_CHROOT)', async () => {
-    const r = await runProbe(['chroot', 'clone'], { capabilities: ['CAP_CHOWN'] });
-    expect(r).toEqual({ chroot: 'EPERM', clone: 'ok' });
+  it('a capability-conditioned rule is in the filter only with its capability (kcmp and pidfd_getfd need CAP_SYS_PTRACE)', async () => {
+    // On its own process the kernel allows both without any capability: only the filter decides.
+    expect(await runProbe(['kcmp', 'pidfd_getfd'], { capabilities: ['CAP_CHOWN'] })).toEqual({ kcmp: 'EPERM', pidfd_getfd: 'EPERM' });
+    expect(await runProbe(['kcmp', 'pidfd_getfd'], { capabilities: ['CAP_CHOWN', 'CAP_SYS_PTRACE'] })).toEqual({ kcmp: 'ok', pidfd_getfd: 'ok' });
+    expect(await runProbe(['kcmp', 'pidfd_getfd'], { capabilities: ['CAP_CHOWN'], resources: { security: { seccomp: 'unconfined' } } })).toEqual({ kcmp: 'ok', pidfd_getfd: 'ok' });
   });
 
   it('every capability (--cap-add ALL) keeps a working filter; --privileged has none', async () => {

@@ -62,6 +62,8 @@ static long call(const char *name) {
   if (!strcmp(name, "mkdir")) return mkdir("/tmp/probe-dir", 0755);
   if (!strcmp(name, "kexec_load")) return syscall(SYS_kexec_load, 0, 0, NULL, 0);
   if (!strcmp(name, "swapoff")) return syscall(SYS_swapoff, "/tmp/none");
+  if (!strcmp(name, "kcmp")) return syscall(SYS_kcmp, getpid(), getpid(), 0 /* KCMP_FILE */, 1, 1);
+  if (!strcmp(name, "pidfd_getfd")) { int pfd = syscall(SYS_pidfd_open, getpid(), 0); return pfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pfd, 1, 0); }
   if (!strcmp(name, "io_uring_setup")) return syscall(SYS_io_uring_setup, 1, buf);
   if (!strcmp(name, "open_by_handle_at")) return syscall(SYS_open_by_handle_at, AT_FDCWD, buf, O_RDONLY);
   errno = EINVAL;
