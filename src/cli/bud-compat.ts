@@ -10,6 +10,7 @@ import type { ImageRecord } from '../image/store.js';
 import { hostTargetPlatform } from '../build/platform.js';
 import { hostPlatform } from '../oci/types.js';
 import type { ResourceFlagArgs } from '../build/run-mounts/resource-flags.js';
+import { SECURITY_OPT_HELP } from '../runtime/security-opt.js';
 import type { RegistryFlags } from '../remote/connect.js';
 import type { Stores } from '../store/root.js';
 
@@ -89,7 +90,7 @@ export function resourceOptions<T>(y: Argv<T>): Argv<T & ResourceArgs> {
     .option('device', { type: 'string', array: true, nargs: 1, default: [], describe: 'host device for RUN containers, HOST[:CONTAINER][:PERMISSIONS] (rwm)' })
     .option('group-add', { type: 'string', array: true, nargs: 1, default: [], describe: "supplementary group of RUN processes, by name (the image's /etc/group) or gid" })
     .option('cgroup-parent', { type: 'string', describe: "cgroup to put RUN containers under (default: tsbuild's own)" })
-    .option('security-opt', { type: 'string', array: true, nargs: 1, default: [], describe: 'no-new-privileges (the default anyway), seccomp=unconfined, apparmor=unconfined, label=disable: tsbuild applies no such profile' }) as Argv<T & ResourceArgs>;
+    .option('security-opt', { type: 'string', array: true, nargs: 1, default: [], describe: `security option of RUN containers (podman's): ${SECURITY_OPT_HELP}` }) as Argv<T & ResourceArgs>;
 }
 
 export function resourceFlagArgs(args: ResourceArgs): ResourceFlagArgs {

@@ -9,6 +9,7 @@ import type { NetworkRequest, PortMapping, RestartPolicy } from '../container/ty
 import type { PullPolicy } from '../remote/policy.js';
 import { registryFlags, registryOptions, type RegistryArgs } from './registry-flags.js';
 import type { GlobalArgs } from './global.js';
+import { SECURITY_OPT_HELP, parseSecurityOpts } from '../runtime/security-opt.js';
 
 export interface ContainerArgs extends GlobalArgs, RegistryArgs {
   image: string;
@@ -24,6 +25,7 @@ export interface ContainerArgs extends GlobalArgs, RegistryArgs {
   'cap-add': string[];
   'cap-drop': string[];
   privileged: boolean;
+  'security-opt': string[];
   init: boolean;
   memory?: string;
   cpus?: string;
@@ -52,7 +54,7 @@ export interface ContainerArgs extends GlobalArgs, RegistryArgs {
 
 /** Options that take a separate value (main.ts needs them to find the image in `run ... IMAGE CMD`). */
 export const CONTAINER_VALUE_OPTIONS = [
-  '--name', '-e', '--env', '--env-file', '-w', '--workdir', '-u', '--user', '--entrypoint', '--hostname', '--cap-add', '--cap-drop',
+  '--name', '-e', '--env', '--env-file', '-w', '--workdir', '-u', '--user', '--entrypoint', '--hostname', '--cap-add', '--cap-drop', '--security-opt',
   '-m', '--memory', '--cpus', '--pids-limit', '--restart', '--network', '--net', '--network-alias', '-p', '--publish', '--dns',
   '--dns-search', '--dns-option', '--add-host', '-v', '--volume', '--mount', '--tmpfs', '-l', '--label', '--stop-signal', '--stop-timeout', '--log-opt',
 ];
@@ -74,7 +76,8 @@ export function containerOptions<T>(y: Argv<T>): Argv<T & ContainerArgs> {
     .option('read-only', { type: 'boolean', default: false, describe: 'mount the root filesystem read-only' })
     .option('cap-add', { ...list, describe: 'add a capability (ALL: every one)' })
     .option('cap-drop', { ...list, describe: 'drop a capability (ALL: every one)' })
-    .option('privileged', { type: 'boolean', default: false, describe: 'every capability, the host devices, no masked paths' })
+    .option('privileged', { type: 'boolean', default: false, describe: 'every capability, the host devices, no seccomp filter, no masked paths' })
+    .option('security-opt', { ...list, describe: `security option (podman's): ${SECURITY_OPT_HELP}` })
     .option('init', { type: 'boolean', default: false, describe: 'run a tiny init (tini) as pid 1 that reaps zombies and forwards signals' })
     .option('memory', { alias: 'm', type: 'string', describe: 'memory limit: <number>[b|k|m|g]' })
     .option('cpus', { type: 'string', describe: 'CPU limit, a number of CPUs (1.5)' })
@@ -137,6 +140,9 @@ export async function containerRequest(args: ContainerArgs): Promise<CreateReque
   if (stopTimeout !== undefined && (!Number.isInteger(stopTimeout) || stopTimeout < 0)) throw invalid(`invalid --stop-timeout ${stopTimeout}: expected whole seconds`);
   const logMaxBytes = parseLogOptions(args['log-opt']);
   const pids = args['pids-limit'];
+  const security = await parseSecurityOpts(args['security-opt']).catch((err: unknown) => {
+    throw rethrow(err);
+  });
   if (pids !== undefined && !Number.isInteger(pids)) throw invalid(`invalid --pids-limit ${pids}: expected a whole number`);
   return {
     image: args.image,
@@ -151,6 +157,8 @@ export async function containerRequest(args: ContainerArgs): Promise<CreateReque
     privileged: args.privileged,
     capAdd: args['cap-add'],
     capDrop: args['cap-drop'],
+    securityOpt: args['security-opt'],
+    security,
     init: args.init,
     memory: args.memory === undefined ? undefined : parseMemory(args.memory),
     cpus: args.cpus === undefined ? undefined : parseCpus(args.cpus),

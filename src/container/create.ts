@@ -9,6 +9,7 @@ import type { RegistryFlags } from '../remote/connect.js';
 import type { PullPolicy } from '../remote/policy.js';
 import type { Progress } from '../remote/types.js';
 import { capabilitySet } from '../runtime/spec.js';
+import type { SecurityOptions } from '../runtime/security-opt.js';
 import type { Stores } from '../store/root.js';
 import { createContainerRecord, matchRecord, readAllRecords } from './records.js';
 import type { ContainerConfig, ContainerRecord, MountSpec, NetworkRequest, RestartPolicy } from './types.js';
@@ -29,6 +30,9 @@ export interface CreateRequest {
   privileged?: boolean;
   capAdd?: string[];
   capDrop?: string[];
+  /** --security-opt as given (for inspect), and parsed (a seccomp=FILE profile already read). */
+  securityOpt?: string[];
+  security?: SecurityOptions;
   init?: boolean;
   memory?: number;
   cpus?: number;
@@ -101,6 +105,8 @@ export async function createContainer(stores: Stores, request: CreateRequest): P
     privileged: request.privileged ?? false,
     capAdd,
     capDrop,
+    ...(request.securityOpt?.length ? { securityOpt: [...request.securityOpt] } : {}),
+    ...(request.security ? { security: request.security } : {}),
     init: request.init ?? false,
     memory: request.memory,
     cpus: request.cpus,

@@ -172,7 +172,7 @@ export function execProcessSpec(base: ProcessSpec | undefined, record: Container
     cwd: fields.cwd,
     capabilities,
     rlimits: base?.rlimits ?? [],
-    noNewPrivileges: privileged ? false : (base?.noNewPrivileges ?? true),
+    noNewPrivileges: privileged ? false : (base?.noNewPrivileges ?? record.config.security?.noNewPrivileges ?? true),
   };
 }
 

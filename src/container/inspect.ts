@@ -95,6 +95,7 @@ export function inspectContainer(record: ContainerRecord): Record<string, unknow
       ReadonlyRootfs: c.readOnly,
       CapAdd: c.capAdd,
       CapDrop: c.capDrop,
+      SecurityOpt: c.securityOpt ?? [],
       Init: c.init,
       LogConfig: { Type: 'json-file', Config: { 'max-size': String(c.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES) } },
       PortBindings: Object.fromEntries(

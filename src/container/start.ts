@@ -217,6 +217,7 @@ function buildSpec(record: ContainerRecord, rootfs: string, hostname: string, ne
   if (c.memory !== undefined) resources.memory = c.memory;
   if (c.cpus !== undefined) resources.cpus = c.cpus;
   if (c.pidsLimit !== undefined) resources.pidsLimit = c.pidsLimit;
+  if (c.security) resources.security = c.security;
   const env = c.terminal && !c.env.some((e) => e.startsWith('TERM=')) ? [...c.env, 'TERM=xterm'] : c.env;
   return generateSpec({
     rootfs,

@@ -3,6 +3,7 @@
 // with the container's lifecycle state. The record is the only file that says what a container is;
 // the monitor's own files (monitor.json, exit.json) say what its process is doing, and settle.ts
 // combines the two.
+import type { SecurityOptions } from '../runtime/security-opt.js';
 
 /** docker/podman --restart. */
 export interface RestartPolicy {
@@ -69,6 +70,13 @@ export interface ContainerConfig {
   privileged: boolean;
   capAdd: string[];
   capDrop: string[];
+  /** --security-opt as given, for inspect's HostConfig.SecurityOpt. */
+  securityOpt?: string[];
+  /**
+   * --security-opt parsed: seccomp (a file's profile is kept here, read at create, so a later start
+   * does not depend on the file), no-new-privileges, mask/unmask. Absent: the defaults.
+   */
+  security?: SecurityOptions;
   /** --init: a tiny init (tini) as pid 1 that reaps zombies and forwards signals. */
   init: boolean;
   memory?: number;

@@ -1,4 +1,5 @@
-// The runtime's public surface: spec generation, USER resolution and the runc driver.
+// The runtime's public surface: spec generation (with its seccomp and --security-opt parts), USER
+// resolution and the runc driver.
 export {
   ALL_CAPABILITIES,
   CAPABILITY_NAMES,
@@ -16,4 +17,7 @@ export {
 } from './spec.js';
 export { resolveGroups, resolveUser } from './user.js';
 export { applyResources, type ContainerResources } from './resources.js';
+export { parseSecurityOpts, SECURITY_OPT_HELP, type SecurityOptions } from './security-opt.js';
+export { buildSeccomp, loadSeccompProfile, parseSeccompProfile, type LinuxSeccomp } from './seccomp.js';
+export { DEFAULT_PROFILE, type SeccompProfile } from './seccomp-profile.js';
 export { DEFAULT_PATH, checkExecutable, createRuncRuntime, type ContainerRuntime, type RunIO, type RuncRuntimeOptions } from './runc.js';

@@ -2,6 +2,7 @@
 // --device, --group-add, --cgroup-parent): the parsed, checked form, and how it goes into the
 // runtime spec. runc applies cgroup limits itself (v1 here); rlimits never exceed the caller's hard
 // limits, since without CAP_SYS_RESOURCE runc cannot raise them.
+import type { SecurityOptions } from './security-opt.js';
 import type { RuntimeSpec, SpecDevice, SpecRlimit } from './spec.js';
 
 export interface ContainerResources {
@@ -28,6 +29,11 @@ export interface ContainerResources {
   groupAdd?: string[];
   /** A cgroup the container's cgroup goes under, instead of the caller's own. */
   cgroupParent?: string;
+  /**
+   * --security-opt (bud's and run/create's): carried here because it travels the same way from the
+   * flags to the spec; generateSpec applies it, applyResources does not.
+   */
+  security?: SecurityOptions;
 }
 
 /** The resources in the spec; `name` makes the container's cgroup name under --cgroup-parent. */

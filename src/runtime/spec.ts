@@ -1,11 +1,15 @@
 // OCI runtime-spec generation: turns what a RUN step or a container asks for (argv, env, user,
 // network mode, extra bind mounts) into the config.json runc reads. Owns the security defaults every
-// container gets: the default capability set, masked and read-only /proc and /sys paths,
-// no-new-privileges, and rlimits that never exceed the caller's own hard limits.
+// container gets: the default capability set, Docker's default seccomp filter for those capabilities,
+// masked and read-only /proc and /sys paths, only runc's standard /dev nodes, no-new-privileges,
+// and rlimits that never exceed the caller's own hard limits.
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import { applyResources, type ContainerResources } from './resources.js';
+import { buildSeccomp, type LinuxSeccomp } from './seccomp.js';
+import { DEFAULT_PROFILE } from './seccomp-profile.js';
+import { unmasks } from './security-opt.js';
 
 export interface ProcessUser {
   uid: number;
@@ -39,14 +43,18 @@ export interface SpecOptions {
   readonlyRootfs?: boolean;
   /** Capability names (with or without the CAP_ prefix); default DEFAULT_CAPABILITIES. */
   capabilities?: string[];
-  /** Default true. */
+  /** Default: resources.security's, else true. */
   noNewPrivileges?: boolean;
   /**
-   * RUN --security=insecure, as podman --privileged: every capability, no masked or read-only
-   * paths, a writable /sys, the host's devices, and privileges may be gained (setuid binaries).
+   * RUN --security=insecure, as podman --privileged: every capability, no seccomp filter, no masked
+   * or read-only paths, a writable /sys, the host's devices, and privileges may be gained (setuid
+   * binaries).
    */
   privileged?: boolean;
-  /** Limits, devices, groups and cgroup placement beyond the defaults (bud --memory, --device, ...). */
+  /**
+   * Limits, devices, groups and cgroup placement beyond the defaults (bud --memory, --device, ...),
+   * and the --security-opt choices (seccomp profile, no-new-privileges, mask/unmask).
+   */
   resources?: ContainerResources;
   /**
    * --init: tini (the static build from the host, bind-mounted read-only) as pid 1, which reaps
@@ -124,6 +132,7 @@ export interface RuntimeSpec {
     cgroupsPath?: string;
     maskedPaths: string[];
     readonlyPaths: string[];
+    seccomp?: LinuxSeccomp;
   };
 }
 
@@ -167,7 +176,8 @@ function boundingSet(): bigint {
   }
 }
 
-const MASKED_PATHS: readonly string[] = [
+// Docker's and podman's defaults. runc skips the ones a kernel lacks.
+export const MASKED_PATHS: readonly string[] = [
   '/proc/acpi',
   '/proc/kcore',
   '/proc/keys',
@@ -179,9 +189,11 @@ const MASKED_PATHS: readonly string[] = [
   '/sys/firmware',
   '/sys/fs/selinux',
   '/sys/dev/block',
+  // Energy counters: a side channel on what other processes compute (CVE-2020-8694).
+  '/sys/devices/virtual/powercap',
 ];
 
-const READONLY_PATHS: readonly string[] = [
+export const READONLY_PATHS: readonly string[] = [
   '/proc/asound',
   '/proc/bus',
   '/proc/fs',
@@ -199,7 +211,11 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
     throw new TsbuildError('INVALID_ARGUMENT', `working directory "${options.cwd}" is not an absolute path`);
   }
   const privileged = options.privileged ?? false;
+  const security = options.resources?.security ?? {};
   const caps = privileged ? [...ALL_CAPABILITIES] : (options.capabilities ?? DEFAULT_CAPABILITIES).map(normalizeCapability);
+  // Lifted defaults (unmask=) apply to both lists, as podman's; mask= adds even under --privileged.
+  const open = (p: string): boolean => !unmasks(security.unmask ?? [], p);
+  const maskedPaths = [...(privileged ? [] : MASKED_PATHS.filter(open)), ...(security.mask ?? [])];
   const ownNetns = options.network !== 'host';
   const namespaces: SpecNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   // runc brings up loopback by itself in a network namespace it creates, so 'none' needs nothing more.
@@ -222,7 +238,7 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
       // non-root user anyway (ambient is empty), which is what Docker users expect.
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] },
       rlimits: defaultRlimits(),
-      noNewPrivileges: !privileged && (options.noNewPrivileges ?? true),
+      noNewPrivileges: !privileged && (options.noNewPrivileges ?? security.noNewPrivileges ?? true),
     },
     root: { path: options.rootfs, readonly: options.readonlyRootfs ?? false },
     hostname: options.hostname,
@@ -237,10 +253,14 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
       // No cgroupsPath on purpose: runc then nests the container's cgroups under the caller's own
       // (cgroup v1 here), so limits placed on tsbuild also bind its containers. An absolute path like
       // /tsbuild/<id> would escape them and leave a parent directory behind in every controller.
-      maskedPaths: privileged ? [] : [...MASKED_PATHS],
-      readonlyPaths: privileged ? [] : [...READONLY_PATHS],
+      maskedPaths: [...new Set(maskedPaths)],
+      readonlyPaths: privileged ? [] : READONLY_PATHS.filter(open),
     },
   };
+  // The filter follows the capabilities: a rule unlocked by CAP_SYS_ADMIN (mount, unshare, ...) is
+  // in it only when the container holds CAP_SYS_ADMIN. --privileged runs unfiltered, as podman.
+  const seccomp = privileged || security.seccomp === 'unconfined' ? undefined : (security.seccomp?.profile ?? DEFAULT_PROFILE);
+  if (seccomp) spec.linux.seccomp = buildSeccomp(seccomp, { capabilities: caps });
   if (options.resources) applyResources(spec, options.resources, `tsbuild-${options.hostname}`);
   return spec;
 }

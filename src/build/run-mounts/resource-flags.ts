@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../../errors.js';
-import { currentLimit, deviceNumbers, type ContainerResources } from '../../runtime/index.js';
+import { currentLimit, deviceNumbers, parseSecurityOpts, type ContainerResources } from '../../runtime/index.js';
 
 export interface ResourceFlagArgs {
   memory?: string;
@@ -26,7 +26,6 @@ export interface ResourceFlagArgs {
 const invalid = (msg: string, hint?: string): TsbuildError => new TsbuildError('INVALID_ARGUMENT', msg, { hint });
 
 export async function parseResourceFlags(args: ResourceFlagArgs): Promise<ContainerResources | undefined> {
-  for (const opt of args.securityOpt ?? []) checkSecurityOpt(opt);
   const r: ContainerResources = {
     memory: mapDefined(args.memory, (v) => size(v, '--memory')),
     memorySwap: mapDefined(args.memorySwap, (v) => (v.trim() === '-1' ? -1 : size(v, '--memory-swap'))),
@@ -40,6 +39,8 @@ export async function parseResourceFlags(args: ResourceFlagArgs): Promise<Contai
     devices: await Promise.all((args.device ?? []).map(parseDevice)),
     groupAdd: (args.groupAdd ?? []).flatMap((g) => g.split(',')).filter((g) => g !== ''),
     cgroupParent: args.cgroupParent === '' ? undefined : args.cgroupParent,
+    // A seccomp=FILE profile is read now, once for the whole build.
+    security: await parseSecurityOpts(args.securityOpt ?? []),
   };
   if (r.memorySwap !== undefined && r.memorySwap !== -1) {
     if (r.memory === undefined) throw invalid('--memory-swap needs --memory: it is the limit of memory plus swap');
@@ -49,20 +50,6 @@ export async function parseResourceFlags(args: ResourceFlagArgs): Promise<Contai
   if (r.cgroupParent !== undefined && r.cgroupParent.split('/').includes('..')) throw invalid(`--cgroup-parent "${r.cgroupParent}": must not contain ..`);
   const empty = Object.values(r).every((v) => v === undefined || (Array.isArray(v) && v.length === 0));
   return empty ? undefined : r;
-}
-
-/**
- * Only what has no effect here is accepted: no-new-privileges is already every RUN's default, and
- * tsbuild loads no seccomp filter, no AppArmor profile and no SELinux label, so turning them off
- * changes nothing. Anything that would ask for a profile is refused rather than silently ignored.
- */
-function checkSecurityOpt(opt: string): void {
-  const v = opt.replace(/:/, '=').trim();
-  if (['no-new-privileges', 'no-new-privileges=true', 'seccomp=unconfined', 'label=disable', 'apparmor=unconfined'].includes(v)) return;
-  throw invalid(
-    `--security-opt "${opt}": not supported`,
-    'tsbuild applies no seccomp, AppArmor or SELinux profile; accepted are no-new-privileges, seccomp=unconfined, apparmor=unconfined and label=disable',
-  );
 }
 
 function mapDefined<T, U>(v: T | undefined, f: (v: T) => U): U | undefined {

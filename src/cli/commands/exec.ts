@@ -31,7 +31,7 @@ export const execCommand: CommandModule<GlobalArgs, ExecArgs> = {
       .option('env-file', { type: 'string', array: true, nargs: 1, default: [], describe: 'read environment variables from a file (KEY=VALUE lines)' })
       .option('user', { alias: 'u', type: 'string', describe: 'user[:group] to run as (name or ID; default: the container\'s)' })
       .option('workdir', { alias: 'w', type: 'string', describe: 'working directory (default: the container\'s)' })
-      .option('privileged', { type: 'boolean', default: false, describe: 'give the command every capability' })
+      .option('privileged', { type: 'boolean', default: false, describe: "give the command every capability (the container's seccomp filter still applies)" })
       .example('$0 exec web ls -l /srv', 'run ls in the container web')
       .example('$0 exec -it web sh', 'an interactive shell in it')
       .example('$0 exec -u 1000 -w /tmp -e DEBUG=1 web env', 'as uid 1000 in /tmp with an extra variable') as never,

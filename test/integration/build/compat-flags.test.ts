@@ -215,14 +215,16 @@ describe('resource and security flags of RUN containers', () => {
     }
   });
 
-  it('--security-opt accepts the options that change nothing here and refuses a profile', async () => {
-    const lines = ['FROM busybox-base', 'RUN grep NoNewPrivs /proc/self/status'];
+  it('--security-opt: no-new-privileges and seccomp=unconfined apply, label=disable and apparmor=unconfined change nothing, a missing profile is refused', async () => {
+    const lines = ['FROM busybox-base', 'RUN grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status'];
     const result = await build('compat-secopt', lines, ['--security-opt', 'no-new-privileges', '--security-opt', 'seccomp=unconfined', '--security-opt', 'label=disable', '--security-opt', 'apparmor=unconfined']);
-    expect(result.stdout).toMatch(/NoNewPrivs:\s+1/);
+    expect(result.stdout).toMatch(/NoNewPrivs:\s+1\nSeccomp:\s+0/);
     const ctx = await contexts.make({ Containerfile: lines.join('\n') });
-    const bad = await bud(t, ctx, ['--security-opt', 'seccomp=/etc/profile.json']);
+    const bad = await bud(t, ctx, ['--security-opt', 'seccomp=/etc/no-such-profile.json']);
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toContain('Error: --security-opt "seccomp=/etc/profile.json": not supported');
+    expect(bad.stderr).toContain('Error: seccomp profile /etc/no-such-profile.json: no such file');
+    const unknown = await bud(t, ctx, ['--security-opt', 'label=level:s0']);
+    expect(unknown.stderr).toContain('Error: --security-opt "label=level:s0": tsbuild applies no SELinux labels; only label=disable is accepted');
   });
 
   it('limits are not part of the cache key; rlimits are', async () => {
