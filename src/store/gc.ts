@@ -129,6 +129,24 @@ async function collectLocked(stores: Stores, options: CollectOptions): Promise<C
   return result;
 }
 
+/**
+ * rmi's removal of an image's own manifest and config blobs, under the collector's lock: only those
+ * no image record refers to and no running command has leased (a build about to record an image
+ * with the same config has, and would otherwise be left with a record whose config is gone).
+ */
+export async function removeBlobsIfUnreferenced(stores: Stores, digests: readonly string[]): Promise<void> {
+  const lock = await acquireGcLock(stores.layout.root);
+  try {
+    const leases = await readLiveLeases(stores.layout.root);
+    const used = new Set((await stores.images.list()).flatMap((i) => [i.id, i.manifestDigest]));
+    for (const digest of digests) {
+      if (!used.has(digest) && !leases.blobs.has(digest)) await stores.content.remove(digest);
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
 /** Image records a prune removes: none a container uses or a running command leased; untagged only unless `all`. */
 async function removeUnusedImages(
   stores: Stores,
