@@ -3,8 +3,11 @@
 // is gone is exactly what nothing references, and what stays still runs and builds from cache.
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { humanSize } from '../../../src/cli/render.js';
+import { lease, releaseLeases } from '../../../src/store/lease.js';
 import { Contexts, budOk, setupRoot, sh, steps, teardownRoot, type TestRoot } from '../build/helpers.js';
 import { blobs, imageByName, images, snapshots, storeProblems, treeSize } from './store-files.js';
 
@@ -118,6 +121,33 @@ describe('image prune and builder prune', () => {
     expect(await sh(t, 'gone', 'wc -c < /big')).toBe('153600\n');
     expect(await sh(t, 'mounted', 'cat /m')).toBe('m\n');
     expect(await storeProblems(t.root)).toEqual([]);
+  });
+
+  it('a live process keeps what its lease lists; a dead one\'s lease is ignored and removed', async () => {
+    await build(t, 'leased', ['RUN dd if=/dev/zero of=/l bs=1k count=30 2>/dev/null']);
+    const image = await imageByName(t.root, 'localhost/leased:latest');
+    const [diffId, chainId] = [image.diffIds.at(-1)!, image.chainIds.at(-1)!];
+    await t.ok(['rmi', 'leased']);
+    // This test process holds a lease on the layer, as a build using it as a cache hit would.
+    await lease(t.root, { blobs: [diffId], snapshots: [chainId] });
+    const leaseFiles = await readdir(path.join(t.root, 'leases'));
+    expect(leaseFiles).toEqual([expect.stringMatching(new RegExp(`^${process.pid}-[a-f0-9]+\\.json$`))]);
+    // A lease left by a process that is gone (its pid, from a child that has exited) means nothing.
+    const dead = spawnSync('true').pid!;
+    const deadFile = path.join(t.root, 'leases', `${dead}-0123456789ab.json`);
+    await writeFile(deadFile, JSON.stringify({ owner: { pid: dead }, blobs: [image.configDigest], snapshots: [] }));
+    try {
+      await t.ok(['builder', 'prune', '-a']);
+      expect((await blobs(t.root)).has(diffId)).toBe(true);
+      expect((await snapshots(t.root)).has(chainId)).toBe(true);
+      expect(await readFile(deadFile).catch(() => 'removed')).toBe('removed');
+    } finally {
+      await releaseLeases(t.root);
+    }
+    expect(await readdir(path.join(t.root, 'leases'))).toEqual([]);
+    await t.ok(['builder', 'prune', '-a']);
+    expect((await blobs(t.root)).has(diffId)).toBe(false);
+    expect((await snapshots(t.root)).has(chainId)).toBe(false);
   });
 
   it('builder prune --keep-storage keeps the most recently used cache that fits and removes the rest', async () => {
