@@ -255,8 +255,17 @@ describe('system df, volume prune and system prune', () => {
 
   it('system prune removes stopped containers, unused networks, dangling images and unused build cache, and no volume', async () => {
     const refsBefore = await referenced(t.root);
-    expect([...(await blobs(t.root)).keys()].filter((x) => !refsBefore.blobs.has(x)).length).toBeGreaterThan(0); // cacheonly's layer
+    const [blobsBefore, snapshotsBefore] = [await blobs(t.root), await snapshots(t.root)];
+    expect([...blobsBefore.keys()].filter((x) => !refsBefore.blobs.has(x)).length).toBeGreaterThan(0); // cacheonly's layer
+    let uppers = 0;
+    for (const id of (await readdir(path.join(t.root, 'containers'))).filter((n) => /^[a-f0-9]{64}$/.test(n))) {
+      uppers += await treeSize(path.join(t.root, 'containers', id, 'upper'));
+    }
     const { stdout } = await t.ok(['system', 'prune', '-f']);
+    const [blobsAfter, snapshotsAfter] = [await blobs(t.root), await snapshots(t.root)];
+    // What went: both containers' writable layers, and the blobs and snapshots no longer on disk.
+    const gone = sum(blobsBefore) - sum(blobsAfter) + sum(snapshotsBefore) - sum(snapshotsAfter);
+    expect(stdout.trim().split('\n').at(-1)).toBe(`Total reclaimed space: ${humanSize(uppers + gone)}`);
     expect((await t.run(['inspect', 'voluser'])).code).not.toBe(0);
     const section = (title: string): string[] => {
       const m = new RegExp(`^${title}\\n((?:[^\\n]+\\n)*?)(?=[A-Z]|$)`, 'm').exec(stdout);
