@@ -6,7 +6,7 @@
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readAllRecords } from '../container/records.js';
-import { TsbuildError } from '../errors.js';
+import { isTsbuildError } from '../errors.js';
 import type { ImageRecord } from '../image/store.js';
 import type { ImageConfig } from '../oci/types.js';
 import { tempName } from '../util/fs.js';
@@ -75,8 +75,8 @@ async function collectLocked(stores: Stores, options: CollectOptions): Promise<C
     result.images = removed;
     images = images.filter((i) => !removed.includes(i.id));
   }
-  const [blobs, snapshots, mounted] = await Promise.all([listBlobs(stores), listSnapshots(stores), mountedSnapshots(stores)]);
-  const pinned = await markPinned(stores, { images, leases, mounted, snapshots });
+  const [blobs, snapshots, mounted] = await Promise.all([listBlobs(stores), listSnapshots(stores), mountedSnapshots()]);
+  const pinned = await markPinned(stores, { images, leases, mounted });
   const sizes = createSizeCache(stores, blobs);
 
   // An entry whose layer blob is gone is a miss for every build (cache.ts): it is garbage.
@@ -203,7 +203,7 @@ async function removeCacheMount(stores: Stores, dir: string): Promise<boolean> {
   try {
     lock = await acquireLock(`${dir}.lock`, 0);
   } catch (err) {
-    if (err instanceof TsbuildError && err.code === 'LOCKED') return false;
+    if (isTsbuildError(err, 'LOCKED')) return false;
     throw err;
   }
   try {

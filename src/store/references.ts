@@ -60,7 +60,7 @@ export async function leaseImage(stores: Stores, record: ImageRecord, what: stri
 }
 
 /** Chain IDs of snapshots that are overlay lower dirs of some mount in this mount namespace. */
-export async function mountedSnapshots(stores: Stores): Promise<Set<string>> {
+export async function mountedSnapshots(): Promise<Set<string>> {
   const text = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
   const out = new Set<string>();
   for (const line of text.split('\n')) {
@@ -128,18 +128,15 @@ export interface Marks {
   snapshots: Set<string>;
 }
 
-export interface MarkInput {
+export interface PinnedInput {
   images: readonly ImageRecord[];
-  /** The cache entries that stay. */
-  cacheEntries: readonly CacheEntryInfo[];
   leases: LiveLeases;
+  /** Snapshots that are overlay lower dirs of mounts right now (mountedSnapshots). */
   mounted: ReadonlySet<string>;
-  /** Snapshots on disk (for following cache entries' layers onto the chains they stack on). */
-  snapshots: ReadonlySet<string>;
 }
 
 /** The pinned part: what images, leases and mounts keep, whatever happens to the build cache. */
-export async function markPinned(stores: Stores, input: Omit<MarkInput, 'cacheEntries'>): Promise<Marks> {
+export async function markPinned(stores: Stores, input: PinnedInput): Promise<Marks> {
   const marks: Marks = { blobs: new Set(input.leases.blobs), snapshots: new Set([...input.leases.snapshots, ...input.mounted]) };
   for (const image of input.images) {
     const refs = await imageRefs(stores, image);

@@ -150,6 +150,20 @@ describe('image prune and builder prune', () => {
     expect((await snapshots(t.root)).has(chainId)).toBe(false);
   });
 
+  it('keeps the snapshots a running container is mounted on, even once its image is gone', async () => {
+    await build(t, 'mountedimg', ['RUN echo under > /under']);
+    const image = await imageByName(t.root, 'localhost/mountedimg:latest');
+    await t.ok(['run', '-d', '--name', 'runner', '--network', 'none', 'mountedimg', 'sleep', '600']);
+    try {
+      await t.ok(['rmi', 'mountedimg']);
+      await t.ok(['builder', 'prune', '-a']);
+      expect((await snapshots(t.root)).has(image.chainIds.at(-1)!)).toBe(true);
+      expect((await t.ok(['exec', 'runner', 'cat', '/under'])).stdout).toBe('under\n');
+    } finally {
+      await t.run(['rm', '-f', 'runner']);
+    }
+  });
+
   it('builder prune --keep-storage keeps the most recently used cache that fits and removes the rest', async () => {
     const lines = (n: number): string[] => [`RUN dd if=/dev/zero of=/k${n} bs=1k count=${100 + n * 10} 2>/dev/null`];
     const top: Record<number, { diffId: string; chainId: string }> = {};
