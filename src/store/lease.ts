@@ -93,14 +93,13 @@ export async function lease(root: string, items: LeaseItems): Promise<void> {
   const step = own.queue.then(async () => {
     const lock = await acquireGcLock(root);
     try {
-      for (const d of blobs) own.blobs.add(d);
-      for (const c of snapshots) own.snapshots.add(c);
-      await writeLease(own);
-    } catch (err) {
-      // Not recorded on disk, so not held: a later call must try again.
-      for (const d of blobs) own.blobs.delete(d);
-      for (const c of snapshots) own.snapshots.delete(c);
-      throw err;
+      // The sets change only once the file says so: an item in them is on disk, so a caller that
+      // finds all its items there may go on at once.
+      const nextBlobs = new Set([...own.blobs, ...blobs]);
+      const nextSnapshots = new Set([...own.snapshots, ...snapshots]);
+      await writeLease(own.file, nextBlobs, nextSnapshots);
+      own.blobs = nextBlobs;
+      own.snapshots = nextSnapshots;
     } finally {
       await lock.release();
     }
@@ -109,14 +108,14 @@ export async function lease(root: string, items: LeaseItems): Promise<void> {
   await step;
 }
 
-async function writeLease(own: ProcessLease): Promise<void> {
-  await mkdir(path.dirname(own.file), { recursive: true, mode: 0o700 });
-  const body: LeaseFile = { owner: identify(process.pid) ?? { pid: process.pid }, blobs: [...own.blobs], snapshots: [...own.snapshots] };
+async function writeLease(file: string, blobs: ReadonlySet<string>, snapshots: ReadonlySet<string>): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const body: LeaseFile = { owner: identify(process.pid) ?? { pid: process.pid }, blobs: [...blobs], snapshots: [...snapshots] };
   // Atomic but not fsynced: after a crash the owner is dead and its lease means nothing anyway.
-  const tmp = path.join(path.dirname(own.file), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const tmp = path.join(path.dirname(file), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   try {
     await writeFile(tmp, JSON.stringify(body));
-    await rename(tmp, own.file);
+    await rename(tmp, file);
   } finally {
     await rm(tmp, { force: true });
   }
