@@ -80,8 +80,12 @@ describe('image prune and builder prune', () => {
     const names = (await images(t.root)).flatMap((i) => i.names);
     expect(names).toContain('localhost/other:latest');
     expect(names).toContain('localhost/busybox-base:latest');
+    expect(names).toContain('localhost/app:latest');
     expect(names).not.toContain('localhost/labelled:latest');
     expect(other.id).toMatch(/^[a-f0-9]{64}$/);
+    // image ls and image rm are images and rmi.
+    expect((await t.ok(['image', 'ls', '--json'])).stdout).toBe((await t.ok(['images', '--json'])).stdout);
+    expect((await t.ok(['image', 'rm', 'other'])).stdout).toBe(`Untagged: localhost/other:latest\nDeleted: ${other.id}\n`);
     const bad = await t.run(['image', 'prune', '--filter', 'dangling=true']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr.trim()).toMatch(/^Error: invalid --filter "dangling=true": expected until=/);
