@@ -3,9 +3,17 @@
 // do not pay for loading it; two stages naming one image share one pull.
 import { TsbuildError, isTsbuildError } from '../errors.js';
 import type { ImageRecord } from '../image/store.js';
+import { leaseImage } from '../store/references.js';
 import type { BuildSession } from './session.js';
 
+/** The image, leased for the rest of the build (store/lease.ts), so no prune removes it meanwhile. */
 export async function findBuildImage(session: BuildSession, ref: string, what: string): Promise<ImageRecord> {
+  const record = await findUnleased(session, ref, what);
+  await leaseImage(session.stores, record, `${what} "${ref}"`);
+  return record;
+}
+
+async function findUnleased(session: BuildSession, ref: string, what: string): Promise<ImageRecord> {
   const { stores, options } = session;
   const policy = options.pull?.policy ?? 'missing';
   if (policy === 'missing' || policy === 'never') {

@@ -10,6 +10,7 @@ import { loadImage } from '../image/image.js';
 import { normalizeImageName } from '../image/names.js';
 import { DEFAULT_PATH, sha256Digest, shortId } from '../oci/types.js';
 import type { ContainerRuntime } from '../runtime/index.js';
+import { lease } from '../store/lease.js';
 import type { Stores } from '../store/root.js';
 import { findBuildImage } from './base-image.js';
 import { openBuildCache, type BuildCache } from './cache.js';
@@ -153,6 +154,8 @@ async function buildStage(root: BuildSession, session: BuildSession, plan: Stage
     if (i >= triggerCount) stepLine(root, session, instruction.text);
     else session.log(`--> Running ONBUILD trigger: ${instruction.text}`);
     state = await runInstruction(session, state, instruction, where(instruction.loc), flags);
+    // A cache hit's layers are kept from here on (store/lease.ts); a snapshot swept before this is unpacked again.
+    await lease(session.stores.layout.root, { blobs: state.layers.map((l) => l.diffId), snapshots: state.layers.map((l) => l.chainId) });
   }
   return state;
 }

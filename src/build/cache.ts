@@ -3,9 +3,11 @@
 // is one older than --cache-ttl. With --cache-from a local miss is looked up in the registry (see
 // remote-cache.ts) and a hit there becomes a local entry; with --cache-to every entry the build
 // uses or makes is pushed there too.
+import { utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from '../content/store.js';
 import { digestHex } from '../oci/types.js';
+import { lease } from '../store/lease.js';
 import type { Stores } from '../store/root.js';
 import { readJson, writeJsonAtomic } from '../util/fs.js';
 import type { RemoteCache } from './remote-cache.js';
@@ -45,7 +47,12 @@ export function createBuildCache(options: BuildCacheOptions): BuildCache {
   return {
     async lookup(key) {
       const entry = await readJson<CacheEntry>(entryPath(key)).catch(() => undefined);
+      // The layer is leased before it is looked for (store/lease.ts); cacheDir is <root>/cache.
+      if (entry?.layer) await lease(path.dirname(options.cacheDir), { blobs: [entry.layer.diffId] });
       if (entry && fresh(entry.created) && (!entry.layer || (await options.content.has(entry.layer.diffId)))) {
+        // The entry's mtime is its last use: builder prune --keep-storage keeps the most recent.
+        const now = new Date();
+        await utimes(entryPath(key), now, now).catch(() => undefined);
         // A local hit the cache repository may lack (it was built before --cache-to was given).
         (await remoteCache())?.push(key, entry, { ifAbsent: true });
         return entry;

@@ -21,6 +21,7 @@ const TABLE: [words: string[], load: Loader][] = [
   [['inspect'], one(() => import('./commands/inspect.js'), 'inspectCommand')],
   [['tag'], one(() => import('./commands/tag.js'), 'tagCommand')],
   [['rmi'], one(() => import('./commands/rmi.js'), 'rmiCommand')],
+  [['image'], one(() => import('./commands/image.js'), 'imageCommand')],
   [['save'], one(() => import('./commands/save.js'), 'saveCommand')],
   [['load'], one(() => import('./commands/load.js'), 'loadCommand')],
   [['pull'], one(() => import('./commands/pull.js'), 'pullCommand')],
@@ -44,6 +45,9 @@ const TABLE: [words: string[], load: Loader][] = [
   [['container'], one(() => import('./commands/container.js'), 'containerCommand')],
   [['network'], one(() => import('./commands/network.js'), 'networkCommand')],
   [['volume'], one(() => import('./commands/volume.js'), 'volumeCommand')],
+  [['builder'], one(() => import('./commands/builder.js'), 'builderCommand')],
+  // Until system.ts (system check) is merged: then it registers prune and df from system-gc.ts.
+  [['system'], one(() => import('./commands/system-gc.js'), 'systemGcCommand')],
   [['wc'], one(() => import('./commands/wc.js'), 'wcCommand')],
   [['from'], one(() => import('./commands/from.js'), 'fromCommand')],
   [['copy', 'add'], one(() => import('./commands/copy.js'), 'copyCommand', 'addCommand')],

@@ -10,6 +10,7 @@ import type { PullPolicy } from '../remote/policy.js';
 import type { Progress } from '../remote/types.js';
 import { capabilitySet } from '../runtime/spec.js';
 import type { SecurityOptions } from '../runtime/security-opt.js';
+import { leaseImage } from '../store/references.js';
 import type { Stores } from '../store/root.js';
 import { createContainerRecord, matchRecord, readAllRecords } from './records.js';
 import type { ContainerConfig, ContainerRecord, MountSpec, NetworkRequest, RestartPolicy } from './types.js';
@@ -124,6 +125,8 @@ export async function createContainer(stores: Stores, request: CreateRequest): P
   if (!config.cwd.startsWith('/')) {
     throw new TsbuildError('INVALID_ARGUMENT', `working directory "${config.cwd}" is not an absolute path`, { exitCode: 125 });
   }
+  // Until the record exists nothing else keeps the image from a concurrent image prune (store/lease.ts).
+  await leaseImage(stores, imageRecord, `image "${request.image}"`);
   return createContainerRecord(stores, { kind: 'container', image: request.image, imageId: imageRecord.id, config, name: request.name });
 }
 

@@ -10,6 +10,7 @@ import { TsbuildError, errnoCode } from '../errors.js';
 import { digestHex, sha256Digest, type Descriptor } from '../oci/types.js';
 import { pathExists, tempName } from '../util/fs.js';
 import { hashingStream } from '../util/hashing-stream.js';
+import { lease } from '../store/lease.js';
 
 export interface ContentStore {
   blobPath(digest: string): string;
@@ -34,6 +35,8 @@ export function createContentStore(options: { root: string; tmpDir: string }): C
   const blobPath = (digest: string): string => path.join(blobDir, digestHex(digest));
 
   async function commitFile(tempFile: string, digest: string): Promise<void> {
+    // Leased first: the blob is referenced by nothing until its image or cache entry is written.
+    await lease(options.root, { blobs: [digest] });
     await mkdir(blobDir, { recursive: true });
     // Committing something that exists is success: blobs are immutable and named by content.
     await rename(tempFile, blobPath(digest));
@@ -74,6 +77,7 @@ export function createContentStore(options: { root: string; tmpDir: string }): C
     async put(data, mediaType) {
       const bytes = typeof data === 'string' ? Buffer.from(data) : data;
       const digest = sha256Digest(bytes);
+      await lease(options.root, { blobs: [digest] }); // before has(): see store/lease.ts
       if (!(await has(digest))) {
         const tmp = tempName(options.tmpDir, 'blob');
         await mkdir(options.tmpDir, { recursive: true });

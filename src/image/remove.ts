@@ -2,6 +2,7 @@
 // with it; its layers stay as build cache until a prune (layers are shared by chain ID).
 import { TsbuildError } from '../errors.js';
 import { shortId } from '../oci/types.js';
+import { removeBlobsIfUnreferenced } from '../store/gc.js';
 import type { Stores } from '../store/root.js';
 import { normalizeImageName, shortNameMatches } from './names.js';
 
@@ -24,9 +25,8 @@ export async function removeImage(stores: Stores, ref: string, options: { force:
     });
   }
   await stores.images.delete(image.id);
-  const others = await stores.images.list();
-  if (!others.some((o) => o.manifestDigest === image.manifestDigest)) await stores.content.remove(image.manifestDigest);
-  if (!others.some((o) => o.id === image.id)) await stores.content.remove(image.id);
+  // Unless another image or a running command (a build committing the same config) still uses them.
+  await removeBlobsIfUnreferenced(stores, [image.manifestDigest, image.id]);
   return { untagged: image.names, deleted: image.id };
 }
 

@@ -10,7 +10,8 @@ import { loadArchive, loadOciDir, storeImage } from '../image/archive/index.js';
 import { normalizeImageName } from '../image/names.js';
 import type { ImageRecord } from '../image/store.js';
 import type { Logger } from '../log.js';
-import { MediaType, isDigest, sha256Digest, shortId, type Descriptor, type ImageConfig } from '../oci/types.js';
+import { MediaType, chainIds, isDigest, sha256Digest, shortId, type Descriptor, type ImageConfig } from '../oci/types.js';
+import { lease } from '../store/lease.js';
 import type { Stores } from '../store/root.js';
 import { mapLimit } from '../util/limit.js';
 import { createBlobInfoCache } from './blob-info.js';
@@ -80,6 +81,8 @@ async function pullFromRegistry(stores: Stores, ref: ImageReference, options: Pu
       throw new TsbuildError('REGISTRY', `${name}: the image config lists ${Array.isArray(diffIds) ? diffIds.length : 'no'} valid diff IDs for ${manifest.layers.length} layers`);
     }
     for (const layer of manifest.layers) checkLayerDescriptor(layer, name);
+    // Leased before a layer already present is skipped, so no prune removes it before the record exists.
+    await lease(stores.layout.root, { blobs: diffIds, snapshots: chainIds(diffIds) });
 
     const blobInfo = createBlobInfoCache({ cacheDir: stores.layout.cache, locksDir: stores.layout.locks });
     const total = manifest.layers.length;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import { digestHex } from '../oci/types.js';
 import { pathExists, tempName } from '../util/fs.js';
+import { lease } from '../store/lease.js';
 
 export interface SnapshotStore {
   /** Directory of a committed snapshot's files. */
@@ -37,6 +38,7 @@ export function createSnapshotStore(options: { root: string; tmpDir: string }): 
       return prepared;
     },
     async commit(preparedDir, chainId) {
+      await lease(options.root, { snapshots: [chainId] }); // nothing references it yet: see store/lease.ts
       await mkdir(dir, { recursive: true });
       try {
         await rename(preparedDir, fsPath(chainId));

@@ -13,6 +13,7 @@ import type { ImageConfig } from '../oci/types.js';
 import type { RegistryFlags } from '../remote/connect.js';
 import type { PullPolicy } from '../remote/policy.js';
 import type { Progress } from '../remote/types.js';
+import { leaseImage } from '../store/references.js';
 import type { Stores } from '../store/root.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { createWorkingRecord, imageConfigPath, mirrorImageConfig, workingContainerName } from './records.js';
@@ -34,6 +35,7 @@ export async function fromImage(stores: Stores, options: FromOptions): Promise<C
     imageId = '';
   } else {
     const record = await findImage(stores, options);
+    await leaseImage(stores, record, `image "${options.image}"`); // until the record below keeps it (store/lease.ts)
     config = cloneConfig((await loadImage(stores, record)).config);
     imageName = record.names[0] ?? options.image;
     imageId = record.id;

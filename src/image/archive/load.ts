@@ -13,6 +13,7 @@ import { createGunzip } from 'node:zlib';
 import { TsbuildError, isTsbuildError } from '../../errors.js';
 import {
   MediaType,
+  chainIds,
   hostPlatform,
   isDigest,
   sha256Digest,
@@ -22,6 +23,7 @@ import {
   type Index,
   type Manifest,
 } from '../../oci/types.js';
+import { lease } from '../../store/lease.js';
 import type { Stores } from '../../store/root.js';
 import { tempName } from '../../util/fs.js';
 import { hasExplicitDomain, normalizeImageName } from '../names.js';
@@ -219,6 +221,8 @@ async function importImage(
       `archive ${archive.input}: image config lists ${Array.isArray(diffIds) ? diffIds.length : 'no'} valid diff IDs for ${source.layers.length} layers`,
     );
   }
+  // Leased before a layer already present is skipped, so no prune removes it before the record exists.
+  await lease(stores.layout.root, { blobs: diffIds, snapshots: chainIds(diffIds) });
   const sizes = await mapLimit(source.layers, Math.min(4, availableParallelism()), (layer, i) =>
     ingestLayer(stores, archive, layer, diffIds[i]!, i),
   );
