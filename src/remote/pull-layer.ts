@@ -16,6 +16,7 @@ import { TsbuildError, isTsbuildError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { shortId, type Descriptor } from '../oci/types.js';
 import type { Stores } from '../store/root.js';
+import { inflateLimit } from '../util/limited-stream.js';
 import { decompressor, sniffCompression, type Compression } from './compression.js';
 import type { Progress, RegistryClient } from './types.js';
 
@@ -95,12 +96,20 @@ export async function pullLayer(job: LayerPull): Promise<PulledLayer> {
       progress.finish(id, 'done');
       return { size: desc.size, compression };
     }
-    const tar = tarHashing();
+    // A layer that inflates past its limit (a decompression bomb) stops the pipeline at the limit:
+    // no more is written to the temp file, which goes in finally.
+    const limit = inflateLimit(desc.size);
+    const tar = tarHashing(limit.bytes, () =>
+      new TsbuildError('REGISTRY', `${job.what}: the layer inflates to more than ${limit.bytes} bytes, the limit of ${limit.rule}; refusing a likely decompression bomb`, {
+        hint: 'if the image is trusted, raise TSBUILD_MAX_INFLATE_SIZE or TSBUILD_MAX_INFLATE_RATIO (see the README)',
+      }),
+    );
     const stages = [Readable.from(compressed()), decompressor(compression, job.signal), tar.stream, sink()].filter((s) => s !== undefined);
     try {
       await pipeline(stages as unknown as [Readable, Writable]);
     } catch (err) {
       if (downloadError !== undefined) throw downloadError;
+      if (tar.exceeded()) throw err;
       // A damaged blob usually trips the decoder first, but the compressed digest is the better
       // diagnosis: the rest of the blob is still fetched (and thrown away) to check it.
       if (!downloaded && !job.signal?.aborted) {
@@ -205,22 +214,28 @@ async function* downloadChunks(job: LayerPull, id: string): AsyncGenerator<Buffe
 }
 
 /**
- * Hashes and counts the tar on its way to the disk. Unlike util's hashing stream it buffers a few
+ * Hashes and counts the tar on its way to the disk, failing once it grows past `limit`. Unlike util's hashing stream it buffers a few
  * MiB, so that inflate (the one serial stage of a pull) never waits for a single write to finish.
  */
-function tarHashing(): { stream: Transform; digest(): string; size(): number } {
+function tarHashing(limit: number, tooLarge: () => Error): { stream: Transform; digest(): string; size(): number; exceeded(): boolean } {
   const hash = createHash('sha256');
   let size = 0;
   let digest: string | undefined;
+  let exceeded = false;
   const stream = new Transform({
     highWaterMark: 8 * 1024 * 1024,
     transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
       size += chunk.length;
+      // The count is the check: no extra stage on the hot path of every pull.
+      if (size > limit) {
+        exceeded = true;
+        return done(tooLarge());
+      }
+      hash.update(chunk);
       done(null, chunk);
     },
   });
-  return { stream, digest: () => (digest ??= `sha256:${hash.digest('hex')}`), size: () => size };
+  return { stream, digest: () => (digest ??= `sha256:${hash.digest('hex')}`), size: () => size, exceeded: () => exceeded };
 }
 
 class StreamBroken extends Error {
