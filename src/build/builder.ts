@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { loadIgnoreRules, openFileDigestMemo } from './context/index.js';
 import { parseContainerfile, parseInstructionLine, planBuild, type Instruction, type ParsedContainerfile, type SourceLocation, type StagePlan } from '../containerfile/index.js';
-import { TsbuildError, withSourceExcerpt } from '../errors.js';
+import { TsbuildError, noSpaceError, withSourceExcerpt } from '../errors.js';
 import { loadImage } from '../image/image.js';
 import { normalizeImageName } from '../image/names.js';
 import { DEFAULT_PATH, sha256Digest, shortId } from '../oci/types.js';
@@ -152,7 +152,10 @@ async function buildStage(root: BuildSession, session: BuildSession, plan: Stage
     session.options.signal?.throwIfAborted();
     if (i >= triggerCount) stepLine(root, session, instruction.text);
     else session.log(`--> Running ONBUILD trigger: ${instruction.text}`);
-    state = await runInstruction(session, state, instruction, where(instruction.loc), flags);
+    // A full disk names the step that filled it (the write that failed often has no path).
+    state = await runInstruction(session, state, instruction, where(instruction.loc), flags).catch((err: unknown) => {
+      throw noSpaceError(err, where(instruction.loc), instruction.text);
+    });
   }
   return state;
 }

@@ -12,7 +12,7 @@ import { rm } from 'node:fs/promises';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TsbuildError, isTsbuildError } from '../errors.js';
+import { TsbuildError, errnoCode, isTsbuildError, noSpaceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { shortId, type Descriptor } from '../oci/types.js';
 import type { Stores } from '../store/root.js';
@@ -110,6 +110,8 @@ export async function pullLayer(job: LayerPull): Promise<PulledLayer> {
     } catch (err) {
       if (downloadError !== undefined) throw downloadError;
       if (tar.exceeded()) throw err;
+      // A full disk is not the blob's fault: no point fetching the rest to check its digest.
+      if (errnoCode(err) === 'ENOSPC' || errnoCode(err) === 'EDQUOT') throw noSpaceError(err, job.what);
       // A damaged blob usually trips the decoder first, but the compressed digest is the better
       // diagnosis: the rest of the blob is still fetched (and thrown away) to check it.
       if (!downloaded && !job.signal?.aborted) {
@@ -128,7 +130,7 @@ export async function pullLayer(job: LayerPull): Promise<PulledLayer> {
     return { size: tar.size(), compression };
   } catch (err) {
     progress.finish(id, 'failed');
-    throw err;
+    throw noSpaceError(err, job.what);
   } finally {
     // Ends a download still in flight (an error elsewhere): its response body is destroyed.
     await download.return(undefined).catch(() => undefined);
