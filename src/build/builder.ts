@@ -23,6 +23,7 @@ import { commitFinalImage } from './final-image.js';
 import { hostTargetPlatform } from './platform.js';
 import { runGraph } from './scheduler.js';
 import { PrefixedLines } from './stage-output.js';
+import { redactUrlsIn } from './remote-source/http.js';
 
 export type { BuildOptions, BuildResult } from './session.js';
 
@@ -213,7 +214,7 @@ async function baseState(session: BuildSession, plan: StagePlan): Promise<StageS
 
 function stepLine(root: BuildSession, session: BuildSession, text: string): void {
   root.step += 1;
-  session.log(`STEP ${root.step}/${root.totalSteps}: ${text}`);
+  session.log(`STEP ${root.step}/${root.totalSteps}: ${redactUrlsIn(text)}`);
 }
 
 function warnUnusedArgs(session: BuildSession): void {

@@ -61,6 +61,15 @@ export function redactUrl(url: string): string {
   }
 }
 
+/**
+ * Text (an instruction as written, for a STEP line or the image history) with the password of
+ * every URL in it replaced by `***`: `ADD https://user:pass@host/f /` must not put the password
+ * into the image config, where everyone who pulls the image reads it.
+ */
+export function redactUrlsIn(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:]*):([^\s/?#@]*)@/gi, (_m, scheme: string, user: string) => `${scheme}${user}:***@`);
+}
+
 /** Checks an ADD --checksum value early, so a typo fails before any download. */
 export function parseChecksum(value: string, where: string): { algorithm: string; hex: string } {
   const m = /^([a-z0-9]+):([a-f0-9]+)$/.exec(value);
