@@ -165,6 +165,14 @@ describe('secrets and credentials', () => {
     expect(result.stderr).toContain('test "$E" = "$(cat /run/secrets/s)"');
   });
 
+  it('pulls with --creds after a logout', async () => {
+    await ok(['logout', registry.host]);
+    await ok(['rmi', `${registry.host}/secrets/app:1`]);
+    const anonymous = await tsbuild(['pull', '--tls-verify=false', `${registry.host}/secrets/app:1`]);
+    expect(anonymous.code).not.toBe(0);
+    await ok(['pull', '--tls-verify=false', '--creds', `${registry.username}:${registry.password}`, `${registry.host}/secrets/app:1`]);
+  });
+
   it('leaves no secret, password or token in any artefact', async () => {
     const password = registry.password!;
     const basic = Buffer.from(`${registry.username}:${password}`).toString('base64');
