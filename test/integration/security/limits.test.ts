@@ -5,12 +5,13 @@
 // (nothing in tmp/, no blob, no image).
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { constants, gzipSync, brotliCompressSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
 import { createTestRoot, makeContext, mountsUnder, type CliResult, type TestRoot } from '../../helpers/tsbuild.js';
@@ -161,6 +162,56 @@ describe('decompression bombs in pulled layers', () => {
     const t = await freshRoot();
     const line = errorLine(await run(t, ['pull', '-q', '--tls-verify=false', `${registry.host}/bombs/gzip:1`], { TSBUILD_MAX_INFLATE_SIZE: 'lots' }));
     expect(line).toContain('TSBUILD_MAX_INFLATE_SIZE: invalid size "lots"');
+  });
+});
+
+describe('decompression bombs in image archives', () => {
+  const tar = zeroTar('zeros', BOMB_SIZE);
+  const diffId = sha256(tar);
+
+  /** A docker-archive (`docker save` layout) whose one layer is `layer`. */
+  async function dockerArchive(name: string, layer: Buffer): Promise<string> {
+    const dir = await mkdtemp(path.join(work, 'archive-'));
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [diffId] } }));
+    // Names as `docker save` writes them (the loader keeps only those): <hex>.json and <hex>/layer.tar.
+    const configName = `${sha256(config).slice(7)}.json`;
+    const layerName = `${sha256(layer).slice(7)}/layer.tar`;
+    await writeFile(path.join(dir, configName), config);
+    await mkdir(path.join(dir, path.dirname(layerName)));
+    await writeFile(path.join(dir, layerName), layer);
+    await writeFile(path.join(dir, 'manifest.json'), JSON.stringify([{ Config: configName, RepoTags: ['localhost/bomb:1'], Layers: [layerName] }]));
+    const file = path.join(work, name);
+    execFileSync('tar', ['-cf', file, '-C', dir, 'manifest.json', configName, layerName]);
+    await rm(dir, { recursive: true, force: true });
+    return file;
+  }
+
+  it('stops a gzip bomb layer of a loaded (or oci-archive: pulled) archive at the limit', async () => {
+    const archive = await dockerArchive('bomb-layer.tar', gzipSync(tar, { level: 9 }));
+    const t = await freshRoot();
+    for (const args of [['load', '-q', '-i', archive], ['pull', '-q', `docker-archive:${archive}`]]) {
+      const line = errorLine(await run(t, args, LIMIT_ENV));
+      expect(line).toContain(archive);
+      expect(line).toMatch(/layer 1 \([0-9a-f]{64}\/layer\.tar\)/);
+      expect(line).toContain('decompression bomb');
+      expect(await filesUnder(t, 'tmp')).toEqual([]);
+      expect(await filesUnder(t, 'blobs')).toEqual([]);
+    }
+    const ok = await run(t, ['load', '-q', '-i', archive], { TSBUILD_MAX_INFLATE_SIZE: '128MiB' });
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
+  it('stops a gzipped archive that is itself a bomb', async () => {
+    const inner = await dockerArchive('bomb-inner.tar', gzipSync(Buffer.alloc(0)));
+    // The archive's own entries are padded out with a 64 MiB file of zeros that load never needs.
+    const padded = Buffer.concat([readFileSync(inner).subarray(0, -1024), zeroTar('padding', BOMB_SIZE)]);
+    const file = path.join(work, 'bomb-outer.tar.gz');
+    await writeFile(file, gzipSync(padded, { level: 9 }));
+    const t = await freshRoot();
+    const line = errorLine(await run(t, ['load', '-q', '-i', file], LIMIT_ENV));
+    expect(line).toContain(file);
+    expect(line).toContain('decompression bomb');
+    expect(await filesUnder(t, 'tmp')).toEqual([]);
   });
 });
 
