@@ -16,7 +16,7 @@ import { TsbuildError, errnoCode, isTsbuildError, noSpaceError } from '../errors
 import type { Logger } from '../log.js';
 import { shortId, type Descriptor } from '../oci/types.js';
 import type { Stores } from '../store/root.js';
-import { inflateLimit } from '../util/limited-stream.js';
+import { inflatePolicy } from '../util/limited-stream.js';
 import { decompressor, sniffCompression, type Compression } from './compression.js';
 import type { Progress, RegistryClient } from './types.js';
 
@@ -74,8 +74,12 @@ export async function pullLayer(job: LayerPull): Promise<PulledLayer> {
       headBytes += next.value.length;
     }
     const compression = sniffCompression(Buffer.concat(head, headBytes));
+    let received = 0;
     async function* compressed(): AsyncGenerator<Buffer> {
-      yield* head;
+      for (const chunk of head) {
+        received += chunk.length;
+        yield chunk;
+      }
       while (!downloaded) {
         let next: IteratorResult<Buffer>;
         try {
@@ -85,7 +89,10 @@ export async function pullLayer(job: LayerPull): Promise<PulledLayer> {
           throw err;
         }
         if (next.done) downloaded = true;
-        else yield next.value;
+        else {
+          received += next.value.length;
+          yield next.value;
+        }
       }
     }
     const sink = (): Writable => createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: 8 * 1024 * 1024 });
@@ -97,12 +104,18 @@ export async function pullLayer(job: LayerPull): Promise<PulledLayer> {
       return { size: desc.size, compression };
     }
     // A layer that inflates past its limit (a decompression bomb) stops the pipeline at the limit:
-    // no more is written to the temp file, which goes in finally.
-    const limit = inflateLimit(desc.size);
-    const tar = tarHashing(limit.bytes, () =>
-      new TsbuildError('REGISTRY', `${job.what}: the layer inflates to more than ${limit.bytes} bytes, the limit of ${limit.rule}; refusing a likely decompression bomb`, {
-        hint: 'if the image is trusted, raise TSBUILD_MAX_INFLATE_SIZE or TSBUILD_MAX_INFLATE_RATIO (see the README)',
-      }),
+    // no more is written to the temp file, which goes in finally. The limit grows with the
+    // compressed bytes received, not with the size the manifest claims: a registry that claims a
+    // huge layer would otherwise buy its bomb a huge allowance before the truncation shows.
+    const policy = inflatePolicy();
+    const tar = tarHashing(
+      (size) => size > policy.floor && size > policy.ratio * received,
+      () => {
+        const limit = policy.limit(received);
+        return new TsbuildError('REGISTRY', `${job.what}: the layer inflates to more than ${limit.bytes} bytes, the limit of ${limit.rule}; refusing a likely decompression bomb`, {
+          hint: 'if the image is trusted, raise TSBUILD_MAX_INFLATE_SIZE or TSBUILD_MAX_INFLATE_RATIO (see the README)',
+        });
+      },
     );
     const stages = [Readable.from(compressed()), decompressor(compression, job.signal), tar.stream, sink()].filter((s) => s !== undefined);
     try {
@@ -216,10 +229,10 @@ async function* downloadChunks(job: LayerPull, id: string): AsyncGenerator<Buffe
 }
 
 /**
- * Hashes and counts the tar on its way to the disk, failing once it grows past `limit`. Unlike util's hashing stream it buffers a few
+ * Hashes and counts the tar on its way to the disk, failing once `tooMuch(size so far)`. Unlike util's hashing stream it buffers a few
  * MiB, so that inflate (the one serial stage of a pull) never waits for a single write to finish.
  */
-function tarHashing(limit: number, tooLarge: () => Error): { stream: Transform; digest(): string; size(): number; exceeded(): boolean } {
+function tarHashing(tooMuch: (size: number) => boolean, tooLarge: () => Error): { stream: Transform; digest(): string; size(): number; exceeded(): boolean } {
   const hash = createHash('sha256');
   let size = 0;
   let digest: string | undefined;
@@ -229,7 +242,7 @@ function tarHashing(limit: number, tooLarge: () => Error): { stream: Transform; 
     transform(chunk: Buffer, _enc, done) {
       size += chunk.length;
       // The count is the check: no extra stage on the hot path of every pull.
-      if (size > limit) {
+      if (tooMuch(size)) {
         exceeded = true;
         return done(tooLarge());
       }

@@ -44,17 +44,35 @@ export interface InflateLimit {
   rule: string;
 }
 
-/** How far `compressedSize` bytes may inflate, from the environment's TSBUILD_MAX_INFLATE_* settings. */
-export function inflateLimit(compressedSize: number, env: NodeJS.ProcessEnv = process.env): InflateLimit {
+export interface InflatePolicy {
+  floor: number;
+  ratio: number;
+  /** How far `compressedSize` bytes may inflate. */
+  limit(compressedSize: number): InflateLimit;
+}
+
+/** The environment's TSBUILD_MAX_INFLATE_* settings. */
+export function inflatePolicy(env: NodeJS.ProcessEnv = process.env): InflatePolicy {
   const floor = envNumber(env, 'TSBUILD_MAX_INFLATE_SIZE', DEFAULT_INFLATE_FLOOR, (t) => parseSize(t, 'TSBUILD_MAX_INFLATE_SIZE'));
   const ratio = envNumber(env, 'TSBUILD_MAX_INFLATE_RATIO', DEFAULT_INFLATE_RATIO, (t) => {
     const n = Number(t);
     if (!Number.isFinite(n) || n < 0) throw new TsbuildError('INVALID_ARGUMENT', `TSBUILD_MAX_INFLATE_RATIO: invalid ratio "${t}": expected a number, 0 for none`);
     return n;
   });
-  const scaled = ratio * Math.max(0, compressedSize);
-  if (scaled > floor) return { bytes: Math.floor(scaled), rule: `${ratio} times its compressed size of ${compressedSize} bytes (TSBUILD_MAX_INFLATE_RATIO)` };
-  return { bytes: floor, rule: `${floor} bytes (TSBUILD_MAX_INFLATE_SIZE)` };
+  return {
+    floor,
+    ratio,
+    limit(compressedSize) {
+      const scaled = ratio * Math.max(0, compressedSize);
+      if (scaled > floor) return { bytes: Math.floor(scaled), rule: `${ratio} times its compressed size of ${compressedSize} bytes (TSBUILD_MAX_INFLATE_RATIO)` };
+      return { bytes: floor, rule: `${floor} bytes (TSBUILD_MAX_INFLATE_SIZE)` };
+    },
+  };
+}
+
+/** How far `compressedSize` bytes (of a file whose size is known, not claimed) may inflate. */
+export function inflateLimit(compressedSize: number, env: NodeJS.ProcessEnv = process.env): InflateLimit {
+  return inflatePolicy(env).limit(compressedSize);
 }
 
 /** The most bytes an ADD <url> download may have (TSBUILD_MAX_DOWNLOAD_SIZE). */

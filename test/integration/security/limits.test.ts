@@ -305,6 +305,11 @@ describe('a hostile registry', () => {
       manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(instance), size: instance.length, platform: { os: 'linux', architecture: 'amd64' } }],
     }),
   );
+  // A gzip bomb whose manifest claims a 1 GiB layer, to buy itself a 200 GiB allowance.
+  const bombTar = zeroTar('zeros', BOMB_SIZE);
+  const bombBlob = gzipSync(bombTar, { level: 9 });
+  const bombConfig = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(bombTar)] } }));
+  const liar = manifestFor({ digest: sha256(bombConfig), size: bombConfig.length }, { digest: sha256(bombBlob), size: 1024 ** 3 });
   const manifestHeaders = (bytes: Buffer, type = 'application/vnd.oci.image.manifest.v1+json'): Record<string, string> => ({
     'content-type': type,
     'content-length': String(bytes.length),
@@ -350,6 +355,15 @@ describe('a hostile registry', () => {
         res.write(config);
         endless(res, sent, 'endlessconfig', Buffer.alloc(64 * 1024, 0x20));
       },
+      '/v2/liar/manifests/1': (_req, res) => {
+        res.writeHead(200, manifestHeaders(liar));
+        res.end(liar);
+      },
+      [`/v2/liar/blobs/${sha256(bombConfig)}`]: (_req, res) => res.end(bombConfig),
+      [`/v2/liar/blobs/${sha256(bombBlob)}`]: (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(bombBlob.length) });
+        res.end(bombBlob);
+      },
       '/v2/longlayer/manifests/1': (_req, res) => {
         res.writeHead(200, manifestHeaders(longLayer));
         res.end(longLayer);
@@ -369,7 +383,8 @@ describe('a hostile registry', () => {
     await new Promise((resolve) => server?.close(resolve));
   });
 
-  const cases: Array<{ name: string; repo: string; message: RegExp; key?: string }> = [
+  const cases: Array<{ name: string; repo: string; message: RegExp; key?: string; env?: NodeJS.ProcessEnv }> = [
+    { name: 'a gzip bomb whose manifest claims a huge layer', repo: 'liar', message: /inflates to more than \d+ bytes.*decompression bomb/, env: LIMIT_ENV },
     { name: 'a manifest announced as 100 MB', repo: 'big', message: /manifest is larger than 4194304 bytes/, key: 'big' },
     { name: 'an endless chunked manifest', repo: 'chunked', message: /manifest is larger than 4194304 bytes/, key: 'chunked' },
     { name: 'an endless image manifest behind an index', repo: 'index', message: /manifest is larger than 4194304 bytes/, key: 'instance' },
@@ -381,7 +396,7 @@ describe('a hostile registry', () => {
     it(`refuses ${c.name}, naming the reference, and stores nothing`, async () => {
       const t = await freshRoot();
       const ref = `${host}/${c.repo}:1`;
-      const line = errorLine(await run(t, ['pull', '-q', '--tls-verify=false', ref]));
+      const line = errorLine(await run(t, ['pull', '-q', '--tls-verify=false', ref], c.env));
       expect(line).toContain(ref);
       expect(line).toMatch(c.message);
       // The client stopped reading near the limit instead of taking the whole (or an endless) body.
