@@ -355,6 +355,20 @@ describe('a hostile registry', () => {
         res.write(config);
         endless(res, sent, 'endlessconfig', Buffer.alloc(64 * 1024, 0x20));
       },
+      // An error answer whose body never ends.
+      '/v2/errbomb/manifests/1': (_req, res) => {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        endless(res, sent, 'errbomb', Buffer.alloc(64 * 1024, 0x20));
+      },
+      // A bearer challenge whose token server answers without end.
+      '/v2/tokenbomb/manifests/1': (_req, res) => {
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="x"` });
+        res.end();
+      },
+      '/token': (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        endless(res, sent, 'tokenbomb', Buffer.alloc(64 * 1024, 0x20));
+      },
       '/v2/liar/manifests/1': (_req, res) => {
         res.writeHead(200, manifestHeaders(liar));
         res.end(liar);
@@ -384,6 +398,8 @@ describe('a hostile registry', () => {
   });
 
   const cases: Array<{ name: string; repo: string; message: RegExp; key?: string; env?: NodeJS.ProcessEnv }> = [
+    { name: 'an endless error body', repo: 'errbomb', message: /HTTP 404 Not Found|not found/i, key: 'errbomb' },
+    { name: 'an endless token body', repo: 'tokenbomb', message: /token server .* returned no token/, key: 'tokenbomb' },
     { name: 'a gzip bomb whose manifest claims a huge layer', repo: 'liar', message: /inflates to more than \d+ bytes.*decompression bomb/, env: LIMIT_ENV },
     { name: 'a manifest announced as 100 MB', repo: 'big', message: /manifest is larger than 4194304 bytes/, key: 'big' },
     { name: 'an endless chunked manifest', repo: 'chunked', message: /manifest is larger than 4194304 bytes/, key: 'chunked' },
