@@ -51,12 +51,14 @@ async function ok(args: string[], options: { input?: string; env?: NodeJS.Proces
 
 /** Every regular file under dir, with its bytes. */
 async function filesIn(dir: string): Promise<Array<{ file: string; bytes: Buffer }>> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
   const out: Array<{ file: string; bytes: Buffer }> = [];
   for (const e of entries) {
     if (!e.isFile()) continue;
     const file = path.join(e.parentPath ?? e.path, e.name);
-    out.push({ file, bytes: await readFile(file) });
+    // Files of a running build come and go between the listing and the read.
+    const bytes = await readFile(file).catch(() => undefined);
+    if (bytes !== undefined) out.push({ file, bytes });
   }
   return out;
 }
@@ -163,6 +165,36 @@ describe('secrets and credentials', () => {
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/^Error: .*Containerfile:2: RUN .*status 1/m);
     expect(result.stderr).toContain('test "$E" = "$(cat /run/secrets/s)"');
+  });
+
+  it('keeps secrets off the disk while the RUN that uses them runs', async () => {
+    const dir = await makeContext({
+      Containerfile: ['FROM scratch', 'COPY busybox /bin/busybox', 'RUN --mount=type=secret,id=e,env=E --mount=type=secret,id=s ["/bin/busybox", "sleep", "2"]'].join('\n'),
+    });
+    await writeFile(path.join(dir, 'busybox'), await readFile('/bin/busybox'), { mode: 0o755 });
+    try {
+      const build = tsbuild(['bud', '--secret', `id=s,src=${path.join(work, 'secret.txt')}`, '--secret', 'id=e,env=SECRET_VAR', '-t', 'sleeper', dir]);
+      let finished = false;
+      void build.finally(() => (finished = true));
+      const found = new Set<string>();
+      let scansDuringRun = 0;
+      while (!finished) {
+        // Files on mounts under the root are in memory (the RUN's secrets tmpfs) or the RUN's own
+        // view (its overlay); what is on the root's filesystem is what would reach the disk.
+        const mounts = await mountsUnder(t.root);
+        if (mounts.length > 0) scansDuringRun++;
+        for (const { file, bytes } of await filesIn(t.root).catch(() => [])) {
+          if (mounts.some((m) => file.startsWith(`${m}/`))) continue;
+          if (bytes.includes(ENV_SECRET) || bytes.includes(FILE_SECRET)) found.add(file);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await build).code, (await build).stderr).toBe(0);
+      expect(scansDuringRun).toBeGreaterThan(0);
+      expect([...found]).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('pulls with --creds after a logout', async () => {
