@@ -10,8 +10,9 @@
 // refuse small, legitimately sparse layers. So a stream may always inflate to the floor
 // (TSBUILD_MAX_INFLATE_SIZE, default 1 GiB) and beyond it to at most RATIO x its compressed size
 // (TSBUILD_MAX_INFLATE_RATIO, default 200; 0 turns the ratio off, leaving the floor as a cap).
-// containerd and BuildKit have no such limit; an image that needs more (a layer of zero-filled
-// disk images) can raise either variable.
+// For a pull the compressed size is the bytes received so far, never the size a manifest claims
+// (which the registry chooses). containerd and BuildKit have no such limit; an image that needs
+// more (a layer of zero-filled disk images) can raise either variable.
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
