@@ -16,6 +16,8 @@ export type ErrorCode =
   /** A network or volume still used by a container. */
   | 'IN_USE'
   | 'IO'
+  /** The filesystem being written is full (ENOSPC) or the quota is used up (EDQUOT). */
+  | 'NO_SPACE'
   | 'INTERNAL';
 
 export interface TsbuildErrorOptions {
@@ -75,4 +77,39 @@ export function errnoCode(err: unknown): string | undefined {
     return (err as { code: string }).code;
   }
   return undefined;
+}
+
+const NO_SPACE_CODES = new Set(['ENOSPC', 'EDQUOT']);
+const NO_SPACE_HINT = 'free space on the filesystem that holds the tsbuild root (tsbuild rmi, tsbuild system prune) or use a --root with more room';
+
+/** The first ENOSPC/EDQUOT system error in err's cause chain. */
+function noSpaceCause(err: unknown): (Error & { path?: string; dest?: string }) | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = errnoCode(e);
+    if (code !== undefined && NO_SPACE_CODES.has(code)) return e as Error & { path?: string; dest?: string };
+  }
+  return undefined;
+}
+
+/**
+ * A full disk as one clear NO_SPACE error: "<where>: <step>: no space left on device (writing <path>)",
+ * with a hint, instead of Node's "ENOSPC: no space left on device, write" that says neither what
+ * nor where. A TsbuildError that already says what failed keeps its message. Other errors are
+ * returned unchanged, so this can wrap any catch.
+ */
+export function noSpaceError(err: unknown, where?: string, step?: string): unknown {
+  const cause = noSpaceCause(err);
+  if (isTsbuildError(err, 'NO_SPACE')) return err;
+  // Errors that crossed a worker boundary keep only their message ("ENOSPC: no space left on device, ...").
+  if (err instanceof TsbuildError && (cause !== undefined || /\b(ENOSPC|EDQUOT)\b/.test(err.message))) {
+    const message = /no space left on device|disk quota exceeded/i.test(err.message) ? err.message : `${err.message}: no space left on device`;
+    const placed = where === undefined || message.startsWith(where) ? message : `${where}: ${message}`;
+    return new TsbuildError('NO_SPACE', placed, { hint: err.hint ?? NO_SPACE_HINT, cause: err, source: err.source });
+  }
+  if (cause === undefined) return err;
+  const target = cause.dest ?? cause.path;
+  const what = errnoCode(cause) === 'EDQUOT' ? 'disk quota exceeded' : 'no space left on device';
+  const prefix = [where, step].filter((p) => p !== undefined).map((p) => `${p}: `).join('');
+  const message = `${prefix}${what}${target === undefined ? '' : ` (writing ${target})`}`;
+  return new TsbuildError('NO_SPACE', message, { hint: NO_SPACE_HINT, cause: err });
 }

@@ -16,8 +16,13 @@ export { LOG_LEVELS, type LogLevel } from './log-levels.js';
 
 const LEVEL_VALUES: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
 
+// Field names that hold credentials or build secrets, at the top level and one level down (the
+// shapes code logs: `{ credentials }`, `{ headers }`, `{ flags: { secrets } }`). Values in messages
+// are kept out at the source (the registry client redacts its errors; URLs are logged without
+// userinfo or query); this is the net under structured fields.
+const SECRET_FIELDS = ['password', 'token', 'auth', 'authorization', 'access_token', 'refresh_token', 'identitytoken', 'registrytoken', 'credentials', 'creds', 'secret', 'secrets', 'cookie'];
 const REDACT = {
-  paths: ['password', 'token', 'auth', 'authorization', 'headers.authorization', '*.password', '*.token', '*.auth'],
+  paths: [...SECRET_FIELDS, ...SECRET_FIELDS.map((f) => `*.${f}`), 'headers.Authorization', 'headers["proxy-authorization"]', '*.headers.authorization'],
   censor: '[redacted]',
 };
 

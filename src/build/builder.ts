@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { loadIgnoreRules, openFileDigestMemo } from './context/index.js';
 import { parseContainerfile, parseInstructionLine, planBuild, type Instruction, type ParsedContainerfile, type SourceLocation, type StagePlan } from '../containerfile/index.js';
-import { TsbuildError, withSourceExcerpt } from '../errors.js';
+import { TsbuildError, noSpaceError, withSourceExcerpt } from '../errors.js';
 import { loadImage } from '../image/image.js';
 import { normalizeImageName } from '../image/names.js';
 import { DEFAULT_PATH, sha256Digest, shortId } from '../oci/types.js';
@@ -24,6 +24,7 @@ import { commitFinalImage } from './final-image.js';
 import { hostTargetPlatform } from './platform.js';
 import { runGraph } from './scheduler.js';
 import { PrefixedLines } from './stage-output.js';
+import { redactUrlsIn } from './remote-source/http.js';
 
 export type { BuildOptions, BuildResult } from './session.js';
 
@@ -153,7 +154,10 @@ async function buildStage(root: BuildSession, session: BuildSession, plan: Stage
     session.options.signal?.throwIfAborted();
     if (i >= triggerCount) stepLine(root, session, instruction.text);
     else session.log(`--> Running ONBUILD trigger: ${instruction.text}`);
-    state = await runInstruction(session, state, instruction, where(instruction.loc), flags);
+    // A full disk names the step that filled it (the write that failed often has no path).
+    state = await runInstruction(session, state, instruction, where(instruction.loc), flags).catch((err: unknown) => {
+      throw noSpaceError(err, where(instruction.loc), instruction.text);
+    });
     // A cache hit's layers are kept from here on (store/lease.ts); a snapshot swept before this is unpacked again.
     await lease(session.stores.layout.root, { blobs: state.layers.map((l) => l.diffId), snapshots: state.layers.map((l) => l.chainId) });
   }
@@ -213,7 +217,7 @@ async function baseState(session: BuildSession, plan: StagePlan): Promise<StageS
 
 function stepLine(root: BuildSession, session: BuildSession, text: string): void {
   root.step += 1;
-  session.log(`STEP ${root.step}/${root.totalSteps}: ${text}`);
+  session.log(`STEP ${root.step}/${root.totalSteps}: ${redactUrlsIn(text)}`);
 }
 
 function warnUnusedArgs(session: BuildSession): void {

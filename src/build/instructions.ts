@@ -15,6 +15,7 @@ import { runContainer } from './run-mounts/index.js';
 import { cachedRunStep, commandArgs } from './steps/run-step.js';
 import { workdirStep } from './steps/workdir-step.js';
 import { cloneConfig, variableLookup, type StageState } from './stage-state.js';
+import { redactUrlsIn } from './remote-source/http.js';
 
 export async function runInstruction(
   session: BuildSession,
@@ -121,7 +122,8 @@ export async function runInstruction(
       next.key = result.key;
       next.layers = result.layers;
       next.created = result.created;
-      history(`/bin/sh -c #(nop) ${instruction.text}`, false, next.created);
+      // A password in an ADD URL is for the download, not for everyone who reads the history.
+      history(`/bin/sh -c #(nop) ${redactUrlsIn(instruction.text)}`, false, next.created);
       return next;
     }
     case 'WORKDIR': {

@@ -1,6 +1,6 @@
 // The one top-level error handler: `Error: <message>` (and a hint) on stderr, no stack trace unless
 // debugging, and an exit code derived from the error.
-import { TsbuildError } from '../errors.js';
+import { TsbuildError, noSpaceError } from '../errors.js';
 
 /**
  * The offending source line under the message, with a caret at the column:
@@ -15,7 +15,10 @@ export function sourceExcerpt(line: number, column: number, text: string): strin
   return `${number} | ${text}\n${pad} | ${lead}^\n`;
 }
 
-export function reportError(err: unknown, showStack: boolean, defaultExit = 1): number {
+export function reportError(error: unknown, showStack: boolean, defaultExit = 1): number {
+  // A full disk reaches here from many places (a write deep in a commit, a pull's temp file): it
+  // is said plainly, with what to do about it, whatever raised it.
+  const err = noSpaceError(error);
   if (err instanceof TsbuildError) {
     process.stderr.write(`Error: ${err.message}\n`);
     if (err.source?.excerpt !== undefined) process.stderr.write(sourceExcerpt(err.source.line, err.source.column, err.source.excerpt));

@@ -12,10 +12,11 @@ import { rm } from 'node:fs/promises';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TsbuildError, isTsbuildError } from '../errors.js';
+import { TsbuildError, errnoCode, isTsbuildError, noSpaceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { shortId, type Descriptor } from '../oci/types.js';
 import type { Stores } from '../store/root.js';
+import { inflatePolicy } from '../util/limited-stream.js';
 import { decompressor, sniffCompression, type Compression } from './compression.js';
 import type { Progress, RegistryClient } from './types.js';
 
@@ -73,8 +74,12 @@ export async function pullLayer(job: LayerPull): Promise<PulledLayer> {
       headBytes += next.value.length;
     }
     const compression = sniffCompression(Buffer.concat(head, headBytes));
+    let received = 0;
     async function* compressed(): AsyncGenerator<Buffer> {
-      yield* head;
+      for (const chunk of head) {
+        received += chunk.length;
+        yield chunk;
+      }
       while (!downloaded) {
         let next: IteratorResult<Buffer>;
         try {
@@ -84,7 +89,10 @@ export async function pullLayer(job: LayerPull): Promise<PulledLayer> {
           throw err;
         }
         if (next.done) downloaded = true;
-        else yield next.value;
+        else {
+          received += next.value.length;
+          yield next.value;
+        }
       }
     }
     const sink = (): Writable => createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: 8 * 1024 * 1024 });
@@ -95,12 +103,28 @@ export async function pullLayer(job: LayerPull): Promise<PulledLayer> {
       progress.finish(id, 'done');
       return { size: desc.size, compression };
     }
-    const tar = tarHashing();
+    // A layer that inflates past its limit (a decompression bomb) stops the pipeline at the limit:
+    // no more is written to the temp file, which goes in finally. The limit grows with the
+    // compressed bytes received, not with the size the manifest claims: a registry that claims a
+    // huge layer would otherwise buy its bomb a huge allowance before the truncation shows.
+    const policy = inflatePolicy();
+    const tar = tarHashing(
+      (size) => size > policy.floor && size > policy.ratio * received,
+      () => {
+        const limit = policy.limit(received);
+        return new TsbuildError('REGISTRY', `${job.what}: the layer inflates to more than ${limit.bytes} bytes, the limit of ${limit.rule}; refusing a likely decompression bomb`, {
+          hint: 'if the image is trusted, raise TSBUILD_MAX_INFLATE_SIZE or TSBUILD_MAX_INFLATE_RATIO (see the README)',
+        });
+      },
+    );
     const stages = [Readable.from(compressed()), decompressor(compression, job.signal), tar.stream, sink()].filter((s) => s !== undefined);
     try {
       await pipeline(stages as unknown as [Readable, Writable]);
     } catch (err) {
       if (downloadError !== undefined) throw downloadError;
+      if (tar.exceeded()) throw err;
+      // A full disk is not the blob's fault: no point fetching the rest to check its digest.
+      if (errnoCode(err) === 'ENOSPC' || errnoCode(err) === 'EDQUOT') throw noSpaceError(err, job.what);
       // A damaged blob usually trips the decoder first, but the compressed digest is the better
       // diagnosis: the rest of the blob is still fetched (and thrown away) to check it.
       if (!downloaded && !job.signal?.aborted) {
@@ -119,7 +143,7 @@ export async function pullLayer(job: LayerPull): Promise<PulledLayer> {
     return { size: tar.size(), compression };
   } catch (err) {
     progress.finish(id, 'failed');
-    throw err;
+    throw noSpaceError(err, job.what);
   } finally {
     // Ends a download still in flight (an error elsewhere): its response body is destroyed.
     await download.return(undefined).catch(() => undefined);
@@ -205,22 +229,28 @@ async function* downloadChunks(job: LayerPull, id: string): AsyncGenerator<Buffe
 }
 
 /**
- * Hashes and counts the tar on its way to the disk. Unlike util's hashing stream it buffers a few
+ * Hashes and counts the tar on its way to the disk, failing once `tooMuch(size so far)`. Unlike util's hashing stream it buffers a few
  * MiB, so that inflate (the one serial stage of a pull) never waits for a single write to finish.
  */
-function tarHashing(): { stream: Transform; digest(): string; size(): number } {
+function tarHashing(tooMuch: (size: number) => boolean, tooLarge: () => Error): { stream: Transform; digest(): string; size(): number; exceeded(): boolean } {
   const hash = createHash('sha256');
   let size = 0;
   let digest: string | undefined;
+  let exceeded = false;
   const stream = new Transform({
     highWaterMark: 8 * 1024 * 1024,
     transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
       size += chunk.length;
+      // The count is the check: no extra stage on the hot path of every pull.
+      if (tooMuch(size)) {
+        exceeded = true;
+        return done(tooLarge());
+      }
+      hash.update(chunk);
       done(null, chunk);
     },
   });
-  return { stream, digest: () => (digest ??= `sha256:${hash.digest('hex')}`), size: () => size };
+  return { stream, digest: () => (digest ??= `sha256:${hash.digest('hex')}`), size: () => size, exceeded: () => exceeded };
 }
 
 class StreamBroken extends Error {

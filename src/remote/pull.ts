@@ -148,18 +148,24 @@ function checkLayerDescriptor(desc: Descriptor, name: string): void {
 }
 
 async function fetchConfig(client: RegistryClient, repo: string, desc: Descriptor, name: string) {
-  if (!desc || typeof desc.digest !== 'string' || !isDigest(desc.digest)) throw new TsbuildError('REGISTRY', `${name}: the manifest has no valid config descriptor`);
-  if (desc.size > MAX_CONFIG) throw new TsbuildError('REGISTRY', `${name}: the image config is too large (${desc.size} bytes)`);
+  if (!desc || typeof desc.digest !== 'string' || !isDigest(desc.digest) || typeof desc.size !== 'number' || !Number.isSafeInteger(desc.size) || desc.size < 0) {
+    throw new TsbuildError('REGISTRY', `${name}: the manifest has no valid config descriptor`);
+  }
+  if (desc.size > MAX_CONFIG) throw new TsbuildError('REGISTRY', `${name}: the image config is too large (${desc.size} bytes; at most ${MAX_CONFIG} are accepted)`);
   const { stream } = await client.getBlob(repo, desc.digest);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_CONFIG) {
-      stream.destroy();
-      throw new TsbuildError('REGISTRY', `${name}: the image config is larger than ${MAX_CONFIG} bytes`);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      // The descriptor's size is the most that is read: an endless or padded body stops here.
+      if (size > desc.size) {
+        throw new TsbuildError('DIGEST_MISMATCH', `${name}: the registry sent more than the ${desc.size} bytes the manifest states for the image config ${desc.digest}`);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } finally {
+    stream.destroy();
   }
   const bytes = Buffer.concat(chunks);
   const digest = sha256Digest(bytes);

@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { headerChecksumMatches } from '../../archive/index.js';
 import { TsbuildError, errnoCode } from '../../errors.js';
+import { inflateLimited } from '../../util/limited-stream.js';
 
 export type ArchiveFormat = 'tar' | 'gzip' | 'bzip2' | 'xz';
 
@@ -46,7 +47,7 @@ export interface ExtractOptions {
 export async function extractArchive(abs: string, format: ArchiveFormat, destDir: string, options: ExtractOptions): Promise<void> {
   // Loaded on first use: plain COPY never needs the tar machinery.
   const { applyTar } = await import('../../archive/index.js');
-  const source = format === 'tar' ? { stream: createReadStream(abs), done: Promise.resolve(), stop: () => undefined } : openDecompressed(abs, format);
+  const source = format === 'tar' ? { stream: createReadStream(abs), done: Promise.resolve(), stop: () => undefined } : await inflateLimited(abs, options.what, () => openDecompressed(abs, format));
   const applied = applyTar(source.stream, destDir, {
     whiteouts: 'none',
     what: options.what,

@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { TsbuildError } from '../../errors.js';
 import { trustExtraCasInFetch } from '../../remote/tls.js';
 import { tempName } from '../../util/fs.js';
+import { downloadLimit, limitedStream } from '../../util/limited-stream.js';
 import type { FetchedSource } from './index.js';
 import type { HttpValidators } from './validators.js';
 
@@ -58,6 +59,15 @@ export function redactUrl(url: string): string {
   } catch {
     return url;
   }
+}
+
+/**
+ * Text (an instruction as written, for a STEP line or the image history) with the password of
+ * every URL in it replaced by `***`: `ADD https://user:pass@host/f /` must not put the password
+ * into the image config, where everyone who pulls the image reads it.
+ */
+export function redactUrlsIn(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:]*):([^\s/?#@]*)@/gi, (_m, scheme: string, user: string) => `${scheme}${user}:***@`);
 }
 
 /** Checks an ADD --checksum value early, so a typo fails before any download. */
@@ -111,10 +121,22 @@ export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSourc
       const code = response.status === 401 || response.status === 403 ? 'UNAUTHORIZED' : response.status === 404 || response.status === 410 ? 'NOT_FOUND' : 'IO';
       throw new TsbuildError(code, `${where}: ${label}: the server answered ${response.status} ${response.statusText}`.trimEnd());
     }
+    // An endless or oversized body (a decoded Content-Encoding counts as what it decodes to) stops
+    // at the limit; one announced as larger is refused before a byte is read.
+    const limit = downloadLimit();
+    const tooLarge = (): TsbuildError =>
+      new TsbuildError('IO', `${where}: ${label}: the download is larger than ${limit} bytes, the limit of TSBUILD_MAX_DOWNLOAD_SIZE`, {
+        hint: 'raise TSBUILD_MAX_DOWNLOAD_SIZE if the file is meant to be that large',
+      });
+    const announced = Number(response.headers.get('content-length') ?? NaN);
+    if (announced > limit) {
+      await response.body.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
     const file = path.join(dir, name);
     // Hashed on the way in only when there is a checksum to verify; the copy step hashes files itself.
     const hash = expected === undefined ? undefined : createHash(expected.algorithm);
-    const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [Readable.fromWeb(response.body as import('node:stream/web').ReadableStream)];
+    const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), limitedStream(limit, tooLarge)];
     if (hash !== undefined) {
       stages.push(
         new Transform({
@@ -129,6 +151,7 @@ export async function fetchHttp(options: HttpFetchOptions): Promise<FetchedSourc
     try {
       await pipeline(stages);
     } catch (err) {
+      if (err instanceof TsbuildError) throw err;
       throw new TsbuildError('IO', `${where}: ${label}: download failed: ${(err as Error).message}`, { cause: err });
     }
     const actual = hash?.digest('hex');

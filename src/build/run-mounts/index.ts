@@ -182,7 +182,7 @@ async function prepareMounts({ session, flags, mounts, sources, ownSshAuthSock, 
     const sshTarget = mounts.find((m) => m.type === 'ssh' && flags.ssh.has(m.id))?.target;
     // As BuildKit: SSH_AUTH_SOCK points at the first agent unless the stage sets it itself.
     if (sshTarget !== undefined && !ownSshAuthSock) extraEnv.push(`SSH_AUTH_SOCK=${sshTarget}`);
-    return { mounts: specMounts, env: extraEnv, release };
+    return { mounts: specMounts, env: extraEnv, release, privateDir: prepared.find((p) => p.privateDir !== undefined)?.privateDir };
   } catch (err) {
     await release().catch(() => undefined);
     throw err;

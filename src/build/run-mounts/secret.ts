@@ -1,6 +1,7 @@
 // RUN --mount=type=secret: a value given with bud --secret, as a read-only file (mode 0400 by
 // default) and/or an environment variable of this RUN. Secret files live on a tmpfs of the RUN's
-// own, mounted where crash recovery unmounts leftovers, so a value never touches the disk; it never
+// own, mounted where crash recovery unmounts leftovers, so a value never touches the disk (a RUN
+// with an env secret has its runtime bundle there too: config.json holds the environment); it never
 // reaches a layer, the history, the cache key, a log or an error either.
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, rmdir, writeFile } from 'node:fs/promises';
@@ -16,10 +17,16 @@ export async function secretMount(m: RunMount, env: MountEnv, index: number): Pr
   const value = env.flags.secrets.get(m.id);
   if (value === undefined) return { mounts: [] }; // optional and not given (required ones are checked up front)
   const prepared: PreparedMount = { mounts: [], env: m.env === undefined ? [] : [`${m.env}=${value.toString('utf8')}`] };
+  // One tmpfs per RUN for everything that holds a value: the secret files, and, for an env secret,
+  // the runtime bundle, whose config.json lists the RUN's environment.
+  const dir = (): Promise<string> => {
+    let made = secretDirs.get(env);
+    if (!made) secretDirs.set(env, (made = secretsTmpfs(env)));
+    return made;
+  };
+  if (m.env !== undefined) prepared.privateDir = await dir();
   if (m.target !== undefined) {
-    let dir = secretDirs.get(env);
-    if (!dir) secretDirs.set(env, (dir = secretsTmpfs(env)));
-    const file = path.join(await dir, String(index));
+    const file = path.join(await dir(), String(index));
     await writeFile(file, value, { mode: 0o600 });
     await chown(file, m.uid, m.gid);
     await chmod(file, m.mode);
@@ -28,7 +35,7 @@ export async function secretMount(m: RunMount, env: MountEnv, index: number): Pr
   return prepared;
 }
 
-/** A tmpfs for this RUN's secret files, big enough for every secret the build was given. */
+/** A tmpfs for this RUN's secret files (and maybe its bundle), big enough for every secret the build was given and a spec. */
 async function secretsTmpfs(env: MountEnv): Promise<string> {
   const total = [...env.flags.secrets.values()].reduce((n, v) => n + v.length + 4096, 0);
   const dir = path.join(env.stores.layout.mounts, `${process.pid}-${randomBytes(6).toString('hex')}`);

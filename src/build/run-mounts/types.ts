@@ -25,6 +25,11 @@ export interface PreparedMount {
   mounts: SpecMount[];
   /** Variables added to the RUN's environment (secret env=, SSH_AUTH_SOCK). */
   env?: string[];
+  /**
+   * A directory in memory (a tmpfs of this RUN's) for the runtime bundle, when the RUN's spec
+   * carries a secret (an env= secret is in config.json's process.env): it must not touch the disk.
+   */
+  privateDir?: string;
 }
 
 export function bindSpec(source: string, target: string, readOnly: boolean, extra: readonly string[] = []): SpecMount {

@@ -60,6 +60,8 @@ export interface PreparedMounts {
   mounts: SpecMount[];
   env: string[];
   release(): Promise<void>;
+  /** Where the bundle goes instead of the scratch dir: a tmpfs, when the spec carries a secret. */
+  privateDir?: string;
 }
 
 /** Argv of a RUN/CMD/ENTRYPOINT command form under the stage's SHELL. */
@@ -176,8 +178,9 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
         resources: ctx.resources,
       });
       const id = `tsbuild-${process.pid}-${hostname}`;
-      await mkdir(path.join(scratch, 'bundle'));
-      exitCode = await ctx.runtime.run(id, path.join(scratch, 'bundle'), spec, { stdin: ctx.stdin ? 'inherit' : 'ignore', stdout: ctx.stdout, stderr: ctx.stderr }, ctx.signal);
+      const bundle = path.join(prepared?.privateDir ?? scratch, 'bundle');
+      await mkdir(bundle);
+      exitCode = await ctx.runtime.run(id, bundle, spec, { stdin: ctx.stdin ? 'inherit' : 'ignore', stdout: ctx.stdout, stderr: ctx.stderr }, ctx.signal);
     } finally {
       try {
         // The namespace first: runc is gone by now (run() returns only after it exits or is killed).

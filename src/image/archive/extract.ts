@@ -14,6 +14,7 @@ import { createGunzip } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { TsbuildError, errnoCode } from '../../errors.js';
 import { hasGzipMagic } from './common.js';
+import { inflateLimit, limitedStream } from '../../util/limited-stream.js';
 
 export interface ExtractedArchive {
   /** The archive path as the user gave it, for messages. */
@@ -58,7 +59,13 @@ export async function extractArchive(input: string, workDir: string): Promise<Ex
   let extracted = 0;
   const extract = tarStream.extract();
   const sources: Readable[] = [createReadStream(input)];
-  if (gzipped) sources.push(createGunzip());
+  if (gzipped) {
+    // A gzipped archive that is a decompression bomb stops at the inflate limit (util/limited-stream.ts).
+    const limit = inflateLimit((await stat(input)).size);
+    const tooLarge = (): TsbuildError =>
+      new TsbuildError('INVALID_ARGUMENT', `archive ${input}: inflates to more than ${limit.bytes} bytes, the limit of ${limit.rule}; refusing a likely decompression bomb`);
+    sources.push(createGunzip(), limitedStream(limit.bytes, tooLarge));
+  }
   const feeding = pipeline([...sources, extract]);
   // The iteration below reports the error; this only keeps the rejection from going unhandled.
   feeding.catch(() => undefined);

@@ -26,6 +26,7 @@ import {
 import { lease } from '../../store/lease.js';
 import type { Stores } from '../../store/root.js';
 import { tempName } from '../../util/fs.js';
+import { inflateLimit, limitedStream } from '../../util/limited-stream.js';
 import { hasExplicitDomain, normalizeImageName } from '../names.js';
 import type { ImageRecord } from '../store.js';
 import { DOCKER_MANIFEST, OCI_INDEX, OCI_LAYOUT, blobEntryName, hasGzipMagic, isGzipType, isIndexType } from './common.js';
@@ -243,7 +244,12 @@ async function ingestLayer(stores: Stores, archive: ExtractedArchive, layer: Sou
   const source = createReadStream(file);
   const stages: Transform[] = [];
   if (layer.digest !== undefined && (gzipped || layer.digest !== diffId)) stages.push(verifier(what, layer.digest, layer.size));
-  if (gzipped) stages.push(createGunzip());
+  if (gzipped) {
+    // A decompression bomb stops at the inflate limit (see util/limited-stream.ts); ingest removes its temp file.
+    const limit = inflateLimit(await archive.size(layer.name));
+    const tooLarge = (): TsbuildError => new TsbuildError('INVALID_ARGUMENT', `${what}: the layer inflates to more than ${limit.bytes} bytes, the limit of ${limit.rule}; refusing a likely decompression bomb`);
+    stages.push(createGunzip(), limitedStream(limit.bytes, tooLarge));
+  }
   // The callback form returns the last stage (a Transform, typed loosely by @types/node); any
   // stage's error destroys it, so ingest fails and commits nothing when the stored digest is wrong.
   const input = stages.length === 0 ? source : (pipeline([source, ...stages], () => undefined) as unknown as Readable);
