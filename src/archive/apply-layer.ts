@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
 import { execFile } from '../util/exec.js';
-import { ExtractionState, cleanEntryName } from './apply-paths.js';
+import { ExtractionState, cleanEntryName, showName, systemMessage } from './apply-paths.js';
 import { closeFd, fchmod, fchown, futimes, openFd, writeAll } from './fd.js';
 import { TarReader, type TarEntry } from './tar-reader.js';
 
@@ -47,7 +47,7 @@ export async function applyTar(input: Readable, root: string, options: ApplyOpti
         await applyEntry(entry, reader, state, options);
       } catch (err) {
         if (err instanceof TsbuildError) throw err;
-        throw new TsbuildError('IO', `${options.what}: cannot extract "${entry.name}": ${(err as Error).message}`, { cause: err });
+        throw new TsbuildError('IO', `${options.what}: cannot extract ${showName(entry.name)}: ${systemMessage(err)}`, { cause: err });
       }
     }
     await state.finish();
@@ -65,7 +65,7 @@ async function applyEntry(entry: TarEntry, reader: TarReader, state: ExtractionS
   const owner = options.preserveOwners === false ? (options.owner ?? { uid: 0, gid: 0 }) : { uid: entry.uid, gid: entry.gid };
 
   if (rel === '') {
-    if (entry.type !== 'dir') throw new TsbuildError('INVALID_ARGUMENT', `${what}: entry "${entry.name}" names the root but is not a directory`);
+    if (entry.type !== 'dir') throw new TsbuildError('INVALID_ARGUMENT', `${what}: entry ${showName(entry.name)} names the root but is not a directory`);
     await setDirMetadata(state.root, entry, owner, state, true);
     return;
   }
@@ -74,7 +74,7 @@ async function applyEntry(entry: TarEntry, reader: TarReader, state: ExtractionS
   const base = path.posix.basename(rel);
   if (options.whiteouts === 'overlay') {
     if (parentRel.split('/').some((c) => c.startsWith(WHITEOUT))) {
-      throw new TsbuildError('INVALID_ARGUMENT', `${what}: entry "${entry.name}" is below a whiteout`);
+      throw new TsbuildError('INVALID_ARGUMENT', `${what}: entry ${showName(entry.name)} is below a whiteout`);
     }
     if (base.startsWith(WHITEOUT)) {
       await applyWhiteout(entry, parentRel, base, state);
@@ -147,7 +147,7 @@ async function applyWhiteout(entry: TarEntry, parentRel: string, base: string, s
   if (base.startsWith(`${WHITEOUT}${WHITEOUT}`)) return;
   const name = base.slice(WHITEOUT.length);
   if (name === '' || name === '.' || name === '..') {
-    throw new TsbuildError('PATH_ESCAPE', `${state.what}: whiteout "${entry.name}" does not name an entry inside the root`);
+    throw new TsbuildError('PATH_ESCAPE', `${state.what}: whiteout ${showName(entry.name)} does not name an entry inside the root`);
   }
   const host = path.join(parent, name);
   const existing = await state.existing(host);
@@ -161,7 +161,7 @@ async function applyWhiteout(entry: TarEntry, parentRel: string, base: string, s
 /** The host path of a hardlink's target: inside the root, already extracted, not a directory. */
 async function hardlinkTarget(entry: TarEntry, state: ExtractionState): Promise<string> {
   const { what } = state;
-  const describe = `hardlink "${entry.name}" -> "${entry.linkname}"`;
+  const describe = `hardlink ${showName(entry.name)} -> ${showName(entry.linkname)}`;
   const targetRel = cleanEntryName(entry.linkname, what, 'hardlink target of');
   if (targetRel === '') throw new TsbuildError('INVALID_ARGUMENT', `${what}: ${describe} points to the root`);
   const dir = path.posix.dirname(targetRel) === '.' ? '' : path.posix.dirname(targetRel);
@@ -203,7 +203,7 @@ async function writeFile(
       await closeFd(fd);
     }
   } catch (err) {
-    throw new TsbuildError('IO', `${what}: cannot extract "${entry.name}": ${(err as Error).message}`, { cause: err });
+    throw new TsbuildError('IO', `${what}: cannot extract ${showName(entry.name)}: ${systemMessage(err)}`, { cause: err });
   }
 }
 

@@ -11,17 +11,39 @@ import { execFile } from '../util/exec.js';
 import { resolveInRoot } from '../util/resolve-in-root.js';
 import { restoreXattrs, type XattrTable } from './xattrs.js';
 
+/** Names longer than this are shortened in messages: a 5000-byte name helps nobody read an error. */
+const SHOWN_NAME = 160;
+
+/**
+ * An untrusted name as it appears in a message: quoted, with control characters escaped (a newline
+ * in a name must not break an error into lines that look like our own) and long names shortened.
+ */
+export function showName(name: string, quoted = true): string {
+  const long = name.length > SHOWN_NAME;
+  const escaped = (long ? name.slice(0, SHOWN_NAME) : name).replace(/[\x00-\x1f\x7f]/g, (c) =>
+    c === '\0' ? '\\0' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+  const text = long ? `${escaped}…` : escaped;
+  return quoted ? `"${text}"${long ? ` (${Buffer.byteLength(name)} bytes)` : ''}` : text;
+}
+
+/** A system error without the host path Node appends (the entry is named already, and the path may be huge). */
+export function systemMessage(err: unknown): string {
+  const message = (err as Error).message;
+  return /^E[A-Z]+: [^,]*/.exec(message)?.[0] ?? message;
+}
+
 /**
  * Cleans an entry name from an untrusted archive into a relative "/"-separated path ('' is the root).
  * Absolute names and `..` that climbs out are escapes, not something to clamp: a layer that tries
  * is broken or hostile.
  */
 export function cleanEntryName(name: string, what: string, role = 'entry'): string {
-  if (name.includes('\0')) throw new TsbuildError('INVALID_ARGUMENT', `${what}: ${role} "${name.replace(/\0/g, '\\0')}" contains a NUL byte`);
+  if (name.includes('\0')) throw new TsbuildError('INVALID_ARGUMENT', `${what}: ${role} ${showName(name)} contains a NUL byte`);
   const stripped = name.replace(/^(\.\/+)+/, '');
   const normalized = path.posix.normalize(stripped === '' ? '.' : stripped);
   if (path.posix.isAbsolute(name) || normalized === '..' || normalized.startsWith('../')) {
-    throw new TsbuildError('PATH_ESCAPE', `${what}: ${role} "${name}" escapes the root`);
+    throw new TsbuildError('PATH_ESCAPE', `${what}: ${role} ${showName(name)} escapes the root`);
   }
   return normalized === '.' ? '' : normalized.replace(/\/+$/, '');
 }
@@ -68,7 +90,7 @@ export class ExtractionState {
       }
     }
     if (st && !st.isDirectory()) {
-      throw new TsbuildError('INVALID_ARGUMENT', `${this.what}: entry "${entryName}" is below "${parentRel}", which is not a directory`);
+      throw new TsbuildError('INVALID_ARGUMENT', `${this.what}: entry ${showName(entryName)} is below ${showName(parentRel)}, which is not a directory`);
     }
     this.parents.set(parentRel, host);
     return host;
@@ -80,8 +102,11 @@ export class ExtractionState {
       return await resolveInRoot(this.root, rel, { onEscape: 'error', followFinal, what: this.what });
     } catch (err) {
       if (!isTsbuildError(err, 'PATH_ESCAPE')) throw err;
+      if (err.message.endsWith('too many levels of symbolic links')) {
+        throw new TsbuildError('PATH_ESCAPE', `${this.what}: ${role} ${showName(entryName)}: too many levels of symbolic links`, { cause: err });
+      }
       const detail = /through the symlink .*$/.exec(err.message)?.[0];
-      throw new TsbuildError('PATH_ESCAPE', `${this.what}: ${role} "${entryName}" escapes the root${detail ? ` ${detail}` : ''}`, {
+      throw new TsbuildError('PATH_ESCAPE', `${this.what}: ${role} ${showName(entryName)} escapes the root${detail ? ` ${showName(detail, false)}` : ''}`, {
         cause: err,
       });
     }

@@ -1,0 +1,63 @@
+// Canary trees for the escape tests: files and directories beside and above a target root whose
+// content, metadata and listing must be exactly the same after the test, plus the host files a
+// hostile input would aim at (/etc/passwd and friends) and a check that no payload file appeared
+// in /, /etc or /tmp. Payloads in these tests are named "*pwned*" so that last check can find them.
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fingerprint } from '../../unit/helpers-archive.js';
+
+/** Host files a hostile input names most often. */
+const HOST_FILES = ['/etc/passwd', '/etc/group', '/etc/shadow', '/etc/hosts'];
+const PAYLOAD = /pwned/i;
+
+export interface Canary {
+  /** The directory the canary lives in. */
+  base: string;
+  /** `base/up/root`: the target root, with siblings beside it and above it. */
+  root: string;
+  /** Fails the test when anything outside `skip` (relative to base) changed, or a payload appeared on the host. */
+  check(): void;
+}
+
+function hostState(): string[] {
+  const out: string[] = [];
+  for (const file of HOST_FILES) {
+    if (!existsSync(file)) continue;
+    const st = lstatSync(file);
+    out.push(`${file} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.size} ${st.mtimeMs} ${createHash('sha256').update(readFileSync(file)).digest('hex')}`);
+  }
+  return out;
+}
+
+function payloads(): string[] {
+  return ['/', '/etc', '/tmp'].flatMap((dir) => readdirSync(dir).filter((n) => PAYLOAD.test(n)).map((n) => path.join(dir, n)));
+}
+
+/**
+ * Lays out base/{canary.txt, outside/secret, outside/sub/, up/sibling.txt, up/root/} and records
+ * its fingerprint; `skip` lists paths under base that the test may change (the root itself).
+ */
+export function createCanary(base: string, skip: readonly string[] = ['up/root']): Canary {
+  mkdirSync(path.join(base, 'outside', 'sub'), { recursive: true });
+  mkdirSync(path.join(base, 'up', 'root'), { recursive: true });
+  writeFileSync(path.join(base, 'canary.txt'), 'canary\n');
+  writeFileSync(path.join(base, 'outside', 'secret'), 'secret\n');
+  writeFileSync(path.join(base, 'up', 'sibling.txt'), 'sibling\n');
+  const before = fingerprint(base, skip);
+  const host = hostState();
+  const planted = payloads();
+  return {
+    base,
+    root: path.join(base, 'up', 'root'),
+    check() {
+      // Nothing changed or appeared beside or above the root, and nothing reached the host.
+      if (JSON.stringify(fingerprint(base, skip)) !== JSON.stringify(before)) {
+        throw new Error(`canary tree changed:\n${fingerprint(base, skip).filter((l) => !before.includes(l)).join('\n')}`);
+      }
+      if (JSON.stringify(hostState()) !== JSON.stringify(host)) throw new Error('a host file in /etc changed');
+      const now = payloads().filter((p) => !planted.includes(p));
+      if (now.length > 0) throw new Error(`payload appeared on the host: ${now.join(', ')}`);
+    },
+  };
+}
