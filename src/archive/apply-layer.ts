@@ -16,8 +16,10 @@ export interface ApplyOptions {
   /**
    * 'overlay': `.wh.<name>` -> char device 0/0 named <name>, `.wh..wh..opq` -> xattr
    * trusted.overlay.opaque=y on its dir. 'none': plain extraction; `.wh.` names are ordinary files.
+   * 'refuse': plain extraction into a directory that becomes a layer as it is (ADD), where a
+   * `.wh.` name would turn into a whiteout for whoever unpacks the layer: such names are errors.
    */
-  whiteouts: 'overlay' | 'none';
+  whiteouts: 'overlay' | 'none' | 'refuse';
   /** Named in errors, e.g. `layer sha256:abcd…` or `archive /ctx/a.tar`. */
   what: string;
   /** Keep owners from the tar (default true). When false, everything is owned by `owner` (default 0:0). */
@@ -72,6 +74,11 @@ async function applyEntry(entry: TarEntry, reader: TarReader, state: ExtractionS
 
   const parentRel = path.posix.dirname(rel) === '.' ? '' : path.posix.dirname(rel);
   const base = path.posix.basename(rel);
+  if (options.whiteouts === 'refuse' && rel.split('/').some((c) => c.startsWith(WHITEOUT))) {
+    // The OCI image spec reserves the prefix: in a layer tar `.wh.x` deletes x, `.wh..wh..opq` hides a
+    // whole directory of the image below, and `.wh...` makes the layer impossible to unpack.
+    throw new TsbuildError('INVALID_ARGUMENT', `${what}: entry ${showName(entry.name)}: names starting with ".wh." are reserved for whiteouts in image layers`);
+  }
   if (options.whiteouts === 'overlay') {
     if (parentRel.split('/').some((c) => c.startsWith(WHITEOUT))) {
       throw new TsbuildError('INVALID_ARGUMENT', `${what}: entry ${showName(entry.name)} is below a whiteout`);

@@ -49,6 +49,7 @@ export interface CopyOptions {
 }
 
 const S_ISGID = 0o2000;
+const WHITEOUT_PREFIX = '.wh.';
 
 /** Symlinks and special files made at once (file data goes through copyFiles). */
 const COPY_CONCURRENCY = 16;
@@ -95,6 +96,14 @@ export async function copySelection(
   const archives: Array<{ abs: string; format: ArchiveFormat }> = [];
 
   const place = (target: string, node: PlanNode, shown: string): void => {
+    if (path.relative(layerRoot, target).split(path.sep).some((c) => c.startsWith(WHITEOUT_PREFIX))) {
+      // In the layer tar this would be a whiteout: `.wh.x` deletes x from the image below, and
+      // `.wh..wh..opq` hides a whole directory of it (the OCI image spec reserves the prefix).
+      throw new TsbuildError(
+        'INVALID_ARGUMENT',
+        `${options.what}: cannot copy "${shown}" to ${imagePath(layerRoot, target)}: names starting with ".wh." are reserved for whiteouts in image layers`,
+      );
+    }
     const existing = plan.get(target);
     if (existing?.kind === 'dir') {
       if (node.kind === 'dir') {

@@ -2,9 +2,12 @@
 // content, metadata and listing must be exactly the same after the test, plus the host files a
 // hostile input would aim at (/etc/passwd and friends) and a check that no payload file appeared
 // in /, /etc or /tmp. Payloads in these tests are named "*pwned*" so that last check can find them.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { expect } from 'vitest';
+import { BIN } from '../../helpers/tsbuild.js';
 import { fingerprint } from '../../unit/helpers-archive.js';
 
 /** Host files a hostile input names most often. */
@@ -61,3 +64,26 @@ export function createCanary(base: string, skip: readonly string[] = ['up/root']
     },
   };
 }
+
+/** Runs the CLI against a root; stdout, stderr and the exit code. */
+export function cli(root: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, '--root', root, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** A one-line `Error: ...` on stderr (and at most a `Hint:` line after it) and a non-zero exit. */
+export function expectOneLineError(result: { code: number; stderr: string }, message: RegExp): void {
+  expect(result.code, result.stderr).not.toBe(0);
+  const lines = result.stderr.trim().split('\n').filter((l) => !l.startsWith('Hint: '));
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^Error: /);
+  expect(lines[0]).toMatch(message);
+}
+
