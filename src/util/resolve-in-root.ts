@@ -81,6 +81,23 @@ export async function resolveInRoot(root: string, unsafePath: string, options: R
   return path.join(rootAbs, ...resolved);
 }
 
+/**
+ * Filesystems the runtime mounts over the rootfs of every container (runc: procfs, sysfs, a tmpfs
+ * /dev whose fd, stdin, stdout and stderr are symlinks into /proc/self/fd). A path below them
+ * cannot be checked in the image: at run time it is the kernel's, where /proc/self/fd/N,
+ * /proc/self/cwd and /proc/<pid>/root are magic links that can lead to the host (CVE-2024-21626).
+ */
+const RUNTIME_MOUNTS = ['/proc', '/sys', '/dev'];
+
+/**
+ * The runtime mount (e.g. "/proc") that an image path, already resolved inside the rootfs, lies at
+ * or below; undefined when there is none.
+ */
+export function runtimeMountOf(imagePath: string): string | undefined {
+  const normal = path.posix.normalize(`/${imagePath}`);
+  return RUNTIME_MOUNTS.find((m) => normal === m || normal.startsWith(`${m}/`));
+}
+
 /** Normalises an untrusted relative name without touching the disk; rejects absolute names and `..` escapes. */
 export function cleanRelativePath(name: string, what: string): string {
   const normalized = path.posix.normalize(name.replace(/^\.\/+/, ''));

@@ -132,7 +132,8 @@ export async function copySelection(
     }
     for (const item of await walkEntry(entry, root, destIsDir)) {
       const target = item.destRel === '' ? destHost : path.join(destHost, ...item.destRel.split('/'));
-      const shown = item.destRel === '' ? entry.rel : `${entry.rel}/${item.destRel}`;
+      // A file source's destRel is its own name under a directory destination, not a path below it.
+      const shown = item.destRel === '' || !entry.isDirSource ? entry.rel : `${entry.rel}/${item.destRel}`;
       if (item.type === 'dir') {
         // The image root keeps its own metadata: `COPY dir /` must not chmod `/`.
         if (target === layerRoot) continue;

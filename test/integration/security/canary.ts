@@ -8,7 +8,10 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileS
 import path from 'node:path';
 import { expect } from 'vitest';
 import { BIN } from '../../helpers/tsbuild.js';
-import { fingerprint } from '../../unit/helpers-archive.js';
+import { loadImage } from '../../../src/image/image.js';
+import { silentLogger } from '../../../src/log.js';
+import { openStores } from '../../../src/store/root.js';
+import { fingerprint, listTar, type ListedEntry } from '../../unit/helpers-archive.js';
 
 /** Host files a hostile input names most often. */
 const HOST_FILES = ['/etc/passwd', '/etc/group', '/etc/shadow', '/etc/hosts'];
@@ -87,3 +90,18 @@ export function expectOneLineError(result: { code: number; stderr: string }, mes
   expect(lines[0]).toMatch(message);
 }
 
+
+/**
+ * The entries of an image's layers read from the store with tar-stream (an independent reader):
+ * the top layer's, or all layers' merged (a later layer's entry wins; whiteouts are not applied).
+ */
+export async function imageEntries(root: string, name: string, which: 'top' | 'all'): Promise<Map<string, ListedEntry>> {
+  const stores = await openStores({ root, logger: silentLogger() });
+  const image = await loadImage(stores, await stores.images.get(name));
+  const layers = which === 'top' ? image.layers.slice(-1) : image.layers;
+  const out = new Map<string, ListedEntry>();
+  for (const layer of layers) {
+    for (const e of await listTar(readFileSync(stores.content.blobPath(layer.diffId)))) out.set(e.header.name.replace(/\/$/, ''), e);
+  }
+  return out;
+}

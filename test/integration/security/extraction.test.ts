@@ -4,7 +4,7 @@
 // that must be exactly as it was afterwards; the input gives a one-line TsbuildError naming the
 // entry, or the documented safe tree.
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -12,12 +12,9 @@ import type { Headers } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyTar } from '../../../src/archive/index.js';
 import { isTsbuildError } from '../../../src/errors.js';
-import { loadImage } from '../../../src/image/image.js';
-import { silentLogger } from '../../../src/log.js';
 import { MediaType, hostPlatform } from '../../../src/oci/types.js';
-import { openStores } from '../../../src/store/root.js';
-import { craftTar, listTar, streamOf, type CraftedEntry } from '../../unit/helpers-archive.js';
-import { cli, createCanary, expectOneLineError, type Canary } from './canary.js';
+import { craftTar, streamOf, type CraftedEntry } from '../../unit/helpers-archive.js';
+import { cli, createCanary, expectOneLineError, imageEntries, type Canary } from './canary.js';
 import { CORPUS, type CorpusCase, type Mode } from './corpus.js';
 
 const WHAT = 'layer sha256:c0ffee';
@@ -320,15 +317,7 @@ describe(`ADD of ${ADD_CASES.length} crafted local archives in a build`, () => {
         return;
       }
       expect(result.code, result.stderr).toBe(0);
-      c.layer!(await topLayerEntries(canary.root, 'localhost/added'));
+      c.layer!(new Map([...(await imageEntries(canary.root, 'localhost/added', 'top'))].map(([k, v]) => [k, v.header])));
     });
   }
 });
-
-/** The entries of an image's top layer, read from the store with tar-stream (not our reader). */
-async function topLayerEntries(root: string, name: string): Promise<Map<string, Headers>> {
-  const stores = await openStores({ root, logger: silentLogger() });
-  const image = await loadImage(stores, await stores.images.get(name));
-  const blob = readFileSync(stores.content.blobPath(image.layers[image.layers.length - 1]!.diffId));
-  return new Map((await listTar(blob)).map((e) => [e.header.name.replace(/\/$/, ''), e.header]));
-}
