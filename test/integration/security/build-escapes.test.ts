@@ -5,11 +5,12 @@
 // CVE-2024-11218 patterns) and WORKDIR /proc/self/fd/N (CVE-2024-21626). Every build runs beside
 // a canary tree (canary.ts) that must be unchanged afterwards; each gives the safe result in the
 // image or fails with a one-line error.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildBusyboxBase } from '../../helpers/tsbuild.js';
+import { craftTar } from '../../unit/helpers-archive.js';
 import { cli, createCanary, expectOneLineError, imageEntries, type Canary } from './canary.js';
 
 let root: string;
@@ -292,5 +293,26 @@ describe('a working directory in /proc that comes from the image, not from WORKD
   it('#B27 run -w /proc/self/cwd fails with a one-line error', async () => {
     canary = createCanary(mkdtempSync(path.join(os.tmpdir(), 'tsbuild-esc-run-')));
     expectOneLineError(await cli(root, ['run', '--rm', '-w', '/proc/self/cwd', 'busybox-base', 'pwd']), /working directory \/proc\/self\/cwd: .* is mounted by the runtime/);
+  });
+});
+
+describe('ADD of an archive together with a directory source', () => {
+  it('#B28 an archive that replaces a copied directory with a symlink out never gets the directory\'s metadata applied through it', async () => {
+    const base = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-esc-build-'));
+    const ctx = path.join(base, 'ctx');
+    mkdirSync(path.join(ctx, 'dir', 'sub', 'deeper'), { recursive: true });
+    writeFileSync(path.join(ctx, 'dir', 'sub', 'deeper', 'f'), 'f\n');
+    chmodSync(path.join(ctx, 'dir', 'sub'), 0o777);
+    chmodSync(path.join(ctx, 'dir', 'sub', 'deeper'), 0o777);
+    utimesSync(path.join(ctx, 'dir', 'sub'), 1000, 1000);
+    writeFileSync(path.join(ctx, 'evil.tar'), await craftTar([{ name: 'sub', type: 'symlink', linkname: path.join(base, 'outside') }]));
+    writeFileSync(path.join(ctx, 'Containerfile'), 'FROM scratch\nADD evil.tar dir /dest/\n');
+    mkdirSync(path.join(base, 'outside', 'deeper'), { recursive: true });
+    canary = createCanary(base);
+    const result = await cli(root, ['bud', '-t', 'localhost/b28', ctx]);
+    expect(result.code, result.stderr).toBe(0);
+    const files = await image('localhost/b28');
+    // The archive's symlink replaced the directory; what it points to got nothing.
+    expect(files.get('dest/sub')).toBe(`-> ${base}/outside`);
   });
 });
