@@ -4,7 +4,7 @@
 // that must be exactly as it was afterwards; the input gives a one-line TsbuildError naming the
 // entry, or the documented safe tree.
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -220,6 +220,24 @@ describe(`tsbuild load of ${LOAD_CASES.length} crafted image archives`, () => {
       expect(readdirSync(path.join(canary.root, 'tmp'))).toEqual([]);
     });
   }
+
+  it('#L12 an oci: layout directory whose blobs are symlinks to files outside it', async () => {
+    const base = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-esc-load-'));
+    const p = ociParts(await goodLayer());
+    const layout = path.join(base, 'layout');
+    mkdirSync(path.join(layout, 'blobs', 'sha256'), { recursive: true });
+    mkdirSync(path.join(base, 'outside'));
+    for (const m of p.members) if (m.type !== 'directory') writeFileSync(path.join(layout, m.name), m.content!);
+    // The config the index asks for lives outside the layout, with the right digest: still not the layout's.
+    writeFileSync(path.join(base, 'outside', 'config.json'), p.config);
+    rmSync(path.join(layout, 'blobs', 'sha256', hex(p.config)));
+    symlinkSync(path.join(base, 'outside', 'config.json'), path.join(layout, 'blobs', 'sha256', hex(p.config)));
+    symlinkSync('../../../outside/config.json', path.join(layout, 'blobs', 'sha256', 'e'.repeat(64)));
+    canary = createCanary(base);
+    const result = await cli(canary.root, ['pull', `oci:${layout}`]);
+    expectOneLineError(result, /OCI layout .*: blobs\/sha256\/[0-9a-f]{64} is missing/);
+    expect(JSON.parse((await cli(canary.root, ['images', '--json'])).stdout)).toEqual([]);
+  });
 
   it('#L11 a loaded image whose layer is hostile fails on first use with a one-line error, writing nothing outside', async () => {
     const base = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-esc-load-'));
