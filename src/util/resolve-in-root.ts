@@ -31,7 +31,13 @@ export async function resolveInRoot(root: string, unsafePath: string, options: R
   const pending = splitComponents(unsafePath);
   const resolved: string[] = [];
   let symlinksFollowed = 0;
-  let missing = false;
+  /**
+   * How many resolved components lead to the first one that does not exist: below it nothing is
+   * looked up (it will be created). A `..` that climbs back above it returns to paths that do
+   * exist, which must be checked for symlinks again: `missing/../link` is `link`, and a link to
+   * /etc taken literally would hand the caller a host path through it.
+   */
+  let missingDepth: number | undefined;
 
   const escape = (detail: string): never => {
     throw new TsbuildError('PATH_ESCAPE', `path "${unsafePath}" escapes ${options.what ?? 'its root'}${detail}`);
@@ -46,10 +52,11 @@ export async function resolveInRoot(root: string, unsafePath: string, options: R
         continue;
       }
       resolved.pop();
+      if (missingDepth !== undefined && resolved.length < missingDepth) missingDepth = undefined;
       continue;
     }
     resolved.push(component);
-    if (missing) continue;
+    if (missingDepth !== undefined) continue;
     const isFinal = pending.length === 0;
     if (isFinal && !followFinal) break;
     const hostPath = path.join(rootAbs, ...resolved);
@@ -60,7 +67,7 @@ export async function resolveInRoot(root: string, unsafePath: string, options: R
       target = await readlink(hostPath);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
-        missing = true;
+        missingDepth = resolved.length;
         continue;
       }
       throw err;

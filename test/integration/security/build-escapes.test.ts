@@ -316,3 +316,34 @@ describe('ADD of an archive together with a directory source', () => {
     expect(files.get('dest/sub')).toBe(`-> ${base}/outside`);
   });
 });
+
+describe('paths that climb back out of a missing directory onto a symlink', () => {
+  it('#B29 bind source missing/../evil, where evil is a context symlink to a host dir, never mounts the host dir', async () => {
+    const c = context(['FROM busybox-base', 'RUN --mount=type=bind,source=missing/../evil,target=/m cat /m/secret > /seen'], { evil: { symlink: '${BASE}/outside' } });
+    await buildFails(c, /Containerfile:2: RUN --mount=type=bind: source "missing\/\.\.\/evil": no such file or directory in the build context/);
+  });
+
+  it('#B30 an image WorkingDir /missing/../evil/new, where /evil links to a host dir, is created in the image only', async () => {
+    const c = context(['FROM busybox-base', 'RUN ln -s ${BASE}/outside /evil']);
+    const first = canary!;
+    await buildOk(c, 'localhost/b30-base');
+    const from = await cli(root, ['from', '--name', 'esc-b30', 'localhost/b30-base']);
+    expect(from.code, from.stderr).toBe(0);
+    try {
+      expect((await cli(root, ['config', '--workingdir', '/missing/../evil/tsbuild-pwned-dir', 'esc-b30'])).code).toBe(0);
+      expect((await cli(root, ['commit', 'esc-b30', 'localhost/b30'])).code).toBe(0);
+    } finally {
+      await cli(root, ['rm', 'esc-b30']);
+    }
+    const b = context(['FROM localhost/b30', 'RUN pwd > /cwd']);
+    await buildOk(b, 'localhost/b30-run');
+    expect((await image('localhost/b30-run')).get('cwd')).toBe(`${c.base}/outside/tsbuild-pwned-dir\n`);
+    // The first context's canary (whose outside/ the symlink names) is checked here: the afterEach
+    // hook only knows the last one.
+    try {
+      first.check();
+    } finally {
+      rmSync(first.base, { recursive: true, force: true });
+    }
+  });
+});
