@@ -8,7 +8,8 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
 import { execFile } from '../util/exec.js';
-import { ExtractionState, cleanEntryName, showName, systemMessage } from './apply-paths.js';
+import { ExtractionState, cleanEntryName } from './apply-paths.js';
+import { showName, systemMessage } from './show.js';
 import { closeFd, fchmod, fchown, futimes, openFd, writeAll } from './fd.js';
 import { TarReader, type TarEntry } from './tar-reader.js';
 
@@ -52,7 +53,12 @@ export async function applyTar(input: Readable, root: string, options: ApplyOpti
         throw new TsbuildError('IO', `${options.what}: cannot extract ${showName(entry.name)}: ${systemMessage(err)}`, { cause: err });
       }
     }
-    await state.finish();
+    try {
+      await state.finish();
+    } catch (err) {
+      if (err instanceof TsbuildError) throw err;
+      throw new TsbuildError('IO', `${options.what}: cannot set directory times or xattrs: ${systemMessage(err)}`, { cause: err });
+    }
   } finally {
     await reader.close();
     // Nothing may still be writing once we return, even after a failure.

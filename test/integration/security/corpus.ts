@@ -333,6 +333,11 @@ export const CORPUS: CorpusCase[] = [
     tar: tar([f('..\\..\\pwned')]),
     tree: (root) => expect(readdirSync(root)).toEqual(['..\\..\\pwned']),
   },
+  { id: '57', title: 'a PAX mtime that is not a number on a directory', tar: tar([dir('d', { pax: { mtime: 'abc' } })]), error: invalid(/has an entry "d" with an invalid mtime \(NaN\)/) },
+  { id: '58', title: 'a PAX mtime of 1e300 on a directory', tar: tar([dir('d', { pax: { mtime: '1e300' } })]), error: invalid(/has an entry "d" with an invalid mtime/) },
+  { id: '59', title: 'a PAX uid that is not a number', tar: tar([f('f', 'x', { pax: { uid: 'root' } })]), error: invalid(/has an entry "f" with an invalid uid \(NaN\)/) },
+  { id: '60', title: 'a PAX gid beyond 32 bits', tar: tar([f('f', 'x', { pax: { gid: '99999999999999' } })]), error: invalid(/has an entry "f" with an invalid gid \(99999999999999\)/) },
+  { id: '61', title: 'a PAX uid of -1 (chown\'s "unchanged")', tar: tar([f('f', 'x', { pax: { uid: '-1' } })]), error: invalid(/has an entry "f" with an invalid uid \(-1\)/) },
   {
     id: '55', title: 'a truncated archive',
     tar: async () => (await craftTar([f('big', 'x'.repeat(5000))])).subarray(0, 2048),
