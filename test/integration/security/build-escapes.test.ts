@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, ut
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildahAvailable, buildBoth, comparableTree } from '../../helpers/buildah.js';
 import { buildBusyboxBase } from '../../helpers/tsbuild.js';
 import { craftTar } from '../../unit/helpers-archive.js';
 import { cli, createCanary, expectOneLineError, imageEntries, type Canary } from './canary.js';
@@ -16,19 +17,16 @@ import { cli, createCanary, expectOneLineError, imageEntries, type Canary } from
 let root: string;
 let canary: Canary | undefined;
 
+/** The CLI on the test root, failing with its stderr on a non-zero exit. */
+async function okCli(args: readonly string[]) {
+  const r = await cli(root, args);
+  if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')}: ${r.stderr}`);
+  return r;
+}
+
 beforeAll(async () => {
   root = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-esc-root-'));
-  const run = (args: readonly string[]) => cli(root, args);
-  await buildBusyboxBase({
-    root,
-    run,
-    ok: async (args) => {
-      const r = await run(args);
-      if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')}: ${r.stderr}`);
-      return r;
-    },
-    cleanup: async () => undefined,
-  });
+  await buildBusyboxBase({ root, run: (args) => cli(root, args), ok: okCli, cleanup: async () => undefined });
 });
 
 afterAll(async () => {
@@ -345,5 +343,26 @@ describe('paths that climb back out of a missing directory onto a symlink', () =
     } finally {
       rmSync(first.base, { recursive: true, force: true });
     }
+  });
+});
+
+describe('COPY --from symlink semantics next to buildah', () => {
+  it('#B31 copies from a stage whose files are symlinks to /etc give the same image as buildah bud', async () => {
+    expect(buildahAvailable(), 'buildah is needed for the comparison').toBe(true);
+    const c = context([
+      'FROM busybox-base AS evil',
+      'RUN echo stage-passwd > /etc/passwd-stage && ln -s /etc/passwd-stage /link && ln -s / /rootlink && ln -s ../../../../../../etc/passwd /rel && mkdir /d && ln -s /etc/shadow /d/shadow',
+      'FROM scratch',
+      'COPY --from=evil /link /got-link',
+      'COPY --from=evil /rootlink/etc/passwd-stage /got-root',
+      'COPY --from=evil /rel /got-rel',
+      'COPY --from=evil /d/ /d/',
+    ]);
+    const t = { root, run: (args: readonly string[]) => cli(root, args), ok: okCli, cleanup: async () => undefined };
+    const both = await buildBoth(c.ctx, [], t, 'localhost/b31');
+    const view = (v: (typeof both)['tsbuild']) => comparableTree(v, (p) => !/^(got-|d)/.test(p));
+    expect(Object.keys(view(both.tsbuild)).sort()).toEqual(['d', 'd/shadow', 'got-link', 'got-rel', 'got-root']);
+    expect(view(both.tsbuild)).toEqual(view(both.buildah));
+    expect(both.tsbuild.files.get('d/shadow')?.link).toBe('/etc/shadow');
   });
 });
