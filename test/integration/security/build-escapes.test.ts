@@ -158,6 +158,13 @@ describe('.dockerignore tricks', () => {
   });
 });
 
+describe('.dockerignore re-includes through symlinks', () => {
+  it('#B32 a re-included path below a directory symlink to /etc is looked up in the context', async () => {
+    const c = context(['FROM scratch', 'COPY link/passwd /x'], { '.dockerignore': '*\n!link/passwd\n!Containerfile\n', link: { symlink: '/etc' } });
+    await buildFails(c, /Containerfile:2: "link\/passwd": no such file or directory in the build context/);
+  });
+});
+
 describe('COPY --from a stage whose files are symlinks to /etc', () => {
   const stage = [
     'FROM busybox-base AS evil',
@@ -246,6 +253,18 @@ describe('RUN --mount sources that climb out or were replaced by symlinks', () =
     expect((await image('localhost/b20')).get('seen')).toBe('pwned-file\n');
     expect(readdirSync(root).sort()).toEqual(before);
     expect(readdirSync(path.join(root, 'cache', 'run-mounts')).filter((n) => /^[0-9a-f]{64}$/.test(n))).toHaveLength(1);
+  });
+
+  it('#B33 a symlink a RUN left in a cache mount resolves inside the next RUN\'s container', async () => {
+    const c = context([
+      'FROM busybox-base',
+      'RUN --mount=type=cache,id=b33,target=/c ln -s ${BASE}/outside /c/out && ln -s / /c/root',
+      'RUN --mount=type=cache,id=b33,target=/c (cat /c/out/secret 2>/dev/null || echo none) > /seen && cat /c/root/etc/passwd > /passwd && (touch /c/out/pwned 2>/dev/null; true)',
+    ]);
+    await buildOk(c, 'localhost/b33');
+    const files = await image('localhost/b33');
+    expect(files.get('seen')).toBe('none\n');
+    expect(files.get('passwd')).toBe('root:x:0:0:root:/root:/bin/sh\n');
   });
 
   it('#B21 a cache seeded from a stage symlink to a host dir is looked up in the stage', async () => {
