@@ -2,6 +2,15 @@
 // writing outside it: every entry is placed by resolving its parent inside the root, the final
 // component is never followed, and hardlink targets must already be inside. In 'overlay' mode OCI
 // whiteouts become overlayfs whiteouts, so the result can serve as an overlay lower dir.
+//
+// What hostile input gets (test/integration/security/corpus.ts tries each): absolute names, `..`
+// that climbs out, writes, hardlinks and whiteouts through a symlink that leads out, and hardlinks
+// to entries not yet extracted are errors naming the entry; an absolute symlink is followed as it
+// would be inside the container (re-rooted at the root), a symlink nobody writes through is kept
+// verbatim, a later entry replaces an earlier one of another type (never writing through it), the
+// last of duplicates wins, a directory over a directory merges. As buildah does for layers, and as
+// we run as root, device nodes and FIFOs are created as the tar says, and setuid/setgid bits and
+// owners are kept. trusted.overlay.* xattrs are never taken from a tar.
 import { constants as fsConstants } from 'node:fs';
 import { chmod, lchown, link, lutimes, mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
