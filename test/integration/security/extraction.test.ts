@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { Headers } from 'tar-stream';
+import type { Header } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyTar } from '../../../src/archive/index.js';
 import { isTsbuildError } from '../../../src/errors.js';
@@ -262,7 +262,7 @@ interface AddCase {
   gzip?: boolean;
   error?: RegExp;
   /** Assertions on the ADD layer's entries (names relative to the image root). */
-  layer?: (entries: Map<string, Headers>) => void;
+  layer?: (entries: Map<string, Header>) => void;
 }
 
 const corpus = (id: string): CorpusCase => CORPUS.find((c) => c.id === id)!;
