@@ -5,12 +5,13 @@
 // CVE-2024-11218 patterns) and WORKDIR /proc/self/fd/N (CVE-2024-21626). Every build runs beside
 // a canary tree (canary.ts) that must be unchanged afterwards; each gives the safe result in the
 // image or fails with a one-line error.
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildahAvailable, buildBoth, comparableTree } from '../../helpers/buildah.js';
-import { buildBusyboxBase } from '../../helpers/tsbuild.js';
+import { buildBusyboxBase, mountsUnder } from '../../helpers/tsbuild.js';
 import { craftTar } from '../../unit/helpers-archive.js';
 import { cli, createCanary, expectOneLineError, imageEntries, type Canary } from './canary.js';
 
@@ -30,8 +31,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await cli(root, ['system', 'prune', '-a', '-f']).catch(() => undefined);
+  // A build killed by a timeout leaves its overlay mounted; nothing may stay mounted in the root.
+  const leaked = await mountsUnder(root);
+  for (const m of leaked.reverse()) execFileSync('umount', [m]);
   rmSync(root, { recursive: true, force: true });
+  expect(leaked).toEqual([]);
 });
 
 afterEach(() => {
@@ -383,5 +387,15 @@ describe('COPY --from symlink semantics next to buildah', () => {
     expect(Object.keys(view(both.tsbuild)).sort()).toEqual(['d', 'd/shadow', 'got-link', 'got-rel', 'got-root']);
     expect(view(both.tsbuild)).toEqual(view(both.buildah));
     expect(both.tsbuild.files.get('d/shadow')?.link).toBe('/etc/shadow');
+  });
+});
+
+describe('image files read on the host', () => {
+  it('#B34 an image whose /etc/passwd is a FIFO (or a device) fails the RUN instead of reading the host\'s device or hanging', async () => {
+    const c = context(['FROM busybox-base', 'ADD fifo.tar /etc/', 'RUN true']);
+    writeFileSync(path.join(c.ctx, 'fifo.tar'), await craftTar([{ name: 'passwd', type: 'fifo', mode: 0o644 }]));
+    canary = createCanary(c.base);
+    const result = await cli(root, ['bud', '-t', 'localhost/must-not-exist', c.ctx], 60_000);
+    expectOneLineError(result, /Containerfile:3: \/etc\/passwd of the container is not a regular file/);
   });
 });

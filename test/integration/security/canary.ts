@@ -68,10 +68,15 @@ export function createCanary(base: string, skip: readonly string[] = ['up/root']
   };
 }
 
-/** Runs the CLI against a root; stdout, stderr and the exit code. */
-export function cli(root: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * Runs the CLI against a root; stdout, stderr and the exit code. After `timeoutMs` the process is
+ * killed (exit code -1): for inputs that used to make tsbuild hang.
+ */
+export function cli(root: string, args: readonly string[], timeoutMs = 300_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, '--root', root, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', () => clearTimeout(timer));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
