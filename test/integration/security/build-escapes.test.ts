@@ -399,3 +399,21 @@ describe('image files read on the host', () => {
     expectOneLineError(result, /Containerfile:3: \/etc\/passwd of the container is not a regular file/);
   });
 });
+
+describe('ignore files that are symlinks', () => {
+  it('#B35 a .dockerignore symlink to a host file is resolved inside the context, so the host file is not read', async () => {
+    const c = context(['FROM scratch', 'COPY . /all/'], { '.dockerignore': { symlink: '${BASE}/outside/ignore' }, kept: 'kept\n' });
+    writeFileSync(path.join(c.base, 'outside', 'ignore'), 'kept\n');
+    canary = createCanary(c.base);
+    await buildOk(c, 'localhost/b35');
+    expect((await image('localhost/b35')).get('all/kept')).toBe('kept\n');
+  });
+
+  it('#B36 a .dockerignore that is a FIFO fails with a one-line error instead of hanging', async () => {
+    const c = context(['FROM scratch', 'COPY . /all/']);
+    execFileSync('mkfifo', [path.join(c.ctx, 'fifo')]);
+    symlinkSync('fifo', path.join(c.ctx, '.dockerignore'));
+    canary = createCanary(c.base);
+    expectOneLineError(await cli(root, ['bud', '-t', 'localhost/must-not-exist', c.ctx], 60_000), /ignore file .*\/fifo is not a regular file/);
+  });
+});
