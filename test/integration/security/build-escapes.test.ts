@@ -417,3 +417,12 @@ describe('ignore files that are symlinks', () => {
     expectOneLineError(await cli(root, ['bud', '-t', 'localhost/must-not-exist', c.ctx], 60_000), /ignore file .*\/fifo is not a regular file/);
   });
 });
+
+describe('bind sources that are not files', () => {
+  it('#B37 an rw bind of a context FIFO fails with a one-line error instead of hanging on the copy', async () => {
+    const c = context(['FROM busybox-base', 'RUN --mount=type=bind,source=fifo,target=/f,rw true']);
+    execFileSync('mkfifo', [path.join(c.ctx, 'fifo')]);
+    canary = createCanary(c.base);
+    expectOneLineError(await cli(root, ['bud', '-t', 'localhost/must-not-exist', c.ctx], 60_000), /Containerfile:2: RUN --mount=type=bind: source "fifo" is not a regular file or directory/);
+  });
+});
