@@ -2,6 +2,15 @@
 // writing outside it: every entry is placed by resolving its parent inside the root, the final
 // component is never followed, and hardlink targets must already be inside. In 'overlay' mode OCI
 // whiteouts become overlayfs whiteouts, so the result can serve as an overlay lower dir.
+//
+// What hostile input gets (test/integration/security/corpus.ts tries each): absolute names, `..`
+// that climbs out, writes, hardlinks and whiteouts through a symlink that leads out, and hardlinks
+// to entries not yet extracted are errors naming the entry; an absolute symlink is followed as it
+// would be inside the container (re-rooted at the root), a symlink nobody writes through is kept
+// verbatim, a later entry replaces an earlier one of another type (never writing through it), the
+// last of duplicates wins, a directory over a directory merges. As buildah does for layers, and as
+// we run as root, device nodes and FIFOs are created as the tar says, and setuid/setgid bits and
+// owners are kept. trusted.overlay.* xattrs are never taken from a tar.
 import { constants as fsConstants } from 'node:fs';
 import { chmod, lchown, link, lutimes, mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,6 +18,7 @@ import type { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
 import { execFile } from '../util/exec.js';
 import { ExtractionState, cleanEntryName } from './apply-paths.js';
+import { showName, systemMessage } from './show.js';
 import { closeFd, fchmod, fchown, futimes, openFd, writeAll } from './fd.js';
 import { TarReader, type TarEntry } from './tar-reader.js';
 
@@ -16,8 +26,10 @@ export interface ApplyOptions {
   /**
    * 'overlay': `.wh.<name>` -> char device 0/0 named <name>, `.wh..wh..opq` -> xattr
    * trusted.overlay.opaque=y on its dir. 'none': plain extraction; `.wh.` names are ordinary files.
+   * 'refuse': plain extraction into a directory that becomes a layer as it is (ADD), where a
+   * `.wh.` name would turn into a whiteout for whoever unpacks the layer: such names are errors.
    */
-  whiteouts: 'overlay' | 'none';
+  whiteouts: 'overlay' | 'none' | 'refuse';
   /** Named in errors, e.g. `layer sha256:abcd…` or `archive /ctx/a.tar`. */
   what: string;
   /** Keep owners from the tar (default true). When false, everything is owned by `owner` (default 0:0). */
@@ -47,10 +59,15 @@ export async function applyTar(input: Readable, root: string, options: ApplyOpti
         await applyEntry(entry, reader, state, options);
       } catch (err) {
         if (err instanceof TsbuildError) throw err;
-        throw new TsbuildError('IO', `${options.what}: cannot extract "${entry.name}": ${(err as Error).message}`, { cause: err });
+        throw new TsbuildError('IO', `${options.what}: cannot extract ${showName(entry.name)}: ${systemMessage(err)}`, { cause: err });
       }
     }
-    await state.finish();
+    try {
+      await state.finish();
+    } catch (err) {
+      if (err instanceof TsbuildError) throw err;
+      throw new TsbuildError('IO', `${options.what}: cannot set directory times or xattrs: ${systemMessage(err)}`, { cause: err });
+    }
   } finally {
     await reader.close();
     // Nothing may still be writing once we return, even after a failure.
@@ -65,16 +82,21 @@ async function applyEntry(entry: TarEntry, reader: TarReader, state: ExtractionS
   const owner = options.preserveOwners === false ? (options.owner ?? { uid: 0, gid: 0 }) : { uid: entry.uid, gid: entry.gid };
 
   if (rel === '') {
-    if (entry.type !== 'dir') throw new TsbuildError('INVALID_ARGUMENT', `${what}: entry "${entry.name}" names the root but is not a directory`);
+    if (entry.type !== 'dir') throw new TsbuildError('INVALID_ARGUMENT', `${what}: entry ${showName(entry.name)} names the root but is not a directory`);
     await setDirMetadata(state.root, entry, owner, state, true);
     return;
   }
 
   const parentRel = path.posix.dirname(rel) === '.' ? '' : path.posix.dirname(rel);
   const base = path.posix.basename(rel);
+  if (options.whiteouts === 'refuse' && rel.split('/').some((c) => c.startsWith(WHITEOUT))) {
+    // The OCI image spec reserves the prefix: in a layer tar `.wh.x` deletes x, `.wh..wh..opq` hides a
+    // whole directory of the image below, and `.wh...` makes the layer impossible to unpack.
+    throw new TsbuildError('INVALID_ARGUMENT', `${what}: entry ${showName(entry.name)}: names starting with ".wh." are reserved for whiteouts in image layers`);
+  }
   if (options.whiteouts === 'overlay') {
     if (parentRel.split('/').some((c) => c.startsWith(WHITEOUT))) {
-      throw new TsbuildError('INVALID_ARGUMENT', `${what}: entry "${entry.name}" is below a whiteout`);
+      throw new TsbuildError('INVALID_ARGUMENT', `${what}: entry ${showName(entry.name)} is below a whiteout`);
     }
     if (base.startsWith(WHITEOUT)) {
       await applyWhiteout(entry, parentRel, base, state);
@@ -147,7 +169,7 @@ async function applyWhiteout(entry: TarEntry, parentRel: string, base: string, s
   if (base.startsWith(`${WHITEOUT}${WHITEOUT}`)) return;
   const name = base.slice(WHITEOUT.length);
   if (name === '' || name === '.' || name === '..') {
-    throw new TsbuildError('PATH_ESCAPE', `${state.what}: whiteout "${entry.name}" does not name an entry inside the root`);
+    throw new TsbuildError('PATH_ESCAPE', `${state.what}: whiteout ${showName(entry.name)} does not name an entry inside the root`);
   }
   const host = path.join(parent, name);
   const existing = await state.existing(host);
@@ -161,7 +183,7 @@ async function applyWhiteout(entry: TarEntry, parentRel: string, base: string, s
 /** The host path of a hardlink's target: inside the root, already extracted, not a directory. */
 async function hardlinkTarget(entry: TarEntry, state: ExtractionState): Promise<string> {
   const { what } = state;
-  const describe = `hardlink "${entry.name}" -> "${entry.linkname}"`;
+  const describe = `hardlink ${showName(entry.name)} -> ${showName(entry.linkname)}`;
   const targetRel = cleanEntryName(entry.linkname, what, 'hardlink target of');
   if (targetRel === '') throw new TsbuildError('INVALID_ARGUMENT', `${what}: ${describe} points to the root`);
   const dir = path.posix.dirname(targetRel) === '.' ? '' : path.posix.dirname(targetRel);
@@ -203,7 +225,7 @@ async function writeFile(
       await closeFd(fd);
     }
   } catch (err) {
-    throw new TsbuildError('IO', `${what}: cannot extract "${entry.name}": ${(err as Error).message}`, { cause: err });
+    throw new TsbuildError('IO', `${what}: cannot extract ${showName(entry.name)}: ${systemMessage(err)}`, { cause: err });
   }
 }
 

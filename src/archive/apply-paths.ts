@@ -9,6 +9,7 @@ import path from 'node:path';
 import { TsbuildError, errnoCode, isTsbuildError } from '../errors.js';
 import { execFile } from '../util/exec.js';
 import { resolveInRoot } from '../util/resolve-in-root.js';
+import { showName } from './show.js';
 import { restoreXattrs, type XattrTable } from './xattrs.js';
 
 /**
@@ -17,11 +18,11 @@ import { restoreXattrs, type XattrTable } from './xattrs.js';
  * is broken or hostile.
  */
 export function cleanEntryName(name: string, what: string, role = 'entry'): string {
-  if (name.includes('\0')) throw new TsbuildError('INVALID_ARGUMENT', `${what}: ${role} "${name.replace(/\0/g, '\\0')}" contains a NUL byte`);
+  if (name.includes('\0')) throw new TsbuildError('INVALID_ARGUMENT', `${what}: ${role} ${showName(name)} contains a NUL byte`);
   const stripped = name.replace(/^(\.\/+)+/, '');
   const normalized = path.posix.normalize(stripped === '' ? '.' : stripped);
   if (path.posix.isAbsolute(name) || normalized === '..' || normalized.startsWith('../')) {
-    throw new TsbuildError('PATH_ESCAPE', `${what}: ${role} "${name}" escapes the root`);
+    throw new TsbuildError('PATH_ESCAPE', `${what}: ${role} ${showName(name)} escapes the root`);
   }
   return normalized === '.' ? '' : normalized.replace(/\/+$/, '');
 }
@@ -68,7 +69,7 @@ export class ExtractionState {
       }
     }
     if (st && !st.isDirectory()) {
-      throw new TsbuildError('INVALID_ARGUMENT', `${this.what}: entry "${entryName}" is below "${parentRel}", which is not a directory`);
+      throw new TsbuildError('INVALID_ARGUMENT', `${this.what}: entry ${showName(entryName)} is below ${showName(parentRel)}, which is not a directory`);
     }
     this.parents.set(parentRel, host);
     return host;
@@ -80,8 +81,11 @@ export class ExtractionState {
       return await resolveInRoot(this.root, rel, { onEscape: 'error', followFinal, what: this.what });
     } catch (err) {
       if (!isTsbuildError(err, 'PATH_ESCAPE')) throw err;
+      if (err.message.endsWith('too many levels of symbolic links')) {
+        throw new TsbuildError('PATH_ESCAPE', `${this.what}: ${role} ${showName(entryName)}: too many levels of symbolic links`, { cause: err });
+      }
       const detail = /through the symlink .*$/.exec(err.message)?.[0];
-      throw new TsbuildError('PATH_ESCAPE', `${this.what}: ${role} "${entryName}" escapes the root${detail ? ` ${detail}` : ''}`, {
+      throw new TsbuildError('PATH_ESCAPE', `${this.what}: ${role} ${showName(entryName)} escapes the root${detail ? ` ${showName(detail, false)}` : ''}`, {
         cause: err,
       });
     }

@@ -3,6 +3,7 @@
 // more, so a slow disk write slows the download instead of filling memory.
 import type { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
+import { showName } from './show.js';
 import { BLOCK, headerChecksumMatches, type EntryType } from './tar-format.js';
 
 export interface TarEntry {
@@ -92,6 +93,7 @@ export class TarReader {
       for (const [key, value] of pax ?? []) applyPax(entry, key, value, this.what);
       // Pre-POSIX archives mark directories only by a trailing slash.
       if (entry.type === 'file' && entry.name.endsWith('/')) entry.type = 'dir';
+      checkNumbers(entry, this.what);
       this.remaining = entry.size;
       this.pad = padLength(entry.size);
       return entry;
@@ -213,6 +215,25 @@ export class TarReader {
   private fail(detail: string): never {
     throw new TsbuildError('INVALID_ARGUMENT', `${this.what} ${detail}`);
   }
+}
+
+/** uid/gid fit a 32-bit id (not -1, which means "unchanged" to chown); mtimes stay within what utimes takes. */
+const MAX_ID = 0xfffffffe;
+const MAX_MTIME = 2 ** 40;
+
+/**
+ * Ids and times as the file system will take them: a PAX `uid=abc` or `mtime=1e300` (or a GNU
+ * base-256 field out of range) is a broken header, reported as such instead of failing later in
+ * chown or utimes with a Node argument error.
+ */
+function checkNumbers(entry: TarEntry, what: string): void {
+  const bad = (field: string, value: number): never => {
+    throw new TsbuildError('INVALID_ARGUMENT', `${what} has an entry ${showName(entry.name)} with an invalid ${field} (${value})`);
+  };
+  for (const field of ['uid', 'gid'] as const) {
+    if (!Number.isSafeInteger(entry[field]) || entry[field] < 0 || entry[field] > MAX_ID) bad(field, entry[field]);
+  }
+  if (!Number.isFinite(entry.mtime) || Math.abs(entry.mtime) > MAX_MTIME) bad('mtime', entry.mtime);
 }
 
 function padLength(size: number): number {

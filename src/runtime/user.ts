@@ -2,10 +2,13 @@
 // numeric ids the way Docker does, reading the image's own /etc/passwd and /etc/group. The files are
 // reached through resolveInRoot, so a symlinked /etc/passwd in an untrusted image cannot make us
 // read a host file.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { TsbuildError, errnoCode } from '../errors.js';
 import { resolveInRoot } from '../util/resolve-in-root.js';
 import type { ProcessUser } from './spec.js';
+
+/** /etc/passwd and /etc/group are read whole; real ones are kilobytes. */
+const MAX_ACCOUNT_FILE = 16 * 1024 * 1024;
 
 interface PasswdEntry {
   name: string;
@@ -79,9 +82,15 @@ function parseId(value: string, what: 'user' | 'group'): number | undefined {
 async function readImageFile(rootfs: string, file: string): Promise<string> {
   const hostPath = await resolveInRoot(rootfs, file);
   try {
+    // Read on the host: an image's /etc/passwd that is a device node or FIFO would be the host's
+    // device (/dev/zero: endless; a disk: its bytes) or block forever.
+    const st = await stat(hostPath);
+    if (!st.isFile()) throw new TsbuildError('INVALID_ARGUMENT', `${file} of the container is not a regular file`);
+    if (st.size > MAX_ACCOUNT_FILE) throw new TsbuildError('INVALID_ARGUMENT', `${file} of the container is too large (${st.size} bytes)`);
     return await readFile(hostPath, 'utf8');
   } catch (err) {
     if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return '';
+    if (err instanceof TsbuildError) throw err;
     throw new TsbuildError('IO', `cannot read ${file} of the container: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -31,7 +31,13 @@ export async function resolveInRoot(root: string, unsafePath: string, options: R
   const pending = splitComponents(unsafePath);
   const resolved: string[] = [];
   let symlinksFollowed = 0;
-  let missing = false;
+  /**
+   * How many resolved components lead to the first one that does not exist: below it nothing is
+   * looked up (it will be created). A `..` that climbs back above it returns to paths that do
+   * exist, which must be checked for symlinks again: `missing/../link` is `link`, and a link to
+   * /etc taken literally would hand the caller a host path through it.
+   */
+  let missingDepth: number | undefined;
 
   const escape = (detail: string): never => {
     throw new TsbuildError('PATH_ESCAPE', `path "${unsafePath}" escapes ${options.what ?? 'its root'}${detail}`);
@@ -46,10 +52,11 @@ export async function resolveInRoot(root: string, unsafePath: string, options: R
         continue;
       }
       resolved.pop();
+      if (missingDepth !== undefined && resolved.length < missingDepth) missingDepth = undefined;
       continue;
     }
     resolved.push(component);
-    if (missing) continue;
+    if (missingDepth !== undefined) continue;
     const isFinal = pending.length === 0;
     if (isFinal && !followFinal) break;
     const hostPath = path.join(rootAbs, ...resolved);
@@ -60,7 +67,7 @@ export async function resolveInRoot(root: string, unsafePath: string, options: R
       target = await readlink(hostPath);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
-        missing = true;
+        missingDepth = resolved.length;
         continue;
       }
       throw err;
@@ -79,6 +86,23 @@ export async function resolveInRoot(root: string, unsafePath: string, options: R
     pending.unshift(...targetComponents);
   }
   return path.join(rootAbs, ...resolved);
+}
+
+/**
+ * Filesystems the runtime mounts over the rootfs of every container (runc: procfs, sysfs, a tmpfs
+ * /dev whose fd, stdin, stdout and stderr are symlinks into /proc/self/fd). A path below them
+ * cannot be checked in the image: at run time it is the kernel's, where /proc/self/fd/N,
+ * /proc/self/cwd and /proc/<pid>/root are magic links that can lead to the host (CVE-2024-21626).
+ */
+const RUNTIME_MOUNTS = ['/proc', '/sys', '/dev'];
+
+/**
+ * The runtime mount (e.g. "/proc") that an image path, already resolved inside the rootfs, lies at
+ * or below; undefined when there is none.
+ */
+export function runtimeMountOf(imagePath: string): string | undefined {
+  const normal = path.posix.normalize(`/${imagePath}`);
+  return RUNTIME_MOUNTS.find((m) => normal === m || normal.startsWith(`${m}/`));
 }
 
 /** Normalises an untrusted relative name without touching the disk; rejects absolute names and `..` escapes. */

@@ -49,7 +49,8 @@ export async function extractArchive(abs: string, format: ArchiveFormat, destDir
   const { applyTar } = await import('../../archive/index.js');
   const source = format === 'tar' ? { stream: createReadStream(abs), done: Promise.resolve(), stop: () => undefined } : await inflateLimited(abs, options.what, () => openDecompressed(abs, format));
   const applied = applyTar(source.stream, destDir, {
-    whiteouts: 'none',
+    // The destination is a layer dir: a `.wh.` name there would be a whiteout once the layer is a tar.
+    whiteouts: 'refuse',
     what: options.what,
     // Owners come from the archive unless --chown names one for everything.
     ...(options.owner === undefined ? { preserveOwners: true } : { preserveOwners: false, owner: options.owner }),

@@ -4,11 +4,12 @@
 // unpacks local tar archives. The layer dir is fresh, so the copy is planned first (later sources
 // win over earlier ones at the same path) and then executed with file data moved by copyFile
 // (copy_file_range / reflinks), in worker threads for big copies (copy-files.ts).
-import type { Stats } from 'node:fs';
+import { constants as fsConstants, type Stats } from 'node:fs';
 import { chmod, lchown, lstat, lutimes, mkdir, symlink, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from '../../util/exec.js';
-import { TsbuildError, errnoCode } from '../../errors.js';
+import { TsbuildError, errnoCode, isTsbuildError } from '../../errors.js';
+import { closeFd, fchmod, fchown, futimes, openFd } from '../../archive/fd.js';
 import { resolveInRoot } from '../../util/resolve-in-root.js';
 import type { ChmodSpec } from './chmod.js';
 import { detectArchive, extractArchive, type ArchiveFormat } from './add-archive.js';
@@ -49,6 +50,7 @@ export interface CopyOptions {
 }
 
 const S_ISGID = 0o2000;
+const WHITEOUT_PREFIX = '.wh.';
 
 /** Symlinks and special files made at once (file data goes through copyFiles). */
 const COPY_CONCURRENCY = 16;
@@ -95,6 +97,14 @@ export async function copySelection(
   const archives: Array<{ abs: string; format: ArchiveFormat }> = [];
 
   const place = (target: string, node: PlanNode, shown: string): void => {
+    if (path.relative(layerRoot, target).split(path.sep).some((c) => c.startsWith(WHITEOUT_PREFIX))) {
+      // In the layer tar this would be a whiteout: `.wh.x` deletes x from the image below, and
+      // `.wh..wh..opq` hides a whole directory of it (the OCI image spec reserves the prefix).
+      throw new TsbuildError(
+        'INVALID_ARGUMENT',
+        `${options.what}: cannot copy "${shown}" to ${imagePath(layerRoot, target)}: names starting with ".wh." are reserved for whiteouts in image layers`,
+      );
+    }
     const existing = plan.get(target);
     if (existing?.kind === 'dir') {
       if (node.kind === 'dir') {
@@ -123,7 +133,8 @@ export async function copySelection(
     }
     for (const item of await walkEntry(entry, root, destIsDir)) {
       const target = item.destRel === '' ? destHost : path.join(destHost, ...item.destRel.split('/'));
-      const shown = item.destRel === '' ? entry.rel : `${entry.rel}/${item.destRel}`;
+      // A file source's destRel is its own name under a directory destination, not a path below it.
+      const shown = item.destRel === '' || !entry.isDirSource ? entry.rel : `${entry.rel}/${item.destRel}`;
       if (item.type === 'dir') {
         // The image root keeps its own metadata: `COPY dir /` must not chmod `/`.
         if (target === layerRoot) continue;
@@ -163,11 +174,11 @@ export async function copySelection(
     });
   }
   // Directory metadata last: creating entries inside a directory would move its mtime again.
-  for (const { target, meta } of parents) await applyMeta(target, meta, owners, options.what);
+  for (const { target, meta } of parents) await applyMeta(layerRoot, target, meta, owners, options.what);
   await mapLimit(dirs, COPY_CONCURRENCY, async ({ target, meta, keepExisting }) => {
     const existing = keepExisting ? await options.existingDir?.(imagePath(layerRoot, target)) : undefined;
     const resolved = existing ?? (meta === 'implicit' ? owners.implicitDestDir() : meta);
-    await applyMeta(target, resolved, owners, options.what);
+    await applyMeta(layerRoot, target, resolved, owners, options.what);
   });
 }
 
@@ -246,13 +257,32 @@ async function makeDir(target: string, what: string): Promise<boolean> {
   return true;
 }
 
-async function applyMeta(target: string, meta: DirMetadata, owners: Owners, what: string): Promise<void> {
+/**
+ * Sets a planned directory's owner, mode and mtime, through a descriptor of the directory itself.
+ * An archive ADD unpacked meanwhile may have replaced it (or a parent) with a symlink, possibly to
+ * an absolute host path: chmod(2) and utimes(2) on the path would follow that. Then the archive's
+ * entry stands and the directory's metadata is dropped.
+ */
+async function applyMeta(layerRoot: string, target: string, meta: DirMetadata, owners: Owners, what: string): Promise<void> {
+  let fd: number;
   try {
-    if (owners.needsChown(meta.uid, meta.gid)) await lchown(target, meta.uid, meta.gid);
-    await chmod(target, meta.mode);
-    if (meta.mtime !== undefined) await utimes(target, meta.mtime, meta.mtime);
+    const rel = path.relative(layerRoot, target);
+    if ((await resolveInRoot(layerRoot, rel, { followFinal: false, onEscape: 'error' })) !== target) return;
+    fd = await openFd(target, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW);
+  } catch (err) {
+    const code = errnoCode(err);
+    // Not a directory any more (ENOTDIR), a symlink now (ELOOP), or gone: nothing of ours to set.
+    if (code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENOENT' || isTsbuildError(err, 'PATH_ESCAPE')) return;
+    throw writeError(err, target, what);
+  }
+  try {
+    if (owners.needsChown(meta.uid, meta.gid)) await fchown(fd, meta.uid, meta.gid);
+    await fchmod(fd, meta.mode);
+    if (meta.mtime !== undefined) await futimes(fd, meta.mtime, meta.mtime);
   } catch (err) {
     throw writeError(err, target, what);
+  } finally {
+    await closeFd(fd);
   }
 }
 

@@ -7,8 +7,9 @@
 //     nothing); Docker re-includes dir/keep, and COPY must see it.
 // So the rules are compiled here: each pattern is anchored, matched against the path and every
 // parent directory of it, and the last pattern that matches decides (`!` re-includes).
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { resolveInRoot } from '../../util/resolve-in-root.js';
 import { TsbuildError, errnoCode } from '../../errors.js';
 import { compileComponentGlob, compileIgnorePattern } from './patterns.js';
 
@@ -50,19 +51,29 @@ export async function loadIgnoreRules(contextDir: string, options: LoadIgnoreOpt
     return compileIgnoreRules(parseIgnoreFile(text), file);
   }
   const own = options.containerfile === undefined || options.containerfile === '<stdin>' || options.containerfile.includes('://') ? [] : CANDIDATES.map((ext) => path.resolve(options.containerfile + ext));
-  for (const file of [...own, ...CANDIDATES.map((name) => path.join(contextDir, name))]) {
+  // The context's own files may be symlinks (a git checkout can hold any): they resolve inside it.
+  const inContext = await Promise.all(CANDIDATES.map((name) => resolveInRoot(contextDir, name, { onEscape: 'clamp' })));
+  for (const file of [...own, ...inContext]) {
     const text = await readIgnoreFile(file);
     if (text !== undefined) return compileIgnoreRules(parseIgnoreFile(text), file);
   }
   return compileIgnoreRules([], undefined);
 }
 
+/** Real ignore files are small; this bounds what a mistaken --ignorefile reads into memory. */
+const MAX_IGNORE_FILE = 16 * 1024 * 1024;
+
 async function readIgnoreFile(file: string): Promise<string | undefined> {
   try {
+    // A FIFO or device (a symlink to /dev/zero) would hang the build or read forever.
+    const st = await stat(file);
+    if (!st.isFile()) throw new TsbuildError('INVALID_ARGUMENT', `ignore file ${file} is not a regular file`);
+    if (st.size > MAX_IGNORE_FILE) throw new TsbuildError('INVALID_ARGUMENT', `ignore file ${file} is too large (${st.size} bytes)`);
     return await readFile(file, 'utf8');
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (err instanceof TsbuildError) throw err;
     throw new TsbuildError('IO', `cannot read ignore file ${file}: ${(err as Error).message}`, { cause: err });
   }
 }

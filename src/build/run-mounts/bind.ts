@@ -65,6 +65,10 @@ async function contextEntry(m: RunMount, source: Extract<MountSource, { kind: 'c
   if (!st || (rel !== '' && !st.isDirectory() && source.ignore.ignores(rel))) {
     throw new TsbuildError('NOT_FOUND', `${where}: RUN --mount=type=bind: source "${m.source}": no such file or directory in the build context`);
   }
+  if (!st.isDirectory() && !st.isFile()) {
+    // A FIFO would block the copy an rw mount makes forever; a device node is no build input.
+    throw new TsbuildError('INVALID_ARGUMENT', `${where}: RUN --mount=type=bind: source "${m.source}" is not a regular file or directory`);
+  }
   return { root, entry: { rel, abs, stat: st, isDirSource: st.isDirectory() } };
 }
 

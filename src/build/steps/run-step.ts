@@ -144,7 +144,6 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
       const config = state.config.config;
       const env = withVariables(runEnvironment(state, { proxies: true }), prepared?.env ?? []);
       const args = commandArgs(command, config.Shell);
-      const cwd = config.WorkingDir || '/';
       const user = await resolveUser(mount.target, config.User).catch((err: unknown) => {
         throw new TsbuildError('STEP_FAILED', `${ctx.where}: ${(err as Error).message}`, { cause: err });
       });
@@ -152,8 +151,9 @@ async function runStep(ctx: RunStepContext, state: StageState, command: CommandF
         throw new TsbuildError('STEP_FAILED', `${ctx.where}: --group-add: ${(err as Error).message}`, { cause: err });
       });
       user.additionalGids = [...new Set([...user.additionalGids, ...groupAdd])];
-      // runc would create a missing cwd itself; creating it here keeps the symlink handling ours.
-      await prepareWorkingDir(mount.target, cwd).catch((err: unknown) => {
+      // runc would create a missing cwd itself; creating it here keeps the symlink handling ours, and
+      // runc gets the resolved path, so it follows no symlink of the rootfs to get there.
+      const cwd = await prepareWorkingDir(mount.target, config.WorkingDir || '/').catch((err: unknown) => {
         throw new TsbuildError('STEP_FAILED', `${ctx.where}: ${(err as Error).message}`, { cause: err });
       });
       const hostname = randomBytes(6).toString('hex');

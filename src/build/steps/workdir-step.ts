@@ -1,12 +1,14 @@
 // WORKDIR creates its directory when the image lacks it, as a small layer of its own (buildah and
-// BuildKit both make the directory exist for later steps and in the final image).
+// BuildKit both make the directory exist for later steps and in the final image). The directory is
+// resolved inside the image; one that lands in /proc, /sys or /dev (directly or through the image's
+// symlinks) is refused, since at run time the kernel's filesystems are there (CVE-2024-21626).
 import { lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { LayerRef } from '../../image/image.js';
 import { withView } from '../../image/view.js';
 import { sha256Digest } from '../../oci/types.js';
 import type { Stores } from '../../store/root.js';
-import { resolveInRoot } from '../../util/resolve-in-root.js';
+import { resolveInRoot, runtimeMountOf } from '../../util/resolve-in-root.js';
 import type { BuildCache } from '../cache.js';
 import { commitLayerDir } from '../layer-commit.js';
 import type { StageState } from '../stage-state.js';
@@ -33,6 +35,15 @@ export async function workdirStep(
   }
   const layers = await withView(ctx.stores, state.layers, async (image) => {
     const resolved = await resolveInRoot(image, dir);
+    const inImage = `/${path.relative(image, resolved)}`;
+    const mounted = runtimeMountOf(inImage);
+    if (mounted !== undefined) {
+      // A RUN must never get a cwd the image cannot vouch for; runc's own check is not relied on.
+      throw new TsbuildError(
+        'INVALID_ARGUMENT',
+        `${where}: WORKDIR ${dir}: ${inImage} is mounted by the runtime at run time (${mounted}), so it cannot be a working directory`,
+      );
+    }
     const blocking = await nonDirectoryOnPath(image, resolved, true);
     if (blocking !== undefined) {
       throw new TsbuildError('INVALID_ARGUMENT', `${where}: WORKDIR ${dir}: ${blocking} is not a directory in the image`);

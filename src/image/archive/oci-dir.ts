@@ -2,7 +2,7 @@
 // into one, merging with the images already there, and load images back out. Writing shares the
 // planning of oci-archive (save.ts); reading presents the directory through the same interface as
 // an extracted archive, so load.ts imports it with the same verification.
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError, errnoCode } from '../../errors.js';
@@ -110,7 +110,7 @@ export async function openOciDir(dir: string): Promise<ExtractedArchive> {
     // ExtractedArchive.has is synchronous; the layout is small and local, so a sync stat is fine.
     let known = present.get(file);
     if (known === undefined) {
-      known = statSyncSafe(file);
+      known = statSyncSafe(file, dir);
       present.set(file, known);
     }
     return known;
@@ -125,9 +125,16 @@ export async function openOciDir(dir: string): Promise<ExtractedArchive> {
   return { input: dir, has, file, size: async (name) => (await stat(file(name))).size };
 }
 
-function statSyncSafe(file: string): boolean {
+/**
+ * Whether `file` is a regular file that really lies inside the layout `dir`: a blob that is a
+ * symlink to a host file (/etc/shadow, a FIFO, another user's data) is not the layout's, so it
+ * counts as missing rather than being read.
+ */
+function statSyncSafe(file: string, dir: string): boolean {
   try {
-    return statSync(file).isFile();
+    const real = realpathSync(file);
+    const top = realpathSync(dir);
+    return (real === top || real.startsWith(`${top}${path.sep}`)) && statSync(real).isFile();
   } catch {
     return false;
   }
