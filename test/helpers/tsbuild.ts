@@ -26,13 +26,17 @@ export interface TestRoot {
   cleanup(): Promise<void>;
 }
 
-export async function createTestRoot(): Promise<TestRoot> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-test-root-'));
+/**
+ * A fresh root in the temp dir, or `at.root` (which cleanup then leaves alone: e.g. a directory on
+ * a filesystem the test mounted); `at.env` is added to every command's environment.
+ */
+export async function createTestRoot(at: { root?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestRoot> {
+  const root = at.root ?? (await mkdtemp(path.join(os.tmpdir(), 'tsbuild-test-root-')));
   const run = (args: readonly string[], options: { input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> =>
     new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [BIN, '--root', root, ...args], {
         cwd: options.cwd ?? REPO,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...at.env, ...options.env },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let stdout = '';
@@ -55,6 +59,7 @@ export async function createTestRoot(): Promise<TestRoot> {
       return result;
     },
     async cleanup() {
+      if (at.root !== undefined) return;
       await unmountUnder(root);
       await rm(root, { recursive: true, force: true });
     },

@@ -3,14 +3,14 @@
 // left on device" line naming the step (or image and layer), a non-zero exit, and a clean store:
 // nothing in tmp/, no new blob, snapshot or image, no mount left under the root. Once space is
 // freed, the next build (and pull) on the same base works.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
-import { BIN, REPO, buildBusyboxBase, createTestRoot, makeContext, mountsUnder, type CliResult, type TestRoot } from '../../helpers/tsbuild.js';
+import { buildBusyboxBase, createTestRoot, makeContext, mountsUnder, type CliResult, type TestRoot } from '../../helpers/tsbuild.js';
 
 const TMPFS_SIZE = '64m';
 let mountpoint: string;
@@ -21,34 +21,6 @@ let work: string;
 let env: NodeJS.ProcessEnv;
 const contexts: string[] = [];
 
-/** A TestRoot whose root is `root` (here: a directory on the small tmpfs). */
-function rootAt(root: string): TestRoot {
-  const run: TestRoot['run'] = (args, options = {}) =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, '--root', root, ...args], {
-        cwd: options.cwd ?? REPO,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ...options.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
-  return {
-    root,
-    run,
-    async ok(args, options) {
-      const result = await run(args, options);
-      if (result.code !== 0) throw new Error(`tsbuild ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`);
-      return result;
-    },
-    cleanup: async () => undefined,
-  };
-}
-
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-diskfull-'));
   const conf = path.join(work, 'registries.conf');
@@ -57,7 +29,7 @@ beforeAll(async () => {
   mountpoint = path.join(work, 'fs');
   await mkdir(mountpoint);
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_SIZE}`, 'tmpfs', mountpoint]);
-  t = rootAt(path.join(mountpoint, 'root'));
+  t = await createTestRoot({ root: path.join(mountpoint, 'root'), env });
   await buildBusyboxBase(t);
   registry = await startRegistry();
   other = await createTestRoot();
