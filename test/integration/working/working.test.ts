@@ -136,7 +136,8 @@ describe('working containers', () => {
 
   it('commits while a command runs in the container; umount then leaves the rootfs to the run', async () => {
     const ctr = (await t.ok(['from', 'busybox-base'])).stdout.trim();
-    const running = t.run(['wc', 'run', ctr, '--', 'sh', '-c', 'echo a > /a; sleep 3']);
+    // The command runs until the test says so (a file appearing in the rootfs), however slow the machine.
+    const running = t.run(['wc', 'run', ctr, '--', 'sh', '-c', 'echo a > /a; while [ ! -e /go ]; do sleep 0.1; done']);
     let mnt = '';
     for (let i = 0; i < 50 && mnt === ''; i++) {
       await new Promise((r) => setTimeout(r, 100));
@@ -152,6 +153,7 @@ describe('working containers', () => {
     await t.ok(['mount', ctr]);
     await t.ok(['umount', ctr]);
     expect(await mountsUnder(t.root)).toContain(mnt);
+    await writeFile(path.join(mnt, 'go'), '');
     expect((await running).code).toBe(0);
     expect(await mountsUnder(t.root)).toEqual([]);
     expect((await t.ok(['run', '--rm', 'live', 'cat', '/a'])).stdout).toBe('a\n');
