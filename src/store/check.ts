@@ -23,7 +23,8 @@ export type RepairAction =
   | { kind: 'unmount'; target: string; removeDir: boolean }
   | { kind: 'remove-lock'; path: string; pid: number }
   | { kind: 'delete-runc'; id: string }
-  | { kind: 'remove-container'; dir: string };
+  | { kind: 'remove-container'; dir: string }
+  | { kind: 'untag'; id: string; name: string };
 
 export interface Problem {
   /** One line: `<object>: <what is wrong>`. */
@@ -120,10 +121,11 @@ async function blobJson<T>(stores: Stores, blobs: BlobState, digest: unknown): P
 async function checkImages(stores: Stores, blobs: BlobState, problems: Problem[], rel: (p: string) => string): Promise<number> {
   const dir = path.join(stores.layout.root, 'records', 'images');
   let count = 0;
+  const holders = new Map<string, { id: string; created: string }[]>();
   for (const name of (await readdir(dir).catch(() => [] as string[])).sort()) {
     if (tempOwner(name) !== undefined) continue; // a record being replaced; leftovers are checked below
     const file = path.join(dir, name);
-    let record: { id?: unknown; names?: unknown; manifestDigest?: unknown };
+    let record: { id?: unknown; names?: unknown; manifestDigest?: unknown; created?: unknown };
     try {
       record = JSON.parse(await readFile(file, 'utf8')) as typeof record;
     } catch {
@@ -159,12 +161,22 @@ async function checkImages(stores: Stores, blobs: BlobState, problems: Problem[]
       broken(`manifest lists ${layers.length} layers but the config's diff_ids do not match them`);
       continue;
     }
+    for (const n of names) holders.set(n, [...(holders.get(n) ?? []), { id, created: String(record.created ?? '') }]);
     const chain = chainIds(diffIds);
     for (const [i, diffId] of diffIds.entries()) {
       // The local layer blob is the uncompressed tar, named by diff ID. A missing snapshot is
       // unpacked from it on use; a missing or corrupt blob loses the layer (push, save, unpack).
       if (blobs.corrupt.has(diffId)) broken(`layer ${diffId} is corrupt`);
       else if (!blobs.present.has(diffId)) broken(`layer ${diffId} missing${(await stores.snapshots.has(chain[i]!)) ? ' (its snapshot is left, but it cannot be pushed or saved)' : ''}`);
+    }
+  }
+  // A name belongs to one image; the newest keeps it (the one a tag or build gave it last).
+  for (const [name, images] of [...holders].sort(([a], [b]) => a.localeCompare(b))) {
+    if (images.length < 2) continue;
+    const sorted = [...images].sort((a, b) => b.created.localeCompare(a.created));
+    for (const other of sorted.slice(1)) {
+      const line = `image name ${name}: held by ${shortId(other.id)} as well as by the newer ${shortId(sorted[0]!.id)}`;
+      problems.push({ line, repair: { kind: 'untag', id: other.id, name } });
     }
   }
   return count;

@@ -10,7 +10,7 @@ import type { Problem, RepairAction } from './check.js';
 import { removeStaleLock } from './lock.js';
 import type { Stores } from './root.js';
 
-const ORDER: RepairAction['kind'][] = ['unmount', 'remove-container', 'remove-image', 'remove-path', 'remove-lock', 'delete-runc'];
+const ORDER: RepairAction['kind'][] = ['unmount', 'remove-container', 'remove-image', 'untag', 'remove-path', 'remove-lock', 'delete-runc'];
 
 /** Repairs every problem; returns one line per repair done ("removed ..."). */
 export async function repairStore(stores: Stores, problems: readonly Problem[]): Promise<string[]> {
@@ -53,6 +53,9 @@ async function apply(stores: Stores, action: RepairAction): Promise<string | und
       const name = record?.names[0] ?? '<none>';
       return `removed image ${name} (${shortId(action.id) || rel(action.file)}): its content is damaged`;
     }
+    case 'untag':
+      await stores.images.untag(action.id, action.name);
+      return `removed name ${action.name} from image ${shortId(action.id)}`;
     case 'remove-path':
       await rm(action.path, { recursive: true, force: true });
       return `removed ${rel(action.path)}`;

@@ -31,6 +31,7 @@ let context: string;
 const failures: string[] = [];
 const exercised: Record<string, number> = {};
 const attempted: Record<string, number> = {};
+const timings: string[] = [];
 
 interface Scenario {
   name: string;
@@ -230,12 +231,19 @@ function delays(count: number, ms: number): number[] {
 let point = 0;
 
 async function exercise(s: Scenario): Promise<void> {
-  // Timed once, unkilled: the duration the kill points spread over.
-  const firstPrepared = await s.prepare(point);
-  const timed = await killAt(s.root(), s.argv(firstPrepared, point), Infinity);
-  expect(timed.code, `${s.name}: the timed run failed`).toBe(0);
-  await s.verify(firstPrepared, point, await rerunResult(s, s.root(), firstPrepared, point, false));
-  point++;
+  const began = Date.now();
+  // Timed twice, unkilled (the first run of a command may pay for cold caches): the duration the
+  // kill points spread over is the shorter one.
+  let ms = Infinity;
+  for (let i = 0; i < 2; i++) {
+    const prepared = await s.prepare(point);
+    const timed = await killAt(s.root(), s.argv(prepared, point), Infinity);
+    expect(timed.code, `${s.name}: the timed run failed`).toBe(0);
+    await s.verify(prepared, point, await rerunResult(s, s.root(), prepared, point, false));
+    ms = Math.min(ms, timed.ms);
+    point++;
+  }
+  const timed = { ms };
   const count = Math.max(1, Math.round((TOTAL * s.weight) / WEIGHTS));
   for (const delay of delays(count, timed.ms)) {
     const n = point++;
@@ -255,6 +263,7 @@ async function exercise(s: Scenario): Promise<void> {
       failures.push(`${where}: after re-running: ${(err as Error).message}`);
     }
   }
+  timings.push(`${s.name} ${timed.ms} ms, ${Date.now() - began} ms in all`);
 }
 
 /** Re-runs the command (after a kill) or runs it (the timed run already did); its result. */
@@ -274,7 +283,7 @@ beforeAll(async () => {
   pullRoot = await createTestRoot();
   await buildBusyboxBase(t);
   context = await makeContext({
-    Containerfile: ['FROM busybox-base', 'RUN echo a > /a', 'COPY f /f', 'RUN cat /f > /g && sleep 0.2', 'COPY big /big'].join('\n'),
+    Containerfile: ['FROM busybox-base', 'RUN echo a > /a', 'COPY f /f', 'RUN cat /f > /g', 'COPY big /big'].join('\n'),
     f: 'point\n',
     big: Buffer.alloc(4 * 1024 * 1024, 'z'),
   });
@@ -298,6 +307,7 @@ describe('SIGKILL at many points', () => {
     const total = Object.values(exercised).reduce((a, b) => a + b, 0);
     const tried = Object.values(attempted).reduce((a, b) => a + b, 0);
     const summary = scenarios.map((s) => `${s.name}: ${exercised[s.name] ?? 0}/${attempted[s.name] ?? 0}`).join('; ');
+    process.stderr.write(`kill loop timings: ${timings.join('; ')}\n`);
     process.stderr.write(`kill loop: ${total} of ${tried} kills landed before the command finished (${summary})\n`);
     expect(failures).toEqual([]);
     expect(tried).toBeGreaterThanOrEqual(Math.min(TOTAL, 50));

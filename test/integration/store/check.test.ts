@@ -164,6 +164,25 @@ describe('system check', () => {
     await expectClean();
   });
 
+  it('reports a name held by two images (a crash while moving it) and --repair leaves it on the newest', async () => {
+    await build('dup-old', 'FROM busybox-base\nLABEL which=old\n');
+    await build('dup-new', 'FROM busybox-base\nLABEL which=new\n');
+    const oldId = (await imageLayers('dup-old')).id;
+    const newId = (await imageLayers('dup-new')).id;
+    const file = path.join(t.root, 'records', 'images', `${newId.slice(7)}.json`);
+    const record = JSON.parse(await readFile(file, 'utf8')) as { names: string[] };
+    await writeFile(file, JSON.stringify({ ...record, names: [...record.names, 'localhost/dup-old:latest'] }));
+
+    const check = await t.run(['system', 'check', '--quick']);
+    expect(check.stdout).toBe(`image name localhost/dup-old:latest: held by ${oldId.slice(7, 19)} as well as by the newer ${newId.slice(7, 19)}\n`);
+    expect(check.code).toBe(1);
+    const repair = await t.run(['system', 'check', '--quick', '--repair']);
+    expect(repair.stdout).toContain(`repaired: removed name localhost/dup-old:latest from image ${oldId.slice(7, 19)}\n`);
+    expect(repair.code).toBe(0);
+    expect((await t.ok(['inspect', '-f', '{{.Id}}', 'dup-old'])).stdout.trim()).toContain(newId.slice(7));
+    await expectClean();
+  });
+
   it('reports a snapshot dir that is not named by a chain ID, and a container dir without a record', async () => {
     await mkdir(path.join(t.root, 'snapshots', 'half-made'));
     const orphan = 'a'.repeat(64);
