@@ -6,7 +6,7 @@
 // nothing of a dead process is left (temp files, mount points, mounts, locks, runc state).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { ContainerRecord } from '../container/types.js';
@@ -30,6 +30,8 @@ export interface Problem {
   /** One line: `<object>: <what is wrong>`. */
   line: string;
   repair: RepairAction;
+  /** The repair loses user data (a container's changes): only with --force, as podman's. */
+  needsForce?: boolean;
 }
 
 export interface CheckCounts {
@@ -121,11 +123,11 @@ async function blobJson<T>(stores: Stores, blobs: BlobState, digest: unknown): P
 async function checkImages(stores: Stores, blobs: BlobState, problems: Problem[], rel: (p: string) => string): Promise<number> {
   const dir = path.join(stores.layout.root, 'records', 'images');
   let count = 0;
-  const holders = new Map<string, { id: string; created: string }[]>();
+  const holders = new Map<string, { id: string; written: number }[]>();
   for (const name of (await readdir(dir).catch(() => [] as string[])).sort()) {
     if (tempOwner(name) !== undefined) continue; // a record being replaced; leftovers are checked below
     const file = path.join(dir, name);
-    let record: { id?: unknown; names?: unknown; manifestDigest?: unknown; created?: unknown };
+    let record: { id?: unknown; names?: unknown; manifestDigest?: unknown };
     try {
       record = JSON.parse(await readFile(file, 'utf8')) as typeof record;
     } catch {
@@ -161,7 +163,9 @@ async function checkImages(stores: Stores, blobs: BlobState, problems: Problem[]
       broken(`manifest lists ${layers.length} layers but the config's diff_ids do not match them`);
       continue;
     }
-    for (const n of names) holders.set(n, [...(holders.get(n) ?? []), { id, created: String(record.created ?? '') }]);
+    // The record written last is the one that was given the name last.
+    const written = (await stat(file)).mtimeMs;
+    for (const n of names) holders.set(n, [...(holders.get(n) ?? []), { id, written }]);
     const chain = chainIds(diffIds);
     for (const [i, diffId] of diffIds.entries()) {
       // The local layer blob is the uncompressed tar, named by diff ID. A missing snapshot is
@@ -170,12 +174,12 @@ async function checkImages(stores: Stores, blobs: BlobState, problems: Problem[]
       else if (!blobs.present.has(diffId)) broken(`layer ${diffId} missing${(await stores.snapshots.has(chain[i]!)) ? ' (its snapshot is left, but it cannot be pushed or saved)' : ''}`);
     }
   }
-  // A name belongs to one image; the newest keeps it (the one a tag or build gave it last).
+  // A name belongs to one image; the one a tag or build gave it last keeps it.
   for (const [name, images] of [...holders].sort(([a], [b]) => a.localeCompare(b))) {
     if (images.length < 2) continue;
-    const sorted = [...images].sort((a, b) => b.created.localeCompare(a.created));
+    const sorted = [...images].sort((a, b) => b.written - a.written);
     for (const other of sorted.slice(1)) {
-      const line = `image name ${name}: held by ${shortId(other.id)} as well as by the newer ${shortId(sorted[0]!.id)}`;
+      const line = `image name ${name}: held by ${shortId(other.id)} as well as by the later ${shortId(sorted[0]!.id)}`;
       problems.push({ line, repair: { kind: 'untag', id: other.id, name } });
     }
   }
@@ -224,6 +228,7 @@ async function checkCache(stores: Stores, blobs: BlobState, problems: Problem[],
 
 async function checkContainers(stores: Stores, problems: Problem[], rel: (p: string) => string): Promise<{ records: Map<string, ContainerRecord> }> {
   const records = new Map<string, ContainerRecord>();
+  const imageIds = new Set((await stores.images.list()).map((i) => i.id));
   for (const id of (await readdir(stores.layout.containers).catch(() => [] as string[])).sort()) {
     const dir = path.join(stores.layout.containers, id);
     if (!HEX64.test(id)) {
@@ -243,6 +248,15 @@ async function checkContainers(stores: Stores, problems: Problem[], rel: (p: str
       continue;
     }
     records.set(id, record);
+    // Its root filesystem is the image's layers under its upper dir: without the image it cannot
+    // start again (a running one keeps its mounted layers until it stops).
+    if (record.imageId !== '' && !imageIds.has(record.imageId) && record.state !== 'running') {
+      problems.push({
+        line: `container ${record.name} (${id.slice(0, 12)}): image ${shortId(record.imageId)} is not in the store`,
+        repair: { kind: 'remove-container', dir },
+        needsForce: true,
+      });
+    }
   }
   return { records };
 }

@@ -12,11 +12,16 @@ import type { Stores } from './root.js';
 
 const ORDER: RepairAction['kind'][] = ['unmount', 'remove-container', 'remove-image', 'untag', 'remove-path', 'remove-lock', 'delete-runc'];
 
-/** Repairs every problem; returns one line per repair done ("removed ..."). */
-export async function repairStore(stores: Stores, problems: readonly Problem[]): Promise<string[]> {
+/**
+ * Repairs every problem (those that lose a container's changes only with `force`); returns one
+ * line per repair done ("removed ...").
+ */
+export async function repairStore(stores: Stores, problems: readonly Problem[], options: { force?: boolean } = {}): Promise<string[]> {
   const done: string[] = [];
   const seen = new Set<string>();
-  const sorted = [...problems].sort((a, b) => ORDER.indexOf(a.repair.kind) - ORDER.indexOf(b.repair.kind));
+  const sorted = problems
+    .filter((p) => options.force || !p.needsForce)
+    .sort((a, b) => ORDER.indexOf(a.repair.kind) - ORDER.indexOf(b.repair.kind));
   for (const { repair } of sorted) {
     // One image with several broken layers is one removal.
     const key = JSON.stringify(repair);

@@ -7,6 +7,7 @@ import { storesFor, type GlobalArgs } from '../global.js';
 interface CheckArgs extends GlobalArgs {
   quick: boolean;
   repair: boolean;
+  force: boolean;
 }
 
 export const systemCheckCommand: CommandModule<GlobalArgs, CheckArgs> = {
@@ -16,9 +17,11 @@ export const systemCheckCommand: CommandModule<GlobalArgs, CheckArgs> = {
     y
       .option('quick', { alias: 'q', type: 'boolean', default: false, describe: 'skip verifying the digest of every blob (much faster on big stores)' })
       .option('repair', { alias: 'r', type: 'boolean', default: false, describe: 'remove what is broken or orphaned (damaged images, corrupt blobs, leftovers), then check again' })
+      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'with --repair, also remove containers whose image is gone (their changes are lost)' })
       .example('$0 system check', 'verify every blob, image, snapshot, cache entry and container record')
       .example('$0 system check --quick', 'the same without re-hashing blobs')
-      .example('$0 system check --repair', 'fix what was found; exits 0 when the store is consistent afterwards') as never,
+      .example('$0 system check --repair', 'fix what was found; exits 0 when the store is consistent afterwards')
+      .example('$0 system check --repair --force', 'and remove containers that cannot start again because their image is gone') as never,
   handler: async (args) => {
     // Opening the store runs start-up recovery; listing containers settles those whose monitor died.
     const stores = await storesFor(args);
@@ -28,14 +31,18 @@ export const systemCheckCommand: CommandModule<GlobalArgs, CheckArgs> = {
     for (const p of report.problems) process.stdout.write(`${p.line}\n`);
     if (report.problems.length > 0 && args.repair) {
       const { repairStore } = await import('../../store/repair.js');
-      for (const line of await repairStore(stores, report.problems)) process.stdout.write(`repaired: ${line}\n`);
+      for (const line of await repairStore(stores, report.problems, { force: args.force })) process.stdout.write(`repaired: ${line}\n`);
       report = await checkStore(stores, { quick: args.quick });
       for (const p of report.problems) process.stdout.write(`${p.line}\n`);
     }
     if (report.problems.length > 0) {
       throw new TsbuildError('IO', `the store has ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}`, {
         exitCode: 1,
-        hint: args.repair ? undefined : 'run "tsbuild system check --repair" to remove what is broken',
+        hint: !args.repair
+          ? 'run "tsbuild system check --repair" to remove what is broken'
+          : !args.force && report.problems.some((p) => p.needsForce)
+            ? 'containers whose image is gone are removed only with --force'
+            : undefined,
       });
     }
     process.stdout.write(`store is consistent (${describeCounts(report.counts)})\n`);
@@ -50,6 +57,7 @@ export const systemCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   builder: (y: Argv<GlobalArgs>) =>
     SUBCOMMANDS.reduce((acc, sub) => acc.command(sub), y)
       .demandCommand(1, 'Error: a system command is required (see tsbuild system --help)')
+      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'with --repair, also remove containers whose image is gone (their changes are lost)' })
       .example('$0 system check', 'verify the store') as never,
   handler: () => undefined,
 };

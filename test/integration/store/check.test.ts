@@ -164,7 +164,7 @@ describe('system check', () => {
     await expectClean();
   });
 
-  it('reports a name held by two images (a crash while moving it) and --repair leaves it on the newest', async () => {
+  it('reports a name held by two images (a crash while moving it) and --repair leaves it on the image that got it last', async () => {
     await build('dup-old', 'FROM busybox-base\nLABEL which=old\n');
     await build('dup-new', 'FROM busybox-base\nLABEL which=new\n');
     const oldId = (await imageLayers('dup-old')).id;
@@ -174,12 +174,33 @@ describe('system check', () => {
     await writeFile(file, JSON.stringify({ ...record, names: [...record.names, 'localhost/dup-old:latest'] }));
 
     const check = await t.run(['system', 'check', '--quick']);
-    expect(check.stdout).toBe(`image name localhost/dup-old:latest: held by ${oldId.slice(7, 19)} as well as by the newer ${newId.slice(7, 19)}\n`);
+    expect(check.stdout).toBe(`image name localhost/dup-old:latest: held by ${oldId.slice(7, 19)} as well as by the later ${newId.slice(7, 19)}\n`);
     expect(check.code).toBe(1);
     const repair = await t.run(['system', 'check', '--quick', '--repair']);
     expect(repair.stdout).toContain(`repaired: removed name localhost/dup-old:latest from image ${oldId.slice(7, 19)}\n`);
     expect(repair.code).toBe(0);
     expect((await t.ok(['inspect', '-f', '{{.Id}}', 'dup-old'])).stdout.trim()).toContain(newId.slice(7));
+    await expectClean();
+  });
+
+  it('reports a container whose image was removed; --repair keeps it, --repair --force removes it', async () => {
+    await build('doomed', 'FROM busybox-base\nLABEL doomed=1\n');
+    const imageId = (await imageLayers('doomed')).id;
+    const id = (await t.ok(['create', '--name', 'orphaned', 'doomed', 'true'])).stdout.trim();
+    await t.ok(['rmi', 'doomed']);
+    const line = `container orphaned (${id.slice(0, 12)}): image ${imageId.slice(7, 19)} is not in the store`;
+
+    const check = await t.run(['system', 'check', '--quick']);
+    expect(check.stdout).toBe(`${line}\n`);
+    expect(check.code).toBe(1);
+    const repair = await t.run(['system', 'check', '--quick', '--repair']);
+    expect(repair.stdout).toBe(`${line}\n${line}\n`);
+    expect(repair.stderr).toBe('Error: the store has 1 problem\nHint: containers whose image is gone are removed only with --force\n');
+    expect(repair.code).toBe(1);
+    const forced = await t.run(['system', 'check', '--quick', '--repair', '--force']);
+    expect(forced.stdout).toContain(`repaired: removed containers/${id}\n`);
+    expect(forced.code).toBe(0);
+    expect((await t.run(['inspect', 'orphaned'])).code).not.toBe(0);
     await expectClean();
   });
 
