@@ -267,6 +267,12 @@ async function checkLeftovers(stores: Stores, containers: Map<string, ContainerR
   for (const leftover of await deadTempFiles(root)) {
     problems.push({ line: `temp file ${rel(leftover.path)}: left by dead process ${leftover.pid}`, repair: { kind: 'remove-path', path: leftover.path } });
   }
+  // Everything in tmp/ is named by its owner's pid; what is not can never be cleaned up by recovery.
+  for (const name of (await readdir(stores.layout.tmp).catch(() => [] as string[])).sort()) {
+    if (tempOwner(name) !== undefined) continue;
+    const file = path.join(stores.layout.tmp, name);
+    problems.push({ line: `temp file ${rel(file)}: not named by its owner's pid`, repair: { kind: 'remove-path', path: file } });
+  }
   const mounted = await mountedTargets();
   const reported = new Set<string>();
   for (const name of (await readdir(mounts).catch(() => [] as string[])).sort()) {

@@ -6,8 +6,9 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { lockHolder, processAlive } from './lock.js';
 
-const TEMP_OWNER = /^\.[a-z-]+-(\d+)-[0-9a-f]+$/;
-const MOUNT_OWNER = /^(\d+)-[0-9a-f]+$/;
+// A prefix: what is made from a temp name carries it too (an overlay work dir `<upper>.work`).
+const TEMP_OWNER = /^\.[a-z]+(?:-[a-z]+)*-(\d+)-/;
+const MOUNT_OWNER = /^(\d+)-/;
 
 /** The pid a temp name (`.<kind>-<pid>-<rand>`) carries, if it is one. */
 export function tempOwner(name: string): number | undefined {

@@ -223,6 +223,9 @@ describe('system check', () => {
     const mountPoint = path.join(t.root, 'mounts', `${pid}-abcdef012345`);
     await writeFile(tmpFile, 'partial');
     await writeFile(recordTmp, '{"id":');
+    // An overlay work dir is named after its upper dir: it carries the owner's pid as a prefix.
+    await mkdir(path.join(t.root, 'tmp', `.snap-${pid}-0123456789ab.work`, 'work'), { recursive: true });
+    await writeFile(path.join(t.root, 'tmp', 'stray'), '');
     await writeFile(lock, String(pid));
     await mkdir(mountPoint);
     execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', mountPoint]);
@@ -233,6 +236,8 @@ describe('system check', () => {
         [
           `temp file tmp/.blob-${pid}-0123456789ab: left by dead process ${pid}`,
           `temp file records/images/.tmp-${pid}-0123456789ab: left by dead process ${pid}`,
+          `temp file tmp/.snap-${pid}-0123456789ab.work: left by dead process ${pid}`,
+          `temp file tmp/stray: not named by its owner's pid`,
           `mount point mounts/${pid}-abcdef012345: still mounted, left by dead process ${pid}`,
           `lock locks/images.lock: held by dead process ${pid}`,
         ].sort(),
