@@ -15,9 +15,9 @@ export const systemCheckCommand: CommandModule<GlobalArgs, CheckArgs> = {
   describe: 'Check the store for damage and leftovers of crashed processes; --repair removes them',
   builder: (y) =>
     y
+      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'with --repair, also remove containers whose image is gone (their changes are lost)' })
       .option('quick', { alias: 'q', type: 'boolean', default: false, describe: 'skip verifying the digest of every blob (much faster on big stores)' })
       .option('repair', { alias: 'r', type: 'boolean', default: false, describe: 'remove what is broken or orphaned (damaged images, corrupt blobs, leftovers), then check again' })
-      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'with --repair, also remove containers whose image is gone (their changes are lost)' })
       .example('$0 system check', 'verify every blob, image, snapshot, cache entry and container record')
       .example('$0 system check --quick', 'the same without re-hashing blobs')
       .example('$0 system check --repair', 'fix what was found; exits 0 when the store is consistent afterwards')
@@ -57,7 +57,6 @@ export const systemCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   builder: (y: Argv<GlobalArgs>) =>
     SUBCOMMANDS.reduce((acc, sub) => acc.command(sub), y)
       .demandCommand(1, 'Error: a system command is required (see tsbuild system --help)')
-      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'with --repair, also remove containers whose image is gone (their changes are lost)' })
       .example('$0 system check', 'verify the store') as never,
   handler: () => undefined,
 };
