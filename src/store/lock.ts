@@ -1,6 +1,6 @@
 // Inter-process locks on one tsbuild root: a lock file holding the owner's pid, linked into place
-// atomically. A lock whose owner has died (crash, SIGKILL) is stale and taken over, so a crash never wedges
-// the store.
+// atomically. A lock whose owner has died (crash, SIGKILL) is stale and taken over, so a crash
+// never wedges the store.
 import { link, open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';

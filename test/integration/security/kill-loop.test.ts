@@ -7,8 +7,9 @@
 //
 // Each command is timed once, then killed at delays spread evenly over that duration, plus one very
 // early (5 ms) and one very late. TSBUILD_KILL_POINTS sets the total number of kill points (default
-// 50). A kill that comes after the command finished does not count as exercised; it is retried
-// (up to twice) at the same fraction of the shorter duration just seen.
+// 52, so that at least 50 land). A kill that comes after the command finished does not count as
+// exercised; it is retried (up to three times) at the same fraction of the shorter duration just
+// seen.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { rm, writeFile } from 'node:fs/promises';
@@ -19,7 +20,7 @@ import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
 import { BIN, buildBusyboxBase, createTestRoot, makeContext, mountsUnder, type CliResult, type TestRoot } from '../../helpers/tsbuild.js';
 import { createEnv, type Env } from '../remote/helpers.js';
 
-const TOTAL = Number(process.env.TSBUILD_KILL_POINTS ?? '') || 50;
+const TOTAL = Number(process.env.TSBUILD_KILL_POINTS ?? '') || 52;
 
 let env: Env;
 let registry: TestRegistry;
@@ -273,10 +274,10 @@ async function exercise(s: Scenario, count: number): Promise<void> {
     }
     return result.killed;
   };
-  // `count` kills that land, each retried (at most twice) at the same fraction of a shorter estimate
-  // when the command beat it.
+  // `count` kills that land, each retried (at most three times) at the same fraction of a shorter
+  // estimate when the command beat it.
   for (let k = 0; k < count; k++) {
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let attempt = 0; attempt < 4; attempt++) {
       if (await kill(k === 0 ? 5 : ms * fraction(k, count))) break;
     }
   }
@@ -318,8 +319,8 @@ describe('SIGKILL at many points', () => {
     process.stderr.write(`kill loop timings: ${timings.join('; ')}\n`);
     process.stderr.write(`kill loop: ${total} of ${tried} kills landed before the command finished (${summary})\n`);
     expect(failures).toEqual([]);
-    // Kills that came after the command had finished are retried: nearly every point must land.
-    expect(total).toBeGreaterThanOrEqual(Math.floor(counts.reduce((a, b) => a + b, 0) * 0.9));
+    // Kills that came after the command had finished are retried: all but two points must land.
+    expect(total).toBeGreaterThanOrEqual(counts.reduce((a, b) => a + b, 0) - 2);
     // The final state is consistent too.
     expect((await run(t, ['system', 'check'])).code).toBe(0);
   }, 1_800_000);
