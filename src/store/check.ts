@@ -54,6 +54,8 @@ export interface CheckOptions {
 
 const HEX64 = /^[a-f0-9]{64}$/;
 
+const livesOn = (pid: number | undefined): boolean => pid !== undefined && processAlive(pid);
+
 export async function checkStore(stores: Stores, options: CheckOptions = {}): Promise<CheckReport> {
   const problems: Problem[] = [];
   const rel = (p: string): string => path.relative(stores.layout.root, p);
@@ -239,7 +241,10 @@ async function checkContainers(stores: Stores, problems: Problem[], rel: (p: str
     try {
       record = JSON.parse(await readFile(path.join(dir, 'container.json'), 'utf8')) as ContainerRecord;
     } catch (err) {
-      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'has no record (container.json)' : 'record does not parse as JSON';
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      // A live process writing the first record right now (its temp file sits beside it).
+      if (missing && (await readdir(dir).catch(() => [] as string[])).some((n) => livesOn(tempOwner(n)))) continue;
+      const why = missing ? 'has no record (container.json)' : 'record does not parse as JSON';
       problems.push({ line: `container ${id.slice(0, 12)}: ${why}`, repair: { kind: 'remove-container', dir } });
       continue;
     }
