@@ -49,6 +49,7 @@ export const systemCheckCommand: CommandModule<GlobalArgs, CheckArgs> = {
   },
 };
 
+/** Every `system` subcommand; one from another module is one more entry (and its import). */
 const SUBCOMMANDS: CommandModule<GlobalArgs, never>[] = [systemCheckCommand as never];
 
 export const systemCommand: CommandModule<GlobalArgs, GlobalArgs> = {
