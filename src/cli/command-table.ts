@@ -58,6 +58,7 @@ const TABLE: [words: string[], load: Loader][] = [
   [['umount', 'unmount'], one(() => import('./commands/umount.js'), 'umountCommand')],
   [['version'], one(() => import('./commands/version.js'), 'versionCommand')],
   [['info'], one(() => import('./commands/info.js'), 'infoCommand')],
+  [['system'], one(() => import('./commands/system.js'), 'systemCommand')],
 ];
 
 /** The command modules to register for `word` (the command word of argv, if any). */

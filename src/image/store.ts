@@ -84,7 +84,10 @@ export function createImageStore(options: { root: string; locksDir: string }): I
   async function retag(id: string, add: readonly string[], remove: readonly string[]): Promise<void> {
     await withLock(lockFile, async () => {
       const images = await list();
-      for (const image of images) {
+      // The images losing a name are written before the one gaining it: a crash in between leaves
+      // the name on no image (the re-run puts it back), never on two.
+      const ordered = [...images.filter((i) => i.id !== id), ...images.filter((i) => i.id === id)];
+      for (const image of ordered) {
         const before = image.names.length;
         const kept = image.names.filter((n) => (image.id === id ? !remove.includes(n) : !add.includes(n)));
         if (image.id === id) {

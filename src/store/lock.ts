@@ -1,9 +1,11 @@
-// Inter-process locks on one tsbuild root: a lock file created with O_EXCL that holds the owner's
-// pid. A lock whose owner has died (crash, SIGKILL) is stale and taken over, so a crash never wedges
-// the store.
-import { open, readFile, rm } from 'node:fs/promises';
+// Inter-process locks on one tsbuild root: a lock file holding the owner's pid, linked into place
+// atomically. A lock whose owner has died (crash, SIGKILL) is stale and taken over, so a crash
+// never wedges the store.
+import { link, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TsbuildError, errnoCode } from '../errors.js';
+import { tempName } from '../util/fs.js';
 
 export interface Lock {
   release(): Promise<void>;
@@ -20,15 +22,34 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Creates `file` holding our pid, atomically: the pid is written to a temp file first and linked
+ * into place (link fails with EEXIST as O_EXCL does), so a lock file is never seen empty. An empty
+ * one, left by a process killed between create and write, would name no holder to take over from
+ * and wedge every later taker until its timeout.
+ */
+async function takeFile(file: string): Promise<void> {
+  const tmp = tempName(path.dirname(file), 'lock');
+  try {
+    const handle = await open(tmp, 'wx', 0o600);
+    try {
+      await handle.writeFile(String(process.pid));
+    } finally {
+      await handle.close();
+    }
+    await link(tmp, file);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
 /** Takes the lock at `file`, waiting for a live holder up to `timeoutMs`. */
 export async function acquireLock(file: string, timeoutMs = 60_000): Promise<Lock> {
   const deadline = Date.now() + timeoutMs;
   let delay = 5;
   for (;;) {
     try {
-      const handle = await open(file, 'wx', 0o600);
-      await handle.writeFile(String(process.pid));
-      await handle.close();
+      await takeFile(file);
       let released = false;
       const release = async (): Promise<void> => {
         if (released) return;
@@ -39,10 +60,10 @@ export async function acquireLock(file: string, timeoutMs = 60_000): Promise<Loc
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw err;
     }
-    const holder = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
+    const holder = (await lockHolder(file)) ?? Number.NaN;
     if (!Number.isNaN(holder) && !processAlive(holder)) {
-      // The holder died; remove its lock. Two waiters may race here: O_EXCL above decides.
-      await rm(file, { force: true });
+      // The holder died; remove its lock (never a fresh one another waiter took meanwhile).
+      await removeStaleLock(file, holder);
       continue;
     }
     if (Date.now() > deadline) {
@@ -60,5 +81,31 @@ export async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T
     return await fn();
   } finally {
     await lock.release();
+  }
+}
+
+export async function lockHolder(file: string): Promise<number | undefined> {
+  const pid = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
+  return Number.isNaN(pid) ? undefined : pid;
+}
+
+/**
+ * Removes a lock file still held by the dead `pid`. A live process may take the stale lock over
+ * between our read and our removal, so the file is first moved aside (atomically taking whatever is
+ * there now) and only deleted if it still names the dead holder; a fresh lock moved by mistake is
+ * linked back.
+ */
+export async function removeStaleLock(file: string, pid: number): Promise<void> {
+  const aside = tempName(path.dirname(file), 'stale-lock');
+  try {
+    await rename(file, aside);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    if ((await lockHolder(aside)) !== pid) await link(aside, file).catch(() => undefined);
+  } finally {
+    await unlink(aside).catch(() => undefined);
   }
 }

@@ -1,6 +1,7 @@
 // Start-up recovery: everything a crashed tsbuild process can leave behind is named with its pid
-// (temp files and dirs `.<kind>-<pid>-<rand>`, mount points `<pid>-<rand>`). Whatever belongs to a
-// process that no longer runs is removed, so a crash at any point leaves nothing visible for long.
+// (temp files and dirs `.<kind>-<pid>-<rand>`, mount points `<pid>-<rand>`, lock files). Whatever
+// belongs to a process that no longer runs is removed (store/leftovers.ts finds it), so a crash at
+// any point leaves nothing visible for long.
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
@@ -8,19 +9,21 @@ import { execFile } from '../util/exec.js';
 import { readJson } from '../util/fs.js';
 import { mountedTargets } from '../util/mounts.js';
 import { identityAlive } from '../util/process-identity.js';
-import { processAlive } from './lock.js';
+import { deadTempFiles, mountOwner, staleLocks } from './leftovers.js';
+import { removeStaleLeases } from './lease.js';
+import { processAlive, removeStaleLock } from './lock.js';
 import type { Stores } from './root.js';
 
-const TEMP_OWNER = /^\.[a-z]+-(\d+)-/;
-const MOUNT_OWNER = /^(\d+)-/;
-
-export async function recoverRoot(dirs: { tmp: string; mounts: string; runcState: string; containers: string }, logger: Logger): Promise<void> {
+export async function recoverRoot(
+  dirs: { root: string; tmp: string; mounts: string; locks: string; runcState: string; containers: string },
+  logger: Logger,
+): Promise<void> {
   // Containers first: their root filesystems are among the mounts removed below.
   await deleteOrphanContainers(dirs, logger);
   const mounted = await mountedTargets();
   for (const name of await readdir(dirs.mounts).catch(() => [] as string[])) {
-    const owner = MOUNT_OWNER.exec(name)?.[1];
-    if (!owner || processAlive(Number(owner))) continue;
+    const owner = mountOwner(name);
+    if (owner === undefined || processAlive(owner)) continue;
     const target = path.join(dirs.mounts, name);
     if (mounted.has(target)) {
       logger.info({ target }, 'unmounting leftover mount of a dead process');
@@ -28,12 +31,26 @@ export async function recoverRoot(dirs: { tmp: string; mounts: string; runcState
     }
     await rmdir(target).catch(() => undefined);
   }
-  for (const name of await readdir(dirs.tmp).catch(() => [] as string[])) {
-    const owner = TEMP_OWNER.exec(name)?.[1];
-    if (!owner || processAlive(Number(owner))) continue;
-    logger.info({ name }, 'removing leftover temp file of a dead process');
-    await rm(path.join(dirs.tmp, name), { recursive: true, force: true });
+  for (const leftover of await deadTempFiles(dirs.root)) {
+    logger.info({ path: leftover.path }, 'removing leftover temp file of a dead process');
+    await rm(leftover.path, { recursive: true, force: true });
+    await removeUnbornContainer(dirs.containers, leftover.path);
   }
+  for (const lock of await staleLocks(dirs.locks)) {
+    logger.info({ lock: lock.path }, 'removing lock file of a dead process');
+    await removeStaleLock(lock.path, lock.pid);
+  }
+  await removeStaleLeases(dirs.root);
+}
+
+/**
+ * A container dir whose record's first write died half-way holds nothing else: with the temp
+ * file gone it is empty, and no other process can be creating it (IDs are random), so it goes too.
+ */
+async function removeUnbornContainer(containersDir: string, removed: string): Promise<void> {
+  const dir = path.dirname(removed);
+  if (path.dirname(dir) !== containersDir) return;
+  await rmdir(dir).catch(() => undefined);
 }
 
 /**

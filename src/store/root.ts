@@ -41,14 +41,19 @@ export function rootLayout(root: string): RootLayout {
   };
 }
 
-export async function openStores(options: { root: string; logger: Logger }): Promise<Stores> {
+export async function openStores(options: {
+  root: string;
+  logger: Logger;
+  /** false: leave leftovers of dead processes where they are (for tests of `system check`). */
+  recover?: boolean;
+}): Promise<Stores> {
   const layout = rootLayout(options.root);
   await Promise.all(
     [layout.tmp, layout.mounts, layout.locks, layout.cache, layout.containers, layout.runcState].map((d) =>
       mkdir(d, { recursive: true, mode: 0o700 }),
     ),
   );
-  await recoverRoot(layout, options.logger);
+  if (options.recover !== false) await recoverRoot(layout, options.logger);
   const stores: Stores = {
     layout,
     logger: options.logger,
@@ -56,6 +61,6 @@ export async function openStores(options: { root: string; logger: Logger }): Pro
     snapshots: createSnapshotStore({ root: layout.root, tmpDir: layout.tmp }),
     images: createImageStore({ root: layout.root, locksDir: layout.locks }),
   };
-  await releaseOrphanedNetworks(stores);
+  if (options.recover !== false) await releaseOrphanedNetworks(stores);
   return stores;
 }
