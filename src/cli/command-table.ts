@@ -46,8 +46,6 @@ const TABLE: [words: string[], load: Loader][] = [
   [['network'], one(() => import('./commands/network.js'), 'networkCommand')],
   [['volume'], one(() => import('./commands/volume.js'), 'volumeCommand')],
   [['builder'], one(() => import('./commands/builder.js'), 'builderCommand')],
-  // Until system.ts (system check) is merged: then it registers prune and df from system-gc.ts.
-  [['system'], one(() => import('./commands/system-gc.js'), 'systemGcCommand')],
   [['wc'], one(() => import('./commands/wc.js'), 'wcCommand')],
   [['from'], one(() => import('./commands/from.js'), 'fromCommand')],
   [['copy', 'add'], one(() => import('./commands/copy.js'), 'copyCommand', 'addCommand')],

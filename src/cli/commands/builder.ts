@@ -5,6 +5,7 @@
 // cached) unless --all. --keep-storage keeps the most recently used part.
 import type { CommandModule } from 'yargs';
 import { storesFor, type GlobalArgs } from '../global.js';
+import { commandGroup } from '../command-group.js';
 import { parseStorageSize, reclaimedLine } from '../gc-flags.js';
 
 interface PruneArgs extends GlobalArgs {
@@ -39,13 +40,9 @@ export const builderPruneCommand: CommandModule<GlobalArgs, PruneArgs> = {
   },
 };
 
-export const builderCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'builder <command>',
+export const builderCommand = commandGroup({
+  name: 'builder',
   describe: 'Manage the build cache (prune)',
-  builder: (y) =>
-    y
-      .command(builderPruneCommand as never)
-      .demandCommand(1, 'Error: a builder command is required (see tsbuild builder --help)')
-      .example('$0 builder prune --keep-storage 5GB', 'trim the build cache to 5 GiB') as never,
-  handler: () => undefined,
-};
+  subcommands: [builderPruneCommand] as never[],
+  examples: [['$0 builder prune --keep-storage 5GB', 'trim the build cache to 5 GiB']],
+});

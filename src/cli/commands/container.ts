@@ -3,6 +3,7 @@
 // container is done for good.
 import type { CommandModule } from 'yargs';
 import { storesFor, type GlobalArgs } from '../global.js';
+import { commandGroup } from '../command-group.js';
 import { containerPruneCommand } from './container-prune.js';
 import { cpCommand } from './cp.js';
 import { createCommand } from './create.js';
@@ -53,16 +54,12 @@ const containerSubcommands: CommandModule<GlobalArgs, never>[] = [
   cleanupCommand as never,
 ];
 
-export const containerCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'container <command>',
+export const containerCommand = commandGroup({
+  name: 'container',
   describe: 'Manage containers (the same commands as run, ps, stop, rm, ...)',
-  builder: (y) => {
-    let out = y;
-    for (const c of containerSubcommands) out = out.command(c);
-    return out
-      .demandCommand(1, 'Error: a container command is required (see tsbuild container --help)')
-      .example('$0 container ls -a', 'every container')
-      .example('$0 container rm -f web', 'kill and remove web') as never;
-  },
-  handler: () => undefined,
-};
+  subcommands: containerSubcommands as never[],
+  examples: [
+    ['$0 container ls -a', 'every container'],
+    ['$0 container rm -f web', 'kill and remove web'],
+  ],
+});

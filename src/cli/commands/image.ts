@@ -3,6 +3,7 @@
 // and snapshots nothing references any more; `image ls` and `image rm` are `images` and `rmi`.
 import type { CommandModule } from 'yargs';
 import { storesFor, type GlobalArgs } from '../global.js';
+import { commandGroup } from '../command-group.js';
 import { parseImageFilters } from '../gc-flags.js';
 import { imagesCommand } from './images.js';
 import { rmiCommand } from './rmi.js';
@@ -40,16 +41,12 @@ const imageSubcommands: CommandModule<GlobalArgs, never>[] = [
   { ...rmiCommand, command: 'rm <images..>' } as never,
 ];
 
-export const imageCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'image <command>',
+export const imageCommand = commandGroup({
+  name: 'image',
   describe: 'Manage images (prune, ls, rm)',
-  builder: (y) => {
-    let out = y;
-    for (const c of imageSubcommands) out = out.command(c);
-    return out
-      .demandCommand(1, 'Error: an image command is required (see tsbuild image --help)')
-      .example('$0 image prune -a', 'remove every image no container uses')
-      .example('$0 image ls', 'the same as tsbuild images') as never;
-  },
-  handler: () => undefined,
-};
+  subcommands: imageSubcommands as never[],
+  examples: [
+    ['$0 image prune -a', 'remove every image no container uses'],
+    ['$0 image ls', 'the same as tsbuild images'],
+  ],
+});

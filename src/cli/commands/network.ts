@@ -1,9 +1,10 @@
 // `tsbuild network ...`: create, ls, inspect, rm, prune, connect, disconnect (podman's names and flags).
-import type { Argv, CommandModule } from 'yargs';
+import type { CommandModule } from 'yargs';
 import { TsbuildError } from '../../errors.js';
 import type { NetworkManager, NetworkRecord } from '../../network/index.js';
 import type { Stores } from '../../store/root.js';
 import { storesFor, type GlobalArgs } from '../global.js';
+import { commandGroup } from '../command-group.js';
 import { formatTemplate, table } from '../render.js';
 
 /**
@@ -179,20 +180,12 @@ const disconnect: CommandModule<GlobalArgs, DisconnectArgs> = {
   },
 };
 
-export const networkCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'network <command>',
+export const networkCommand = commandGroup({
+  name: 'network',
   describe: 'Manage container networks (bridge networks through the CNI plugins)',
-  builder: (y: Argv<GlobalArgs>) =>
-    y
-      .command(create)
-      .command(ls)
-      .command(inspect)
-      .command(rm)
-      .command(prune)
-      .command(connect)
-      .command(disconnect)
-      .demandCommand(1, 'Error: a network command is required (see tsbuild network --help)')
-      .example('$0 network create appnet', 'create a network')
-      .example('$0 run -d --network appnet --name web IMAGE', 'run a container on it; peers reach it as "web"') as never,
-  handler: () => undefined,
-};
+  subcommands: [create, ls, inspect, rm, prune, connect, disconnect] as never[],
+  examples: [
+    ['$0 network create appnet', 'create a network'],
+    ['$0 run -d --network appnet --name web IMAGE', 'run a container on it; peers reach it as "web"'],
+  ],
+});

@@ -1,6 +1,5 @@
-// `tsbuild system prune` and `tsbuild system df`, as podman and docker have them. They are
-// subcommands of `system` (system.ts registers them beside `system check`); systemGcCommand below
-// is the `system` group with just these two, for a tree without system.ts.
+// `tsbuild system prune` and `tsbuild system df`, as podman and docker have them: subcommands of
+// `system` (system.ts registers them beside `system check`).
 import type { CommandModule } from 'yargs';
 import { storesFor, type GlobalArgs } from '../global.js';
 import { reclaimedLine } from '../gc-flags.js';
@@ -126,15 +125,3 @@ function verbose(usage: DiskUsage): string {
 }
 
 /** The `system` group with prune and df only (system.ts, with `system check`, supersedes it). */
-export const systemGcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'system <command>',
-  describe: 'Manage the storage root (prune, df)',
-  builder: (y) =>
-    y
-      .command(systemPruneCommand as never)
-      .command(systemDfCommand as never)
-      .demandCommand(1, 'Error: a system command is required (see tsbuild system --help)')
-      .example('$0 system df', 'space by kind')
-      .example('$0 system prune -a', 'remove everything no container uses') as never,
-  handler: () => undefined,
-};

@@ -1,8 +1,10 @@
-// `tsbuild system ...`: store-wide maintenance (podman's `system` command). The command is built
-// from SUBCOMMANDS, so a subcommand living in another module is one more entry there.
-import type { Argv, CommandModule } from 'yargs';
+// `tsbuild system ...`: store-wide maintenance (podman's `system` command): check here, prune
+// and df in system-gc.ts.
+import type { CommandModule } from 'yargs';
 import { TsbuildError } from '../../errors.js';
 import { storesFor, type GlobalArgs } from '../global.js';
+import { systemDfCommand, systemPruneCommand } from './system-gc.js';
+import { commandGroup } from '../command-group.js';
 
 interface CheckArgs extends GlobalArgs {
   quick: boolean;
@@ -26,14 +28,22 @@ export const systemCheckCommand: CommandModule<GlobalArgs, CheckArgs> = {
     // Opening the store runs start-up recovery; listing containers settles those whose monitor died.
     const stores = await storesFor(args);
     await (await import('../../container/records.js')).listContainers(stores);
-    const { checkStore, describeCounts } = await import('../../store/check.js');
-    let report = await checkStore(stores, { quick: args.quick });
-    for (const p of report.problems) process.stdout.write(`${p.line}\n`);
-    if (report.problems.length > 0 && args.repair) {
-      const { repairStore } = await import('../../store/repair.js');
-      for (const line of await repairStore(stores, report.problems, { force: args.force })) process.stdout.write(`repaired: ${line}\n`);
+    const [{ checkStore, describeCounts }, { acquireGcLock }] = await Promise.all([import('../../store/check.js'), import('../../store/lease.js')]);
+    // The collector's lock: no prune removes records and blobs half-way through what is being
+    // checked, and nothing leased by a running build (store/lease.ts) is added meanwhile.
+    const lock = await acquireGcLock(stores.layout.root);
+    let report;
+    try {
       report = await checkStore(stores, { quick: args.quick });
       for (const p of report.problems) process.stdout.write(`${p.line}\n`);
+      if (report.problems.length > 0 && args.repair) {
+        const { repairStore } = await import('../../store/repair.js');
+        for (const line of await repairStore(stores, report.problems, { force: args.force })) process.stdout.write(`repaired: ${line}\n`);
+        report = await checkStore(stores, { quick: args.quick });
+        for (const p of report.problems) process.stdout.write(`${p.line}\n`);
+      }
+    } finally {
+      await lock.release();
     }
     if (report.problems.length > 0) {
       throw new TsbuildError('IO', `the store has ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}`, {
@@ -49,15 +59,13 @@ export const systemCheckCommand: CommandModule<GlobalArgs, CheckArgs> = {
   },
 };
 
-/** Every `system` subcommand; one from another module is one more entry (and its import). */
-const SUBCOMMANDS: CommandModule<GlobalArgs, never>[] = [systemCheckCommand as never];
-
-export const systemCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'system',
-  describe: 'Manage the storage root (check)',
-  builder: (y: Argv<GlobalArgs>) =>
-    SUBCOMMANDS.reduce((acc, sub) => acc.command(sub), y)
-      .demandCommand(1, 'Error: a system command is required (see tsbuild system --help)')
-      .example('$0 system check', 'verify the store') as never,
-  handler: () => undefined,
-};
+export const systemCommand = commandGroup({
+  name: 'system',
+  describe: 'Manage the storage root (check, prune, df)',
+  subcommands: [systemCheckCommand, systemPruneCommand, systemDfCommand] as never[],
+  examples: [
+    ['$0 system check', 'verify the store'],
+    ['$0 system df', 'space by kind'],
+    ['$0 system prune -a', 'remove everything no container uses'],
+  ],
+});

@@ -1,8 +1,9 @@
 // `tsbuild volume create|ls|inspect|rm|prune`: named volumes in podman's words. The store lives in
 // src/volume/; this module only parses flags and prints.
 import { createInterface } from 'node:readline/promises';
-import type { Argv, CommandModule } from 'yargs';
+import type { CommandModule } from 'yargs';
 import { storesFor, type GlobalArgs } from '../global.js';
+import { commandGroup } from '../command-group.js';
 import { formatTemplate, table } from '../render.js';
 import type { VolumeRecord } from '../../volume/index.js';
 
@@ -188,18 +189,12 @@ const pruneCommand: CommandModule<GlobalArgs, PruneArgs> = {
   },
 };
 
-export const volumeCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'volume',
+export const volumeCommand = commandGroup({
+  name: 'volume',
   describe: 'Manage volumes (create, ls, inspect, rm, prune)',
-  builder: (y: Argv<GlobalArgs>) =>
-    y
-      .command(createCommand)
-      .command(lsCommand)
-      .command(inspectCommand)
-      .command(rmCommand)
-      .command(pruneCommand)
-      .demandCommand(1, 'Error: a volume command is required (see tsbuild volume --help)')
-      .example('$0 volume create pgdata', 'create a named volume')
-      .example('$0 run -v pgdata:/data IMAGE', 'use it in a container (created on first use as well)') as never,
-  handler: () => undefined,
-};
+  subcommands: [createCommand, lsCommand, inspectCommand, rmCommand, pruneCommand] as never[],
+  examples: [
+    ['$0 volume create pgdata', 'create a named volume'],
+    ['$0 run -v pgdata:/data IMAGE', 'use it in a container (created on first use as well)'],
+  ],
+});

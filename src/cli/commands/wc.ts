@@ -4,6 +4,7 @@
 import type { CommandModule } from 'yargs';
 import { TsbuildError } from '../../errors.js';
 import { storesFor, type GlobalArgs } from '../global.js';
+import { commandGroup } from '../command-group.js';
 import { formatTemplate } from '../render.js';
 import { withAbortOnSignals } from '../signals.js';
 import { commitCommand } from './commit.js';
@@ -130,26 +131,14 @@ const wcInspectCommand: CommandModule<GlobalArgs, WcInspectArgs> = {
   },
 };
 
-export const wcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'wc <command>',
+export const wcCommand = commandGroup({
+  name: 'wc',
   describe: 'Working containers, buildah\'s commands: from, run, copy, add, config, commit, mount, umount, containers, rm, inspect',
-  builder: (y) =>
-    y
-      .command(fromCommand)
-      .command(wcRunCommand)
-      .command(copyCommand)
-      .command(addCommand)
-      .command(configCommand)
-      .command(commitCommand)
-      .command(mountCommand)
-      .command(umountCommand)
-      .command(containersCommand)
-      .command(wcRmCommand)
-      .command(wcInspectCommand)
-      .demandCommand(1, 'Error: a wc command is required (see tsbuild wc --help)')
-      .example('ctr=$($0 wc from localhost/busybox)', 'a working container on an image')
-      .example('$0 wc copy $ctr ./hello /hello && $0 wc config --cmd \'["cat","/hello"]\' $ctr', 'add a file, set the command')
-      .example('$0 wc run $ctr -- sh -c \'echo built > /built\' && $0 wc commit $ctr myimg', 'run in it, commit it')
-      .epilogue(WC_EPILOGUE) as never,
-  handler: () => undefined,
-};
+  subcommands: [fromCommand, wcRunCommand, copyCommand, addCommand, configCommand, commitCommand, mountCommand, umountCommand, containersCommand, wcRmCommand, wcInspectCommand] as never[],
+  examples: [
+    ['ctr=$($0 wc from localhost/busybox)', 'a working container on an image'],
+    ['$0 wc copy $ctr ./hello /hello && $0 wc config --cmd \'["cat","/hello"]\' $ctr', 'add a file, set the command'],
+    ['$0 wc run $ctr -- sh -c \'echo built > /built\' && $0 wc commit $ctr myimg', 'run in it, commit it'],
+  ],
+  epilogue: WC_EPILOGUE,
+});

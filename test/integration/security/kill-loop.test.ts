@@ -12,7 +12,7 @@
 // seen.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { rm, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -264,6 +264,9 @@ async function exercise(s: Scenario, count: number): Promise<void> {
       failures.push(`${where}: system check exited ${check.code}:\n${check.stdout}${check.stderr}`);
       await run(s.root(), ['system', 'check', '--repair']);
     }
+    // The killed command's lease (store/lease.ts) went with the recovery that check ran.
+    const leases = await readdir(path.join(s.root().root, 'leases')).catch(() => []);
+    if (leases.length > 0) failures.push(`${where}: leases left: ${leases.join(', ')}`);
     try {
       const rerunStarted = Date.now();
       const rerun = s.needsRerun && !(await s.needsRerun(prepared)) ? undefined : await ok(s.root(), s.argv(prepared, n));
