@@ -108,7 +108,7 @@ describe('concurrent builds, prunes, rmi and pulls on one root', () => {
       }
       if (round > 0) expect(others[0]!.result.code === 0 || /^Error: image "copy-\d+" not found/m.test(others[0]!.result.stderr)).toBe(true);
 
-      expect(await storeProblems(t.root)).toEqual([]);
+      expect(await storeProblems(t)).toEqual([]);
       expect(await readdir(path.join(t.root, 'leases')).catch(() => [])).toEqual([]);
       const pruneEnded = others.find((o) => o.what === 'system prune -a')!.ended;
       const present = new Set((await images(t.root)).flatMap((i) => i.names));
@@ -131,6 +131,6 @@ describe('concurrent builds, prunes, rmi and pulls on one root', () => {
     expect(await sh(t, 'final', 'cat /same')).toBe('same\nfinal\n');
     await t.ok(['system', 'prune', '-a', '-f']);
     expect((await images(t.root)).flatMap((i) => i.names)).toEqual(['localhost/busybox-base:latest']);
-    expect(await storeProblems(t.root)).toEqual([]);
+    expect(await storeProblems(t)).toEqual([]);
   });
 });

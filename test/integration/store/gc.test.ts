@@ -67,7 +67,7 @@ describe('image prune and builder prune', () => {
     expect(allCached(again.stdout)).toBe(true);
     expect(await sh(t, 'app', 'cat /f')).toBe('one\n');
     expect(await sh(t, held.id, 'cat /f')).toBe('three\n');
-    expect(await storeProblems(t.root)).toEqual([]);
+    expect(await storeProblems(t)).toEqual([]);
   });
 
   it('image prune -a --filter removes only the unused images that match', async () => {
@@ -124,7 +124,7 @@ describe('image prune and builder prune', () => {
     expect(gone.id).toMatch(/^[a-f0-9]{64}$/);
     expect(await sh(t, 'gone', 'wc -c < /big')).toBe('153600\n');
     expect(await sh(t, 'mounted', 'cat /m')).toBe('m\n');
-    expect(await storeProblems(t.root)).toEqual([]);
+    expect(await storeProblems(t)).toEqual([]);
   });
 
   it('a live process keeps what its lease lists; a dead one\'s lease is ignored and removed', async () => {
@@ -303,7 +303,7 @@ describe('system df, volume prune and system prune', () => {
     expect([...(await snapshots(t.root)).keys()].every((x) => refs.snapshots.has(x))).toBe(true);
     expect(await sh(t, 'kept', 'cat /k')).toBe('k\n');
     expect(allCached((await build(t, 'kept', ['RUN echo k > /k'])).stdout)).toBe(true);
-    expect(await storeProblems(t.root)).toEqual([]);
+    expect(await storeProblems(t)).toEqual([]);
   });
 
   it('system prune -a --volumes removes every unused image, the whole build cache and unused volumes', async () => {

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { TestRoot } from '../../helpers/tsbuild.js';
 
 export interface ImageOnDisk {
   id: string;
@@ -87,33 +88,14 @@ export async function imageByName(root: string, name: string): Promise<ImageOnDi
 }
 
 /**
- * The store's consistency as `system check` will see it: every image's manifest, config and layer
- * blobs present (a layer's snapshot present, or its blob there to unpack it from), tmp/ empty.
- * Returns the problems found (none: []).
+ * What is wrong with the store once every command has ended: anything left in tmp/ (each command
+ * cleans up after itself; looked at before `system check`, whose start-up recovery would remove
+ * it), and every problem `system check` reports. None: [].
  */
-export async function storeProblems(root: string): Promise<string[]> {
-  const problems: string[] = [];
-  const [b, s] = [await blobs(root), await snapshots(root)];
-  const dir = path.join(root, 'records', 'images');
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    if (!name.endsWith('.json')) continue;
-    const record = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as { id: string; names: string[]; manifestDigest: string };
-    const what = `image ${record.names.join(',') || record.id}`;
-    if (!b.has(record.manifestDigest)) {
-      problems.push(`${what}: manifest ${record.manifestDigest} missing`);
-      continue;
-    }
-    const parts = await imageParts(root, record.manifestDigest);
-    if (!b.has(parts.configDigest)) {
-      problems.push(`${what}: config ${parts.configDigest} missing`);
-      continue;
-    }
-    parts.diffIds.forEach((d, i) => {
-      if (!b.has(d)) problems.push(`${what}: layer blob ${d} missing`);
-      if (!b.has(d) && !s.has(parts.chainIds[i]!)) problems.push(`${what}: layer ${i} has neither blob nor snapshot`);
-    });
-  }
-  const tmp = await readdir(path.join(root, 'tmp')).catch(() => [] as string[]);
-  if (tmp.length > 0) problems.push(`tmp/ holds ${tmp.join(', ')}`);
+export async function storeProblems(t: TestRoot): Promise<string[]> {
+  const tmp = await readdir(path.join(t.root, 'tmp')).catch(() => [] as string[]);
+  const problems = tmp.length > 0 ? [`tmp/ holds ${tmp.join(', ')}`] : [];
+  const check = await t.run(['system', 'check']);
+  if (check.code !== 0) problems.push(...check.stdout.split('\n').filter((l) => l !== ''), check.stderr.trim());
   return problems;
 }
