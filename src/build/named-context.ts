@@ -9,8 +9,6 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError, errnoCode } from '../errors.js';
-import { importArchive } from '../image/archive/load.js';
-import { openOciDir } from '../image/archive/oci-dir.js';
 import { loadImage, type Image, type LayerRef } from '../image/image.js';
 import type { Descriptor, Index } from '../oci/types.js';
 import { sha256Digest } from '../oci/types.js';
@@ -200,6 +198,8 @@ export async function namedContextState(session: BuildSession, name: string, whe
  * holds just that entry without names, so the store gains the layers but no image name.
  */
 async function importOciLayout(session: BuildSession, context: Extract<NamedContext, { kind: 'oci-layout' }>, what: string) {
+  // Loaded here: the archive code (and tar-stream under it) is 19 modules no other build needs.
+  const [{ importArchive }, { openOciDir }] = await Promise.all([import('../image/archive/load.js'), import('../image/archive/oci-dir.js')]);
   const layout = await openOciDir(context.dir);
   const json = async <T>(file: string): Promise<T> => {
     try {
