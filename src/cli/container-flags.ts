@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { TsbuildError } from '../errors.js';
+import { parseByteSize } from '../util/size.js';
 import type { CreateRequest } from '../container/create.js';
 import type { NetworkRequest, PortMapping, RestartPolicy } from '../container/types.js';
 import type { PullPolicy } from '../remote/policy.js';
@@ -198,17 +199,14 @@ function rethrow(err: unknown): unknown {
   return err;
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
 /** --log-opt KEY=VALUE: max-size (podman's and docker's json-file option); others are refused. */
 export function parseLogOptions(values: readonly string[]): number | undefined {
   let maxSize: number | undefined;
   for (const value of values) {
     const [key, size] = [value.slice(0, value.indexOf('=')), value.slice(value.indexOf('=') + 1)];
     if (key !== 'max-size') throw invalid(`--log-opt "${value}" is not supported: only max-size=SIZE`);
-    const m = /^(\d+(?:\.\d+)?)\s*([bkmg]?)b?$/i.exec(size.trim());
-    if (!m) throw invalid(`invalid --log-opt "${value}": expected max-size=<number>[<unit>] with unit b, k, m or g`);
-    maxSize = Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+    maxSize = parseByteSize(size);
+    if (maxSize === undefined) throw invalid(`invalid --log-opt "${value}": expected max-size=<number>[<unit>] with unit b, k, m or g`);
     if (maxSize < 1024) throw invalid(`invalid --log-opt "${value}": the smallest max-size is 1k`);
   }
   return maxSize;
@@ -216,9 +214,8 @@ export function parseLogOptions(values: readonly string[]): number | undefined {
 
 /** --memory: <number>[<unit>] with unit b, k, m, g (also kb, mb, ...), binary multiples; at least 6 MiB (docker's minimum). */
 export function parseMemory(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)b?$/i.exec(value.trim());
-  if (!m) throw invalid(`invalid --memory "${value}": expected <number>[<unit>] with unit b, k, m or g`);
-  const bytes = Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+  const bytes = parseByteSize(value);
+  if (bytes === undefined) throw invalid(`invalid --memory "${value}": expected <number>[<unit>] with unit b, k, m or g`);
   if (bytes < 6 * 1024 * 1024) throw invalid(`invalid --memory "${value}": the minimum memory limit is 6m`);
   return bytes;
 }

@@ -1,6 +1,7 @@
 // Flags and output shared by the prune commands (image, builder, system): --filter for images,
 // --keep-storage sizes, and the "Total reclaimed space" line.
 import { TsbuildError } from '../errors.js';
+import { parseByteSize } from '../util/size.js';
 import { parseDuration } from '../containerfile/duration.js';
 import type { ImageFilter } from '../store/gc.js';
 import { humanSize } from './render.js';
@@ -30,13 +31,11 @@ function untilTime(value: string, raw: string, now: number): number {
   return t;
 }
 
-const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
 /** --keep-storage: <number>[<unit>], units b, k, m, g, t (also kb, kib, ...), binary multiples as docker reads them. */
 export function parseStorageSize(value: string, flag = '--keep-storage'): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(value.trim());
-  if (!m) throw invalid(`invalid ${flag} "${value}": expected <number>[<unit>] with unit b, k, m, g or t (e.g. 512m, 10GB)`);
-  return Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+  const bytes = parseByteSize(value);
+  if (bytes === undefined) throw invalid(`invalid ${flag} "${value}": expected <number>[<unit>] with unit b, k, m, g or t (e.g. 512m, 10GB)`);
+  return bytes;
 }
 
 export function reclaimedLine(bytes: number): string {

@@ -17,20 +17,18 @@ import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { TsbuildError } from '../errors.js';
+import { parseByteSize } from './size.js';
 
 export const DEFAULT_INFLATE_FLOOR = 1024 ** 3;
 export const DEFAULT_INFLATE_RATIO = 200;
 /** ADD <url> bodies: large enough for any real download, small enough to stop an endless body well before a disk fills. */
 export const DEFAULT_MAX_DOWNLOAD = 16 * 1024 ** 3;
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4, tib: 1024 ** 4 };
-
 /** "64MiB", "1g", "1048576" -> bytes (binary units, as podman's sizes). */
 export function parseSize(text: string, what: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
-  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new TsbuildError('INVALID_ARGUMENT', `${what}: invalid size "${text}": expected bytes or a number with k, m, g or t (e.g. 64MiB)`);
-  return Math.floor(Number(m[1]) * unit);
+  const bytes = parseByteSize(text);
+  if (bytes === undefined) throw new TsbuildError('INVALID_ARGUMENT', `${what}: invalid size "${text}": expected bytes or a number with k, m, g or t (e.g. 64MiB)`);
+  return bytes;
 }
 
 function envNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, parse: (text: string) => number): number {

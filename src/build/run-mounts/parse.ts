@@ -5,6 +5,7 @@
 // Every mistake is a one-line INVALID_ARGUMENT error naming file:line.
 import path from 'node:path';
 import { TsbuildError } from '../../errors.js';
+import { parseByteSize } from '../../util/size.js';
 
 export type MountType = 'bind' | 'cache' | 'tmpfs' | 'secret' | 'ssh';
 export type CacheSharing = 'shared' | 'private' | 'locked';
@@ -251,10 +252,8 @@ function parseBool(key: string, v: string, error: (msg: string) => TsbuildError)
   throw error(`${key}="${v}" is not a boolean`);
 }
 
-/** docker/go-units RAMInBytes: a number with an optional binary unit (k, m, g, t, p; b/kb/kib...). */
 function parseSize(v: string, error: (msg: string) => TsbuildError): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$/i.exec(v.trim());
-  if (!m) throw error(`size "${v}" is not a size (e.g. 64m)`);
-  const power = ' kmgtp'.indexOf((m[2] || ' ').toLowerCase());
-  return Math.floor(Number(m[1]) * 1024 ** power);
+  const bytes = parseByteSize(v);
+  if (bytes === undefined) throw error(`size "${v}" is not a size (e.g. 64m)`);
+  return bytes;
 }

@@ -5,6 +5,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../../errors.js';
+import { parseByteSize } from '../../util/size.js';
 import { currentLimit, deviceNumbers, parseSecurityOpts, type ContainerResources } from '../../runtime/index.js';
 
 export interface ResourceFlagArgs {
@@ -56,13 +57,9 @@ function mapDefined<T, U>(v: T | undefined, f: (v: T) => U): U | undefined {
   return v === undefined ? undefined : f(v);
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
-/** <number>[<unit>], unit b, k, m, g or t (also kb, mb, ...), binary multiples, as Docker's RAMInBytes. */
 function size(value: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)b?$/i.exec(value.trim());
-  if (!m) throw invalid(`${flag} "${value}": expected <number>[<unit>] with unit b, k, m or g`);
-  const bytes = Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+  const bytes = parseByteSize(value);
+  if (bytes === undefined) throw invalid(`${flag} "${value}": expected <number>[<unit>] with unit b, k, m or g`);
   if (bytes <= 0) throw invalid(`${flag} "${value}": must be more than 0`);
   return bytes;
 }
