@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { acquireLock, type Lock } from './lock.js';
+import { acquireLock, processAlive, type Lock } from './lock.js';
 import { identify, identityAlive, type ProcessIdentity } from '../util/process-identity.js';
 
 export interface LeaseItems {
@@ -136,14 +136,8 @@ const TEMP_NAME = /^\.tmp-(\d+)-/;
 
 function ownerAlive(owner: LeaseFile['owner'] | undefined): boolean {
   if (!owner) return false;
-  if ('startTime' in owner) return identityAlive(owner);
-  // Written where /proc could not name the start time: the pid alone (a reused pid keeps it, harmlessly).
-  try {
-    process.kill(owner.pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  // Without a start time (/proc could not name it) the pid alone: a reused pid keeps it, harmlessly.
+  return 'startTime' in owner ? identityAlive(owner) : processAlive(owner.pid);
 }
 
 export interface LiveLeases {
@@ -164,7 +158,7 @@ export async function readLiveLeases(root: string): Promise<LiveLeases> {
     const file = path.join(dir, name);
     const temp = TEMP_NAME.exec(name);
     if (temp) {
-      if (!pidAlive(Number(temp[1]))) await rm(file, { force: true });
+      if (!processAlive(Number(temp[1]))) await rm(file, { force: true });
       continue;
     }
     if (!LEASE_NAME.test(name)) continue;
@@ -185,8 +179,4 @@ export async function readLiveLeases(root: string): Promise<LiveLeases> {
 /** Removes the lease files of processes that no longer run (start-up recovery may call it). */
 export async function removeStaleLeases(root: string): Promise<void> {
   await readLiveLeases(root);
-}
-
-function pidAlive(pid: number): boolean {
-  return ownerAlive({ pid });
 }
