@@ -12,7 +12,7 @@ export const rmiCommand: CommandModule<GlobalArgs, RmiArgs> = {
   builder: (y) =>
     y
       .positional('images', { type: 'string', array: true, demandOption: true })
-      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'remove an image even if it has several names' })
+      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'remove an image even if it has several names, and the containers made from it' })
       .example('$0 rmi hello', 'remove the name hello (and the image when it has no other name)')
       .example('$0 rmi -f 3f2a1b', 'remove an image by ID with all its names') as never,
   handler: async (args) => {

@@ -154,18 +154,36 @@ describe('image prune and builder prune', () => {
     expect((await snapshots(t.root)).has(chainId)).toBe(false);
   });
 
-  it('keeps the snapshots a running container is mounted on, even once its image is gone', async () => {
+  it('keeps what a running container uses: rmi refuses its image, builder prune keeps its snapshots', async () => {
     await build(t, 'mountedimg', ['RUN echo under > /under']);
     const image = await imageByName(t.root, 'localhost/mountedimg:latest');
     await t.ok(['run', '-d', '--name', 'runner', '--network', 'none', 'mountedimg', 'sleep', '600']);
     try {
-      await t.ok(['rmi', 'mountedimg']);
+      const refused = await t.run(['rmi', 'mountedimg']);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/^Error: image [0-9a-f]{12} is in use by container\(s\) runner$/m);
       await t.ok(['builder', 'prune', '-a']);
+      expect((await imageByName(t.root, 'localhost/mountedimg:latest')).id).toBe(image.id);
       expect((await snapshots(t.root)).has(image.chainIds.at(-1)!)).toBe(true);
       expect((await t.ok(['exec', 'runner', 'cat', '/under'])).stdout).toBe('under\n');
     } finally {
       await t.run(['rm', '-f', 'runner']);
     }
+  });
+
+  it('rmi -f removes the containers made from the image, then the image', async () => {
+    await build(t, 'forced', ['RUN echo forced > /forced']);
+    await t.ok(['create', '--name', 'forced-c', '--network', 'none', 'forced', 'true']);
+    const ctr = (await t.ok(['from', '--name', 'forced-w', 'forced'])).stdout.trim();
+    expect(ctr).toBe('forced-w');
+    const refused = await t.run(['rmi', 'forced']);
+    expect(refused.stderr).toMatch(/^Error: image [0-9a-f]{12} is in use by container\(s\) (forced-c, forced-w|forced-w, forced-c)$/m);
+    expect((await t.ok(['containers'])).stdout).toContain('forced-w');
+    await t.ok(['rmi', '-f', 'forced']);
+    expect((await t.ok(['ps', '-a', '--format', '{{.Names}}'])).stdout).not.toContain('forced-c');
+    expect((await t.ok(['containers'])).stdout).not.toContain('forced-w');
+    expect((await t.run(['inspect', 'forced'])).code).not.toBe(0);
+    expect(await storeProblems(t)).toEqual([]);
   });
 
   it('builder prune --keep-storage keeps the most recently used cache that fits and removes the rest', async () => {
