@@ -11,6 +11,7 @@ import { saveImages, writeOciDir } from '../image/archive/index.js';
 import { loadImage } from '../image/image.js';
 import type { Logger } from '../log.js';
 import { MediaType, sha256Digest, shortId, type ImageFormat, type Manifest } from '../oci/types.js';
+import { leaseImage } from '../store/references.js';
 import type { Stores } from '../store/root.js';
 import { mapLimit } from '../util/limit.js';
 import { createBlobInfoCache } from './blob-info.js';
@@ -43,6 +44,8 @@ const LAYER_CONCURRENCY = 4;
 /** Pushes `source` (a local image name or ID) to `destination` (default: `source`); returns the manifest digest. */
 export async function pushImage(stores: Stores, source: string, destination: string | undefined, options: PushOptions): Promise<string> {
   const record = await stores.images.get(source);
+  // Leased for the whole push, so a prune running meanwhile cannot take its blobs away (store/lease.ts).
+  await leaseImage(stores, record, `image "${source}"`);
   if (destination === undefined && isShortName(source)) {
     throw new TsbuildError('INVALID_ARGUMENT', `"${source}" does not name a registry; give a destination`, {
       hint: `e.g. tsbuild push ${source} registry.example.com/${source.replace(/^localhost\//, '')}`,

@@ -13,6 +13,7 @@ import { createGzip } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { TsbuildError, errnoCode } from '../../errors.js';
 import { MediaType, digestHex, sha256Digest, type Descriptor, type Index, type Manifest } from '../../oci/types.js';
+import { leaseImage } from '../../store/references.js';
 import type { Stores } from '../../store/root.js';
 import { tempName } from '../../util/fs.js';
 import { loadImage } from '../image.js';
@@ -88,6 +89,8 @@ export async function resolveImages(stores: Stores, refs: readonly string[]): Pr
   const byId = new Map<string, SavedImage>();
   for (const ref of refs) {
     const record = await stores.images.get(ref);
+    // Leased until the archive is written: a prune meanwhile cannot take its blobs away (store/lease.ts).
+    await leaseImage(stores, record, `image "${ref}"`);
     let wanted: string | undefined;
     try {
       wanted = normalizeImageName(ref);
