@@ -7,7 +7,7 @@
 //
 // Each command is timed once, then killed at delays spread evenly over that duration, plus one very
 // early (5 ms) and one very late. TSBUILD_KILL_POINTS sets the total number of kill points (default
-// 52, so that at least 50 land). A kill that comes after the command finished does not count as
+// 56, of which at least 50 must land; of a larger count, 90%). A kill that comes after the command finished does not count as
 // exercised; it is retried (up to three times) at the same fraction of the shorter duration just
 // seen.
 import { spawn } from 'node:child_process';
@@ -20,7 +20,9 @@ import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
 import { BIN, buildBusyboxBase, createTestRoot, makeContext, mountsUnder, type CliResult, type TestRoot } from '../../helpers/tsbuild.js';
 import { createEnv, type Env } from '../remote/helpers.js';
 
-const TOTAL = Number(process.env.TSBUILD_KILL_POINTS ?? '') || 52;
+const TOTAL = Number(process.env.TSBUILD_KILL_POINTS ?? '') || 56;
+/** On a loaded machine some commands beat even their retried kills; these many must land. */
+const MIN_LANDED = Math.max(Math.min(50, TOTAL), Math.floor(TOTAL * 0.9));
 
 let env: Env;
 let registry: TestRegistry;
@@ -322,8 +324,8 @@ describe('SIGKILL at many points', () => {
     process.stderr.write(`kill loop timings: ${timings.join('; ')}\n`);
     process.stderr.write(`kill loop: ${total} of ${tried} kills landed before the command finished (${summary})\n`);
     expect(failures).toEqual([]);
-    // Kills that came after the command had finished are retried: all but two points must land.
-    expect(total).toBeGreaterThanOrEqual(counts.reduce((a, b) => a + b, 0) - 2);
+    // Kills that came after the command had finished are retried; most points must land.
+    expect(total).toBeGreaterThanOrEqual(MIN_LANDED);
     // The final state is consistent too.
     expect((await run(t, ['system', 'check'])).code).toBe(0);
   }, 1_800_000);
