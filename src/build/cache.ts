@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { ContentStore } from '../content/store.js';
 import { digestHex } from '../oci/types.js';
 import { lease } from '../store/lease.js';
-import type { Stores } from '../store/root.js';
+import type { RootLayout, Stores } from '../store/root.js';
 import { readJson, writeJsonAtomic } from '../util/fs.js';
 import type { RemoteCache } from './remote-cache.js';
 import type { BuildOptions } from './session.js';
@@ -27,7 +27,8 @@ export interface BuildCache {
 }
 
 export interface BuildCacheOptions {
-  cacheDir: string;
+  /** Where the entries live (layout.cacheSteps) and whose leases hold their layers (layout.root). */
+  layout: Pick<RootLayout, 'root' | 'cacheSteps'>;
   content: ContentStore;
   /** Entries created longer ago than this are misses (--cache-ttl). */
   ttlMs?: number;
@@ -38,7 +39,7 @@ export interface BuildCacheOptions {
 }
 
 export function createBuildCache(options: BuildCacheOptions): BuildCache {
-  const entryPath = (key: string): string => path.join(options.cacheDir, 'steps', `${digestHex(key)}.json`);
+  const entryPath = (key: string): string => path.join(options.layout.cacheSteps, `${digestHex(key)}.json`);
   const fresh = (created: string): boolean => options.ttlMs === undefined || Date.now() - Date.parse(created) <= options.ttlMs;
   let remote: Promise<RemoteCache> | undefined;
   const remoteCache = (): Promise<RemoteCache> | undefined => (options.remote ? (remote ??= options.remote()) : undefined);
@@ -47,8 +48,8 @@ export function createBuildCache(options: BuildCacheOptions): BuildCache {
   return {
     async lookup(key) {
       const entry = await readJson<CacheEntry>(entryPath(key)).catch(() => undefined);
-      // The layer is leased before it is looked for (store/lease.ts); cacheDir is <root>/cache.
-      if (entry?.layer) await lease(path.dirname(options.cacheDir), { blobs: [entry.layer.diffId] });
+      // The layer is leased before it is looked for (store/lease.ts).
+      if (entry?.layer) await lease(options.layout.root, { blobs: [entry.layer.diffId] });
       if (entry && fresh(entry.created) && (!entry.layer || (await options.content.has(entry.layer.diffId)))) {
         // The entry's mtime is its last use: builder prune --keep-storage keeps the most recent.
         const now = new Date();
@@ -102,5 +103,5 @@ export function openBuildCache(stores: Stores, options: BuildOptions): BuildCach
   const log = (line: string): void => {
     if (!options.quiet) options.stdout.write(`${line}\n`);
   };
-  return createBuildCache({ cacheDir: stores.layout.cache, content: stores.content, ttlMs: options.cacheTtlMs, remote, log });
+  return createBuildCache({ layout: stores.layout, content: stores.content, ttlMs: options.cacheTtlMs, remote, log });
 }

@@ -20,7 +20,7 @@ export async function commitFinalImage(session: BuildSession, final: StageState)
   const added = final.layers.slice(base.length);
   // Made layers are remembered locally only: they derive from layers the step cache (and its
   // registry side, which is closed by now) already covers.
-  const cache = session.cache ? createBuildCache({ cacheDir: stores.layout.cache, content: stores.content }) : undefined;
+  const cache = session.cache ? createBuildCache({ layout: stores.layout, content: stores.content }) : undefined;
   const making = { stores, cache, epoch };
   let layers: LayerRef[];
   if (options.squash === 'all') layers = await squashAll(making, final.layers);

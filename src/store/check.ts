@@ -204,7 +204,7 @@ async function checkSnapshots(stores: Stores, problems: Problem[], rel: (p: stri
 }
 
 async function checkCache(stores: Stores, blobs: BlobState, problems: Problem[], rel: (p: string) => string): Promise<number> {
-  const dir = path.join(stores.layout.cache, 'steps');
+  const dir = stores.layout.cacheSteps;
   let count = 0;
   for (const name of (await readdir(dir).catch(() => [] as string[])).sort()) {
     if (tempOwner(name) !== undefined) continue;
@@ -269,7 +269,7 @@ async function checkContainers(stores: Stores, problems: Problem[], rel: (p: str
 /** Temp files, mount points, mounts and locks left by processes that no longer run. */
 async function checkLeftovers(stores: Stores, containers: Map<string, ContainerRecord>, problems: Problem[], rel: (p: string) => string): Promise<void> {
   const { root, mounts, locks } = stores.layout;
-  for (const leftover of await deadTempFiles(root)) {
+  for (const leftover of await deadTempFiles(stores.layout)) {
     problems.push({ line: `temp file ${rel(leftover.path)}: left by dead process ${leftover.pid}`, repair: { kind: 'remove-path', path: leftover.path } });
   }
   // Everything in tmp/ is named by its owner's pid; what is not can never be cleaned up by recovery.

@@ -53,10 +53,6 @@ export interface CollectResult {
   cacheMountsInUse: number;
 }
 
-export function runMountsDir(stores: Stores): string {
-  return path.join(stores.layout.cache, 'run-mounts');
-}
-
 export async function collectGarbage(stores: Stores, options: CollectOptions): Promise<CollectResult> {
   const lock = await acquireGcLock(stores.layout.root);
   try {
@@ -186,7 +182,7 @@ export interface CacheMount {
 }
 
 export async function listCacheMounts(stores: Stores): Promise<CacheMount[]> {
-  const dir = runMountsDir(stores);
+  const dir = stores.layout.runMounts;
   const out: CacheMount[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     // <sha256 of the id>; beside them lock files (<hex>.lock) and seeds being made (<hex>.tmp-<pid>-...).

@@ -5,6 +5,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { lockHolder, processAlive } from './lock.js';
+import type { RootLayout } from './root.js';
 
 // A prefix: what is made from a temp name carries it too (an overlay work dir `<upper>.work`).
 const TEMP_OWNER = /^\.[a-z]+(?:-[a-z]+)*-(\d+)-/;
@@ -31,7 +32,7 @@ export interface Leftover {
  * Directories that may hold temp files: tmp/, and every directory whose records are replaced
  * atomically (the temp file sits beside the record until it is renamed over it).
  */
-async function tempDirs(root: string): Promise<string[]> {
+async function tempDirs({ root, runMounts }: Pick<RootLayout, 'root' | 'runMounts'>): Promise<string[]> {
   const sub = async (dir: string): Promise<string[]> =>
     (await readdir(path.join(root, dir), { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => path.join(root, dir, e.name));
   const [records, containers, cache] = await Promise.all([sub('records'), sub('containers'), sub('cache')]);
@@ -42,15 +43,15 @@ async function tempDirs(root: string): Promise<string[]> {
     path.join(root, 'volumes'),
     path.join(root, 'networks'),
     ...records,
-    ...cache.filter((d) => path.basename(d) !== 'run-mounts'),
+    ...cache.filter((d) => d !== runMounts),
     ...containers,
   ];
 }
 
 /** Temp files and dirs of processes that no longer run. */
-export async function deadTempFiles(root: string): Promise<Leftover[]> {
+export async function deadTempFiles(layout: Pick<RootLayout, 'root' | 'runMounts'>): Promise<Leftover[]> {
   const found: Leftover[] = [];
-  for (const dir of await tempDirs(root)) {
+  for (const dir of await tempDirs(layout)) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       const pid = tempOwner(name);
       if (pid !== undefined && !processAlive(pid)) found.push({ path: path.join(dir, name), pid });

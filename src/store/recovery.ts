@@ -12,10 +12,10 @@ import { identityAlive } from '../util/process-identity.js';
 import { deadTempFiles, mountOwner, staleLocks } from './leftovers.js';
 import { removeStaleLeases } from './lease.js';
 import { processAlive, removeStaleLock } from './lock.js';
-import type { Stores } from './root.js';
+import type { RootLayout, Stores } from './root.js';
 
 export async function recoverRoot(
-  dirs: { root: string; tmp: string; mounts: string; locks: string; runcState: string; containers: string },
+  dirs: Pick<RootLayout, 'root' | 'tmp' | 'mounts' | 'locks' | 'runcState' | 'containers' | 'runMounts'>,
   logger: Logger,
 ): Promise<void> {
   // Containers first: their root filesystems are among the mounts removed below.
@@ -31,7 +31,7 @@ export async function recoverRoot(
     }
     await rmdir(target).catch(() => undefined);
   }
-  for (const leftover of await deadTempFiles(dirs.root)) {
+  for (const leftover of await deadTempFiles(dirs)) {
     logger.info({ path: leftover.path }, 'removing leftover temp file of a dead process');
     await rm(leftover.path, { recursive: true, force: true });
     await removeUnbornContainer(dirs.containers, leftover.path);

@@ -86,12 +86,8 @@ export interface CacheEntryInfo {
   fileSize: number;
 }
 
-export function stepsDir(stores: Stores): string {
-  return path.join(stores.layout.cache, 'steps');
-}
-
 export async function listCacheEntries(stores: Stores): Promise<CacheEntryInfo[]> {
-  const dir = stepsDir(stores);
+  const dir = stores.layout.cacheSteps;
   const out: CacheEntryInfo[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!name.endsWith('.json') || !HEX.test(name.slice(0, -5))) continue;

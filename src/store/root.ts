@@ -18,6 +18,10 @@ export interface RootLayout {
   cache: string;
   containers: string;
   runcState: string;
+  /** Build cache entries: <cache>/steps/<key>.json. */
+  cacheSteps: string;
+  /** RUN --mount=type=cache directories. */
+  runMounts: string;
 }
 
 export interface Stores {
@@ -38,6 +42,8 @@ export function rootLayout(root: string): RootLayout {
     cache: path.join(abs, 'cache'),
     containers: path.join(abs, 'containers'),
     runcState: path.join(abs, 'runc'),
+    cacheSteps: path.join(abs, 'cache', 'steps'),
+    runMounts: path.join(abs, 'cache', 'run-mounts'),
   };
 }
 

@@ -18,12 +18,12 @@ import { bindSpec, type MountEnv, type MountSource, type PreparedMount } from '.
 /** A locked cache may be held by a long RUN; waiting a day is "forever" for a build. */
 const LOCKED_WAIT_MS = 24 * 3600_000;
 
-export function cacheMountDir(cacheRoot: string, id: string): string {
-  return path.join(cacheRoot, 'run-mounts', digestHex(sha256Digest(id)));
+export function cacheMountDir(runMounts: string, id: string): string {
+  return path.join(runMounts, digestHex(sha256Digest(id)));
 }
 
 export async function cacheMount(m: RunMount, source: MountSource | undefined, env: MountEnv, index: number): Promise<PreparedMount> {
-  const dir = cacheMountDir(env.stores.layout.cache, m.id);
+  const dir = cacheMountDir(env.stores.layout.runMounts, m.id);
   await mkdir(path.dirname(dir), { recursive: true, mode: 0o700 });
   let use = dir;
   if (m.sharing !== 'shared') {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBuildCache } from '../../../src/build/cache.js';
+import { rootLayout } from '../../../src/store/root.js';
 import { parseOutputSpec } from '../../../src/build/output.js';
 import { parseCacheRepository } from '../../../src/build/remote-cache.js';
 import type { ContentStore } from '../../../src/content/store.js';
@@ -68,12 +69,12 @@ describe('--cache-ttl', () => {
   it('ignores entries created longer ago than the TTL and keeps younger ones', async () => {
     const key = `sha256:${'1'.repeat(64)}`;
     const old = `sha256:${'2'.repeat(64)}`;
-    const writer = createBuildCache({ cacheDir: dir, content });
+    const writer = createBuildCache({ layout: rootLayout(dir), content });
     await writer.store(key, { layer: { diffId: `sha256:${'3'.repeat(64)}`, size: 1 }, created: new Date(Date.now() - 60_000).toISOString() });
     await writer.store(old, { created: new Date(Date.now() - 3 * 3600_000).toISOString() });
-    const cache = createBuildCache({ cacheDir: dir, content, ttlMs: 3600_000 });
+    const cache = createBuildCache({ layout: rootLayout(dir), content, ttlMs: 3600_000 });
     expect(await cache.lookup(key)).toBeDefined();
     expect(await cache.lookup(old)).toBeUndefined();
-    expect(await createBuildCache({ cacheDir: dir, content }).lookup(old)).toBeDefined();
+    expect(await createBuildCache({ layout: rootLayout(dir), content }).lookup(old)).toBeDefined();
   });
 });
