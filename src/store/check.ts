@@ -4,13 +4,11 @@
 // promise: blobs are named by their content, an image's manifest, config and layer blobs exist
 // (a missing snapshot is not a problem while its layer blob exists: it is unpacked on use), and
 // nothing of a dead process is left (temp files, mount points, mounts, locks, runc state).
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { ContainerRecord } from '../container/types.js';
 import { chainIds, isDigest, shortId, type ImageConfig, type Manifest } from '../oci/types.js';
+import { fileDigest } from '../util/hashing-stream.js';
 import { mountedTargets } from '../util/mounts.js';
 import { deadTempFiles, mountOwner, staleLocks, tempOwner } from './leftovers.js';
 import { processAlive } from './lock.js';
@@ -102,12 +100,6 @@ async function checkBlobs(stores: Stores, quick: boolean, problems: Problem[], r
     }
   }
   return state;
-}
-
-async function fileDigest(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
-  return `sha256:${hash.digest('hex')}`;
 }
 
 /** The JSON a blob holds, or why it cannot be had. */

@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { TsbuildError, isTsbuildError } from '../../errors.js';
+import { fileDigest } from '../../util/hashing-stream.js';
 import {
   MediaType,
   chainIds,
@@ -266,9 +267,7 @@ async function ingestLayer(stores: Stores, archive: ExtractedArchive, layer: Sou
       // gunzip usually trips over a damaged blob before the verifier has seen all of it; a blob
       // that differs from its manifest digest is a digest mismatch, not merely bad gzip.
       if (layer.digest !== undefined) {
-        const hash = createHash('sha256');
-        for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-        const actual = `sha256:${hash.digest('hex')}`;
+        const actual = await fileDigest(file);
         if (actual !== layer.digest) {
           throw new TsbuildError('DIGEST_MISMATCH', `${what} has digest ${actual}, but the manifest says ${layer.digest}`, { cause: err });
         }
