@@ -10,7 +10,7 @@ import type { ContainerRecord } from '../container/types.js';
 import { chainIds, isDigest, shortId, type ImageConfig, type Manifest } from '../oci/types.js';
 import { fileDigest } from '../util/hashing-stream.js';
 import { mountedTargets } from '../util/mounts.js';
-import { deadTempFiles, mountOwner, staleLocks, tempOwner } from './leftovers.js';
+import { buildContainerOwner, deadTempFiles, mountOwner, staleLocks, tempOwner } from './leftovers.js';
 import { processAlive } from './lock.js';
 import type { Stores } from './root.js';
 
@@ -306,10 +306,10 @@ async function checkLeftovers(stores: Stores, containers: Map<string, ContainerR
 /** runc state must belong to a live build or to a container record that is running. */
 async function checkRunc(stores: Stores, containers: Map<string, ContainerRecord>, problems: Problem[]): Promise<void> {
   for (const id of (await readdir(stores.layout.runcState).catch(() => [] as string[])).sort()) {
-    const build = /^tsbuild-(\d+)-/.exec(id)?.[1];
+    const build = buildContainerOwner(id);
     let stale: string | undefined;
     if (build !== undefined) {
-      if (!processAlive(Number(build))) stale = `build container of dead process ${build}`;
+      if (!processAlive(build)) stale = `build container of dead process ${build}`;
     } else if (HEX64.test(id)) {
       const record = containers.get(id);
       if (!record) stale = 'no container record';

@@ -10,6 +10,7 @@ import type { RootLayout } from './root.js';
 // A prefix: what is made from a temp name carries it too (an overlay work dir `<upper>.work`).
 const TEMP_OWNER = /^\.[a-z]+(?:-[a-z]+)*-(\d+)-/;
 const MOUNT_OWNER = /^(\d+)-/;
+const BUILD_CONTAINER_OWNER = /^tsbuild-(\d+)-/;
 
 /** The pid a temp name (`.<kind>-<pid>-<rand>`) carries, if it is one. */
 export function tempOwner(name: string): number | undefined {
@@ -20,6 +21,12 @@ export function tempOwner(name: string): number | undefined {
 /** The pid a mount point name under mounts/ (`<pid>-<rand>`) carries, if it is one. */
 export function mountOwner(name: string): number | undefined {
   const owner = MOUNT_OWNER.exec(name)?.[1];
+  return owner === undefined ? undefined : Number(owner);
+}
+
+/** The pid a build's runc container name (`tsbuild-<pid>-<rand>`) carries, if it is one. */
+export function buildContainerOwner(id: string): number | undefined {
+  const owner = BUILD_CONTAINER_OWNER.exec(id)?.[1];
   return owner === undefined ? undefined : Number(owner);
 }
 

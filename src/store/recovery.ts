@@ -9,7 +9,7 @@ import { execFile } from '../util/exec.js';
 import { readJson } from '../util/fs.js';
 import { mountedTargets } from '../util/mounts.js';
 import { identityAlive } from '../util/process-identity.js';
-import { deadTempFiles, mountOwner, staleLocks } from './leftovers.js';
+import { buildContainerOwner, deadTempFiles, mountOwner, staleLocks } from './leftovers.js';
 import { removeStaleLeases } from './lease.js';
 import { processAlive, removeStaleLock } from './lock.js';
 import type { RootLayout, Stores } from './root.js';
@@ -64,8 +64,6 @@ export async function releaseOrphanedNetworks(stores: Stores): Promise<void> {
   await releaseOrphanedAttachments(stores);
 }
 
-const BUILD_CONTAINER = /^tsbuild-(\d+)-/;
-
 /**
  * runc does not die with the tsbuild process that started it, so after a crash or SIGKILL its
  * container may still run. Build containers carry the owner's pid in their name. Containers of the
@@ -76,8 +74,8 @@ const BUILD_CONTAINER = /^tsbuild-(\d+)-/;
  */
 async function deleteOrphanContainers(dirs: { runcState: string; containers: string }, logger: Logger): Promise<void> {
   for (const id of await readdir(dirs.runcState).catch(() => [] as string[])) {
-    const owner = BUILD_CONTAINER.exec(id)?.[1];
-    const orphan = owner !== undefined ? !processAlive(Number(owner)) : await containerOrphaned(dirs.containers, id);
+    const owner = buildContainerOwner(id);
+    const orphan = owner !== undefined ? !processAlive(owner) : await containerOrphaned(dirs.containers, id);
     if (!orphan) continue;
     logger.info({ container: id }, 'deleting a container left by a dead process');
     await execFile(['runc', '--root', dirs.runcState, 'delete', '--force', id]).catch((err: unknown) =>
