@@ -14,6 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
+import { tempName } from '../util/fs.js';
+import { tempOwner } from './leftovers.js';
 import { acquireLock, processAlive, type Lock } from './lock.js';
 import { identify, identityAlive, type ProcessIdentity } from '../util/process-identity.js';
 
@@ -112,7 +114,7 @@ async function writeLease(file: string, blobs: ReadonlySet<string>, snapshots: R
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const body: LeaseFile = { owner: identify(process.pid) ?? { pid: process.pid }, blobs: [...blobs], snapshots: [...snapshots] };
   // Atomic but not fsynced: after a crash the owner is dead and its lease means nothing anyway.
-  const tmp = path.join(path.dirname(file), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const tmp = tempName(path.dirname(file));
   try {
     await writeFile(tmp, JSON.stringify(body));
     await rename(tmp, file);
@@ -132,7 +134,6 @@ export async function releaseLeases(root: string): Promise<void> {
 }
 
 const LEASE_NAME = /^(\d+)-[a-f0-9]+\.json$/;
-const TEMP_NAME = /^\.tmp-(\d+)-/;
 
 function ownerAlive(owner: LeaseFile['owner'] | undefined): boolean {
   if (!owner) return false;
@@ -156,9 +157,9 @@ export async function readLiveLeases(root: string): Promise<LiveLeases> {
   const out: LiveLeases = { blobs: new Set(), snapshots: new Set(), otherOwners: 0 };
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const file = path.join(dir, name);
-    const temp = TEMP_NAME.exec(name);
-    if (temp) {
-      if (!processAlive(Number(temp[1]))) await rm(file, { force: true });
+    const tempPid = tempOwner(name);
+    if (tempPid !== undefined) {
+      if (!processAlive(tempPid)) await rm(file, { force: true });
       continue;
     }
     if (!LEASE_NAME.test(name)) continue;
