@@ -116,11 +116,13 @@ export function shortId(digest: string): string {
 /** Chain IDs per the OCI image spec: ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln)). */
 export function chainIds(diffIds: readonly string[]): string[] {
   const chain: string[] = [];
-  for (const diffId of diffIds) {
-    const previous = chain[chain.length - 1];
-    chain.push(previous === undefined ? diffId : sha256Digest(`${previous} ${diffId}`));
-  }
+  for (const diffId of diffIds) chain.push(nextChainId(chain[chain.length - 1], diffId));
   return chain;
+}
+
+/** The chain ID of `diffId` stacked on the chain `parent` (undefined: a bottom layer). */
+export function nextChainId(parent: string | undefined, diffId: string): string {
+  return parent === undefined ? diffId : sha256Digest(`${parent} ${diffId}`);
 }
 
 /** The platform of this machine, in OCI terms. */

@@ -9,7 +9,7 @@ import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import type { ImageRecord } from '../image/store.js';
-import { chainIds, sha256Digest, shortId, type ImageConfig, type Manifest } from '../oci/types.js';
+import { chainIds, nextChainId, sha256Digest, shortId, type ImageConfig, type Manifest } from '../oci/types.js';
 import { lease, type LiveLeases } from './lease.js';
 import type { Stores } from './root.js';
 import { readJson } from '../util/fs.js';
@@ -157,7 +157,7 @@ export function markCache(pinned: Marks, entries: readonly CacheEntryInfo[], sna
   while (queue.length > 0) {
     const parent = queue.pop();
     for (const d of diffIds) {
-      const child = parent === undefined ? d : sha256Digest(`${parent} ${d}`);
+      const child = nextChainId(parent, d);
       if (!snapshots.has(child) || marks.snapshots.has(child)) continue;
       marks.snapshots.add(child);
       cacheSnapshots.set(child, d);
