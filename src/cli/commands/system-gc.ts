@@ -123,5 +123,3 @@ function verbose(usage: DiskUsage): string {
     `Build cache usage:\n\n${table(cache)}`,
   ].join('\n');
 }
-
-/** The `system` group with prune and df only (system.ts, with `system check`, supersedes it). */
