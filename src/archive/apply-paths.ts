@@ -56,10 +56,12 @@ export class ExtractionState {
     const cached = this.parents.get(parentRel);
     if (cached !== undefined) return cached;
     const host = await this.resolve(parentRel, entryName, true);
+    await this.settleWritesOn(host);
     let st;
     try {
       st = await lstat(host);
     } catch (err) {
+      if (errnoCode(err) === 'ENOTDIR') throw this.belowNonDirectory(entryName, await this.nonDirectoryAbove(host));
       if (errnoCode(err) !== 'ENOENT') throw err;
       // Missing components were appended literally by resolveInRoot, so this creates real dirs only.
       const first = await mkdir(host, { recursive: true });
@@ -68,11 +70,27 @@ export class ExtractionState {
         this.noteCreated(dir, true);
       }
     }
-    if (st && !st.isDirectory()) {
-      throw new TsbuildError('INVALID_ARGUMENT', `${this.what}: entry ${showName(entryName)} is below ${showName(parentRel)}, which is not a directory`);
-    }
+    if (st && !st.isDirectory()) throw this.belowNonDirectory(entryName, parentRel);
     this.parents.set(parentRel, host);
     return host;
+  }
+
+  private belowNonDirectory(entryName: string, parentRel: string): TsbuildError {
+    return new TsbuildError('INVALID_ARGUMENT', `${this.what}: entry ${showName(entryName)} is below ${showName(parentRel)}, which is not a directory`);
+  }
+
+  /** The root-relative path of the nearest existing thing above `host` (a lstat gave ENOTDIR, so not a directory). */
+  private async nonDirectoryAbove(host: string): Promise<string> {
+    let above = path.dirname(host);
+    while (above.length > this.root.length) {
+      try {
+        await lstat(above);
+        break;
+      } catch {
+        above = path.dirname(above);
+      }
+    }
+    return path.relative(this.root, above);
   }
 
   /** resolveInRoot with errors phrased for an archive entry. */
@@ -102,7 +120,7 @@ export class ExtractionState {
    */
   async existing(host: string): Promise<Stats | undefined> {
     if (this.freshDirs.has(path.dirname(host)) && !this.created.has(host)) return undefined;
-    if (this.inflight.has(host)) await this.settle();
+    await this.settleWritesOn(host);
     try {
       return await lstat(host);
     } catch (err) {
@@ -126,6 +144,16 @@ export class ExtractionState {
       })
       .finally(() => this.inflight.delete(host));
     this.inflight.set(host, task);
+  }
+
+  /**
+   * Waits for the background writes when one of them creates `host` or a path above it: until its
+   * open() has run, that file looks missing, and a parent made there would be a directory in its place.
+   */
+  private async settleWritesOn(host: string): Promise<void> {
+    for (const writing of this.inflight.keys()) {
+      if (host === writing || host.startsWith(`${writing}/`)) return this.settle();
+    }
   }
 
   /** Waits for all background writes; rethrows the first failure. */

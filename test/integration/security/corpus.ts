@@ -235,6 +235,7 @@ export const CORPUS: CorpusCase[] = [
     tree: (root) => expect(read(root, 'd/inner')).toBe('inner\n'),
   },
   { id: '35', title: 'an entry below a regular file', tar: tar([f('f', 'x'), f('f/below')]), error: invalid(/entry "f\/below" is below "f", which is not a directory/) },
+  { id: '62', title: 'an entry two levels below a regular file', tar: tar([f('f', 'x'), f('f/d/below')]), error: invalid(/entry "f\/d\/below" is below "f", which is not a directory/) },
   // Device nodes: created as in the tar (we are root), as buildah does for layers and ADD
   {
     id: '36', title: 'a character device (1:3)',
