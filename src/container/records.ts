@@ -3,12 +3,12 @@
 // both win. Reads go through settle.ts, so a caller never sees a container "running" whose monitor
 // is gone.
 import { randomBytes } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import { withLock } from '../store/lock.js';
 import type { Stores } from '../store/root.js';
-import { readJson, writeJsonAtomic } from '../util/fs.js';
+import { readJson, removeTree, writeJsonAtomic } from '../util/fs.js';
 import { containerPaths } from './paths.js';
 import type { ContainerRecord } from './types.js';
 
@@ -112,8 +112,9 @@ export async function mutateRecord(
   });
 }
 
+/** Never half-deleted, even by a crash: the record would be gone and the rest left (see removeTree). */
 export async function removeContainerDir(stores: Stores, id: string): Promise<void> {
-  await rm(containerDir(stores, id), { recursive: true, force: true });
+  await removeTree(containerDir(stores, id), stores.layout.tmp);
 }
 
 const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nifty', 'quiet', 'sharp', 'tender', 'vivid'];

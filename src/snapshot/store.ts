@@ -6,7 +6,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import { digestHex } from '../oci/types.js';
-import { pathExists, tempName } from '../util/fs.js';
+import { pathExists, removeTree, tempName } from '../util/fs.js';
 import { lease } from '../store/lease.js';
 
 export interface SnapshotStore {
@@ -53,15 +53,7 @@ export function createSnapshotStore(options: { root: string; tmpDir: string }): 
       await rm(preparedDir, { recursive: true, force: true });
     },
     async remove(chainId) {
-      // Rename away first so a reader never sees a half-deleted snapshot.
-      const doomed = tempName(options.tmpDir, 'rm');
-      try {
-        await rename(fsPath(chainId), doomed);
-      } catch (err) {
-        if (errnoCode(err) === 'ENOENT') return;
-        throw err;
-      }
-      await rm(doomed, { recursive: true, force: true });
+      await removeTree(fsPath(chainId), options.tmpDir);
     },
   };
 }

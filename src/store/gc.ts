@@ -3,13 +3,13 @@
 // mounts), then marks what is still referenced (store/references.ts) and deletes every blob and
 // snapshot nothing references. Image prune, builder prune and system prune are this pass with
 // different record choices; rmi leaves layers behind as build cache, and a pass reclaims them.
-import { readdir, rename, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readAllRecords } from '../container/records.js';
 import { isTsbuildError } from '../errors.js';
 import type { ImageRecord } from '../image/store.js';
 import type { ImageConfig } from '../oci/types.js';
-import { tempName } from '../util/fs.js';
+import { removeTree } from '../util/fs.js';
 import { acquireGcLock, readLiveLeases, type LiveLeases } from './lease.js';
 import { acquireLock } from './lock.js';
 import {
@@ -203,11 +203,7 @@ async function removeCacheMount(stores: Stores, dir: string): Promise<boolean> {
     throw err;
   }
   try {
-    // Renamed away first, so a build never finds a half-deleted cache.
-    const doomed = tempName(stores.layout.tmp, 'rm');
-    await rename(dir, doomed);
-    await rm(doomed, { recursive: true, force: true });
-    return true;
+    return await removeTree(dir, stores.layout.tmp);
   } finally {
     await lock.release();
   }

@@ -19,6 +19,23 @@ export function tempName(dir: string, prefix = 'tmp'): string {
   return path.join(dir, `.${prefix}-${process.pid}-${randomBytes(6).toString('hex')}`);
 }
 
+/**
+ * Removes the tree at `target` so that no one, a crash included, sees it half-deleted: it is
+ * renamed into `tmpDir` (same file system, a temp name that start-up recovery removes once this
+ * process is dead) and deleted there. False when nothing was at `target`.
+ */
+export async function removeTree(target: string, tmpDir: string): Promise<boolean> {
+  const doomed = tempName(tmpDir, 'rm');
+  try {
+    await rename(target, doomed);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false;
+    throw err;
+  }
+  await rm(doomed, { recursive: true, force: true });
+  return true;
+}
+
 /** Writes a file so that readers see either the old content or the new, never a part (write, fsync, rename). */
 export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
