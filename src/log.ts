@@ -7,8 +7,10 @@
 // and loads pino (CommonJS, so synchronously) at the first line that passes the level or the first
 // use of anything else; child loggers are just as lazy.
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import type { Bindings, ChildLoggerOptions, Logger } from 'pino';
 import type { LogLevel } from './log-levels.js';
+import { installRoot } from './util/install-root.js';
 
 export type { Logger };
 
@@ -29,7 +31,7 @@ const REDACT = {
 type Pino = typeof import('pino');
 
 function loadPino(): Pino {
-  return createRequire(import.meta.url)('pino') as Pino;
+  return createRequire(path.join(installRoot(), 'package.json'))('pino') as Pino;
 }
 
 export function createLogger(level: LogLevel = 'warn'): Logger {

@@ -32,6 +32,8 @@ export async function main(rawArgv: string[]): Promise<void> {
     for (const c of await commandsFor(command >= 0 ? argv[command] : undefined)) cli = cli.command(c as never);
     await cli
       .scriptName('tsbuild')
+      // English, as every message of tsbuild's own; yargs would follow LANG for its part of the help.
+      .detectLocale(false)
       .usage('$0 <command> [options]\n\nA daemonless OCI image builder and container runner.')
       .example('$0 bud -t hello .', 'build the Containerfile in . as localhost/hello:latest')
       .example('$0 run --rm hello', 'run it')

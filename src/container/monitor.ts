@@ -7,12 +7,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { TsbuildError, errnoCode } from '../errors.js';
 import { execFailureCode } from '../runtime/runc.js';
 import { processAlive } from '../store/lock.js';
 import { signalNumber } from '../util/exec.js';
 import { readJson } from '../util/fs.js';
+import { installRoot } from '../util/install-root.js';
 import type { RestartPolicy } from './types.js';
 
 export interface MonitorSpec {
@@ -70,17 +70,9 @@ export interface MonitorState {
   restartCount: number;
 }
 
-/** The monitor binary: beside the compiled module's folder (dist/container/monitor.js -> dist/tsbuild-monitor). */
+/** The monitor binary, dist/tsbuild-monitor (scripts/build-monitor.sh), also when the sources run under vitest. */
 export function monitorBinary(): string {
-  const override = process.env.TSBUILD_MONITOR;
-  if (override) return override;
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const candidates = [
-    path.resolve(here, '../tsbuild-monitor'),
-    // Run from src/ (vitest): the build output of the same checkout.
-    path.resolve(here, '../../dist/tsbuild-monitor'),
-  ];
-  return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
+  return process.env.TSBUILD_MONITOR || path.join(installRoot(), 'dist', 'tsbuild-monitor');
 }
 
 /** The monitor's argv (after the binary), one flag per MonitorSpec field. */

@@ -4,7 +4,6 @@
 // reverse order and leaves the record as it was, with the error.
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TsbuildError } from '../errors.js';
 import { checkExecutable, generateSpec, resolveUser, type ProcessUser, type SpecMount } from '../runtime/index.js';
 import type { ContainerResources } from '../runtime/resources.js';
@@ -14,6 +13,7 @@ import { writeJsonAtomic } from '../util/fs.js';
 import { settleAll } from '../util/settle.js';
 import { writeHostFiles } from './host-files.js';
 import type { MonitorSpec, StartedMonitor } from './monitor.js';
+import { installRoot } from '../util/install-root.js';
 import { containerPaths } from './paths.js';
 import { identify } from '../util/process-identity.js';
 import { mutateRecord, readRecord, updateContainerRecord } from './records.js';
@@ -36,8 +36,6 @@ export interface StartResult {
   /** It was running already (start is then a no-op, as podman's). */
   alreadyRunning?: boolean;
 }
-
-const BIN = fileURLToPath(new URL('../../bin/tsbuild', import.meta.url));
 
 export async function startContainer(stores: Stores, id: string, options: StartOptions = {}): Promise<StartResult> {
   const paths = containerPaths(stores, id);
@@ -106,7 +104,7 @@ export async function startContainer(stores: Stores, id: string, options: StartO
         terminal: record.config.terminal,
         attach: options.attached ?? false,
         restart: record.config.restart,
-        exitCommand: [process.execPath, BIN, '--root', stores.layout.root, '--log-level', 'warn', 'container', 'cleanup', record.id],
+        exitCommand: [process.execPath, path.join(installRoot(), 'bin', 'tsbuild'), '--root', stores.layout.root, '--log-level', 'warn', 'container', 'cleanup', record.id],
       };
       // Peers learn the new name before it runs (and it found theirs in hostsFor above).
       if (networks.length > 0) {

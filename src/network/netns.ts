@@ -6,8 +6,6 @@ import { pathExists } from '../util/fs.js';
 
 export const NETNS_DIR = '/run/netns';
 
-const ENV = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
-
 export function netnsName(containerId: string): string {
   return `tsbuild-${containerId.slice(0, 12)}`;
 }
@@ -17,7 +15,7 @@ export function netnsPath(containerId: string): string {
 }
 
 export async function ipCommand(args: readonly string[]): Promise<string> {
-  return (await execFile(['ip', ...args], { env: ENV })).stdout;
+  return (await execFile(['ip', ...args])).stdout;
 }
 
 /**

@@ -8,8 +8,6 @@ import { TsbuildError } from '../errors.js';
 import type { ContainerRecord, PortMapping } from '../container/types.js';
 import { execFile } from '../util/exec.js';
 
-const ENV = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
-
 /** Binds hostIp:port (port 0: any free one) and releases it; returns the port, or undefined when taken. */
 export async function tryBind(protocol: 'tcp' | 'udp', hostIp: string, port: number): Promise<number | undefined> {
   const host = hostIp === '' ? '0.0.0.0' : hostIp;
@@ -40,7 +38,7 @@ export async function tryBind(protocol: 'tcp' | 'udp', hostIp: string, port: num
 /** Host ports of CNI portmap DNAT rules on this machine ("tcp/8080"). */
 export async function portmapRulePorts(): Promise<Set<string>> {
   const out = new Set<string>();
-  const { stdout } = await execFile(['iptables-save', '-t', 'nat'], { env: ENV }).catch(() => ({ stdout: '' }));
+  const { stdout } = await execFile(['iptables-save', '-t', 'nat']).catch(() => ({ stdout: '' }));
   for (const line of stdout.split('\n')) {
     if (!line.startsWith('-A CNI-DN-')) continue;
     const proto = /-p (tcp|udp)/.exec(line)?.[1];

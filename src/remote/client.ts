@@ -54,8 +54,14 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 // exit: measured at 0.1-0.3 s added to every push or pull on the 2-core test machine, far more than
 // the optimised parser could ever save on a registry's few requests. Set before the first
 // connection compiles the module; it only concerns WebAssembly, which nothing else here uses.
-setFlagsFromString('--liftoff-only');
+// Set when a client is made, not when this module loads: flags are not part of the start-up snapshot.
+let liftoffOnly = false;
+
 export function createRegistryClient(options: RegistryClientOptions): ClosableRegistryClient {
+  if (!liftoffOnly) {
+    setFlagsFromString('--liftoff-only');
+    liftoffOnly = true;
+  }
   const registry = options.registry;
   // Docker Hub's API does not live at docker.io itself (containers/image makes the same substitution).
   const named = options.settings.location || registry;

@@ -34,7 +34,7 @@ export async function createTestRoot(at: { root?: string; env?: NodeJS.ProcessEn
   const root = at.root ?? (await mkdtemp(path.join(os.tmpdir(), 'tsbuild-test-root-')));
   const run = (args: readonly string[], options: { input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, '--root', root, ...args], {
+      const child = spawn(BIN, ['--root', root, ...args], {
         cwd: options.cwd ?? REPO,
         env: { PATH: process.env.PATH, HOME: process.env.HOME, ...at.env, ...options.env },
         stdio: ['pipe', 'pipe', 'pipe'],

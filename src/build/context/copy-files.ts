@@ -5,8 +5,10 @@
 // syscalls synchronously, and small ones run synchronously right here.
 import { availableParallelism } from 'node:os';
 import { chmodSync, constants as fsConstants, copyFileSync, existsSync, lchownSync, lstatSync, unlinkSync, utimesSync } from 'node:fs';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { TsbuildError, errnoCode } from '../../errors.js';
+import { installRoot } from '../../util/install-root.js';
 import { settleAll } from '../../util/settle.js';
 import { yieldEvery } from '../../util/yield.js';
 
@@ -35,13 +37,15 @@ const WORKER_THRESHOLD = 400;
 /** Jobs a worker claims at a time: consecutive files mostly share a directory, so workers rarely contend for one. */
 export const CLAIM = 32;
 
-// Relative to the compiled module; absent when the sources run directly (unit tests under vitest),
-// where copies are done in-process.
-const WORKER_FILE = new URL('./copy-files-worker.js', import.meta.url);
+// The compiled worker script; absent before the first build (the sources run under vitest), when
+// copies are done in-process.
+function workerFile(): string {
+  return path.join(installRoot(), 'dist', 'build', 'context', 'copy-files-worker.js');
+}
 
 /** Copies every job's file; rejects with a TsbuildError naming the file (`what` is the instruction's place). */
 export async function copyFiles(jobs: readonly CopyJob[], what: string): Promise<void> {
-  const failure = jobs.length >= WORKER_THRESHOLD && existsSync(WORKER_FILE) ? await inWorkers(jobs) : await inProcess(jobs);
+  const failure = jobs.length >= WORKER_THRESHOLD && existsSync(workerFile()) ? await inWorkers(jobs) : await inProcess(jobs);
   if (failure === undefined) return;
   const job = jobs[failure.index]!;
   if (failure.directoryInTheWay) throw directoryInTheWay(what, job.target);
@@ -101,7 +105,8 @@ async function inWorkers(jobs: readonly CopyJob[]): Promise<CopyFailure | undefi
   try {
     await settleAll(
       Array.from({ length: count }, () => {
-        const worker = new Worker(WORKER_FILE, { workerData: { jobs, shared } });
+        // No execArgv: the parent's (--snapshot-blob under the launcher) are not a worker's to take.
+        const worker = new Worker(workerFile(), { workerData: { jobs, shared }, execArgv: [] });
         return new Promise<void>((resolve, reject) => {
           worker.once('message', (failure: CopyFailure | null) => {
             if (failure) failures.push(failure);

@@ -1,4 +1,5 @@
 // tsbuild bud / build: flags and names as buildah and podman build have them.
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
@@ -177,10 +178,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         noCacheFilter: compat.noCacheFilter,
       }),
     );
-    if (args.iidfile) {
-      const { writeFile } = await import('node:fs/promises');
-      await writeFile(args.iidfile, result.image.id);
-    }
+    if (args.iidfile) await writeFile(args.iidfile, result.image.id);
     await withAbortOnSignals((signal) =>
       afterBuild(args, stores, result.image, args.tag.map(normalizeImageName), { flags: { ...registryFlags(args), ...compat.retry }, quiet: compat.quiet, signal }),
     );

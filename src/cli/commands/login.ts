@@ -1,4 +1,5 @@
 // tsbuild login: check credentials against a registry, then save them in the auth file (0600).
+import { createInterface } from 'node:readline';
 import type { CommandModule } from 'yargs';
 import { TsbuildError } from '../../errors.js';
 import { type GlobalArgs } from '../global.js';
@@ -56,7 +57,6 @@ async function prompt(question: string, secret: boolean): Promise<string> {
   if (!process.stdin.isTTY) {
     throw new TsbuildError('INVALID_ARGUMENT', `login: ${secret ? 'a password (-p or --password-stdin)' : 'a username (-u)'} is required when stdin is not a terminal`);
   }
-  const { createInterface } = await import('node:readline');
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   if (secret) {
     // Print the question, then swallow the echo of what is typed.

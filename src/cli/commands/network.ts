@@ -1,4 +1,5 @@
 // `tsbuild network ...`: create, ls, inspect, rm, prune, connect, disconnect (podman's names and flags).
+import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from 'yargs';
 import { TsbuildError } from '../../errors.js';
 import type { NetworkManager, NetworkRecord } from '../../network/index.js';
@@ -135,7 +136,6 @@ const prune: CommandModule<GlobalArgs, PruneArgs> = {
   handler: async (args) => {
     if (!args.force) {
       if (!process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'network prune asks for confirmation: use -f when not on a terminal');
-      const { createInterface } = await import('node:readline/promises');
       const rl = createInterface({ input: process.stdin, output: process.stderr });
       const answer = await rl.question('WARNING! This will remove all networks not used by at least one container.\nAre you sure you want to continue? [y/N] ');
       rl.close();

@@ -112,7 +112,7 @@ export interface RunningCli {
 
 /** Starts `tsbuild --root <root> ...args` in the background, for tests that interrupt it. */
 export function startCli(t: TestRoot, args: readonly string[]): RunningCli {
-  const child = spawn(process.execPath, [BIN, '--root', t.root, ...args], {
+  const child = spawn(BIN, ['--root', t.root, ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

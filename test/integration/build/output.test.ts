@@ -132,7 +132,7 @@ describe('bud --output', () => {
     const artifacts = await contexts.make({
       Containerfile: ['FROM busybox-base AS build', 'RUN mkdir /dist && echo built > /dist/app.txt', 'FROM scratch', 'COPY --from=build /dist /'].join('\n'),
     });
-    const run = spawnSync(process.execPath, [BIN, '--root', t.root, 'bud', '-o', '-', artifacts], { env: { PATH: process.env.PATH }, maxBuffer: 64 << 20 });
+    const run = spawnSync(BIN, ['--root', t.root, 'bud', '-o', '-', artifacts], { env: { PATH: process.env.PATH }, maxBuffer: 64 << 20 });
     expect(run.status, run.stderr.toString()).toBe(0);
     expect(run.stderr.toString()).toMatch(/STEP 4\/4: COPY --from=build \/dist \/\n/);
     expect(run.stderr.toString()).toMatch(/\n[a-f0-9]{64}\n$/);

@@ -149,7 +149,7 @@ describe('cp out of a running container', () => {
   it('writes a tar stream to stdout with -', async () => {
     const { spawnSync } = await import('node:child_process');
     const { BIN } = await import('../../helpers/tsbuild.js');
-    const r = spawnSync(process.execPath, [BIN, '--root', t.root, 'cp', 'web:/bin/busybox', '-'], { maxBuffer: 64 << 20 });
+    const r = spawnSync(BIN, ['--root', t.root, 'cp', 'web:/bin/busybox', '-'], { maxBuffer: 64 << 20 });
     expect(r.status).toBe(0);
     const list = execFileSync('tar', ['-tv'], { input: r.stdout, encoding: 'utf8' });
     expect(list).toMatch(/^-rwx.* busybox\n$/);

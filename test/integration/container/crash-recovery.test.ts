@@ -20,7 +20,7 @@ afterAll(async () => {
 
 /** Starts tsbuild, waits for `marker` on its stdout, then SIGKILLs tsbuild itself (not its children). */
 async function killAfter(args: string[], marker: string): Promise<void> {
-  const child = spawn(process.execPath, [BIN, '--root', t.root, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(BIN, ['--root', t.root, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {

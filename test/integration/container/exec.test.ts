@@ -91,7 +91,7 @@ describe('exec', () => {
   it('runs with a terminal for -t (under script(1), which gives us one) and keeps the exit code', async () => {
     const { spawnSync } = await import('node:child_process');
     const { BIN } = await import('../../helpers/tsbuild.js');
-    const cmd = `${process.execPath} ${BIN} --root ${t.root} exec -t web sh -c 'tty; echo $TERM; exit 5'`;
+    const cmd = `${BIN} --root ${t.root} exec -t web sh -c 'tty; echo $TERM; exit 5'`;
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
     expect(r.status).toBe(5);
     expect(r.stdout).toMatch(/\/dev\/pts\/\d+\r?\nxterm/);

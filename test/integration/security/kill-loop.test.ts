@@ -63,7 +63,7 @@ async function ok(root: TestRoot, args: readonly string[]): Promise<CliResult> {
 /** Runs tsbuild, SIGKILLs it after `delayMs` unless it has ended; whether the kill landed, and the duration. */
 async function killAt(root: TestRoot, args: readonly string[], delayMs: number): Promise<{ killed: boolean; ms: number; code: number | null }> {
   const started = Date.now();
-  const child = spawn(process.execPath, [BIN, '--root', root.root, ...args], {
+  const child = spawn(BIN, ['--root', root.root, ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env.env },
     stdio: 'ignore',
   });

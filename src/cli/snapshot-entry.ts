@@ -1,0 +1,26 @@
+// The entry of tsbuild's start-up snapshot. scripts/build-snapshot.mjs bundles this module and
+// everything the CLI can load into one script and has node run it with --build-snapshot: the heap
+// that results (every module's code read and parsed, the start-up modules evaluated) is saved in
+// dist/tsbuild.blob, and bin/tsbuild starts node from that blob when it was made by the same node
+// binary and is newer than the compiled sources. A command then skips finding, reading and
+// compiling some 200 module files.
+//
+// Only main's static imports are evaluated while the snapshot is built; the bundler turns the CLI's
+// lazy imports of its own modules into functions that evaluate them on first call, when a command
+// runs. Evaluating more up front measured no faster (a bigger heap to deserialize), and node 20
+// cannot put every built-in in a snapshot (node:tls, node:http). What is evaluated here must not
+// capture the moment of the build (environment, pid, terminal, time). import() of anything the
+// bundle does not hold fails in code started from a snapshot, so built-ins are imported statically.
+import path from 'node:path';
+import { startupSnapshot } from 'node:v8';
+import { setInstallRoot } from '../util/install-root.js';
+import { main } from './main.js';
+
+if (startupSnapshot.isBuildingSnapshot()) {
+  startupSnapshot.setDeserializeMainFunction(() => {
+    // The launcher passes its own resolved path first: <root>/bin/tsbuild.
+    const launcher = process.argv[1]!;
+    setInstallRoot(path.resolve(path.dirname(launcher), '..'));
+    void main(process.argv.slice(2));
+  });
+}
