@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
-import { Agent, request } from 'undici';
+import { Agent, request } from './undici.js';
 import { TsbuildError, type ErrorCode } from '../errors.js';
 import { parseChallenges, TokenCache } from './auth-challenge.js';
 import { classifyNetworkError, isRetryableStatus, parseRetryAfter, RetryableError, withRetries } from './retry.js';
