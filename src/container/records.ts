@@ -33,8 +33,8 @@ export async function readRecord(stores: Stores, id: string): Promise<ContainerR
 
 /** Every container (podman-style and working ones), settled. */
 export async function listContainers(stores: Stores): Promise<ContainerRecord[]> {
-  const { settleAll } = await import('./settle.js');
-  return settleAll(stores, await readAllRecords(stores));
+  const { settleRecords } = await import('./settle.js');
+  return settleRecords(stores, await readAllRecords(stores));
 }
 
 /** By exact name, exact ID, or a unique ID prefix (3+ characters); settled. */

@@ -65,7 +65,8 @@ export async function monitorGone(record: ContainerRecord, timeoutMs: number): P
   return true;
 }
 
-export async function settleAll(stores: Stores, records: readonly ContainerRecord[]): Promise<ContainerRecord[]> {
+/** Each record settled (see settle); --rm containers that went away meanwhile are left out. */
+export async function settleRecords(stores: Stores, records: readonly ContainerRecord[]): Promise<ContainerRecord[]> {
   const settled = await Promise.all(
     records.map(async (r) => {
       const s = await settle(stores, r);

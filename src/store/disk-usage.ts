@@ -4,7 +4,7 @@
 // Cache, all of it reclaimable by `builder prune` except what a running command holds. Containers
 // are their writable upper dirs; volumes their data dirs.
 import { readAllRecords } from '../container/records.js';
-import { settleAll } from '../container/settle.js';
+import { settleRecords } from '../container/settle.js';
 import { containerPaths } from '../container/paths.js';
 import type { ImageRecord } from '../image/store.js';
 import { listVolumes, volumePaths, volumeUsers } from '../volume/store.js';
@@ -44,7 +44,7 @@ export interface DiskUsage {
 export async function diskUsage(stores: Stores): Promise<DiskUsage> {
   const [images, records, blobs, snapshots, leases] = await Promise.all([
     stores.images.list(),
-    readAllRecords(stores).then((r) => settleAll(stores, r)),
+    readAllRecords(stores).then((r) => settleRecords(stores, r)),
     listBlobs(stores),
     listSnapshots(stores),
     readLiveLeases(stores.layout.root),
