@@ -22,6 +22,7 @@ import { pathExists } from '../util/fs.js';
 import { attachmentOf, cachedAttachments, cniAdd, cniDel, collectStaleAddresses, IPAM_DIR, type CniAttachment } from './cni.js';
 import { pickContainer, readContainers, requestedNetworks, usesNetwork } from './containers.js';
 import { refreshHostsOf, renderHosts } from './hosts.js';
+import { ensureNetworkRules, removeNetworkRules } from './host-rules.js';
 import { conflistFor } from './ipam.js';
 import { createNetns, deleteNetns, loopbackUp } from './netns.js';
 import { resolvePorts } from './ports.js';
@@ -73,7 +74,7 @@ export function createNetworkManager(stores: Stores): NetworkManager {
   }
 
   async function attach(record: ContainerRecord, network: NetworkRecord, ifname: string, aliases: string[], netns: string, ports: PortMapping[]): Promise<NetworkAttachment> {
-    await collectStaleAddresses(network.name);
+    await Promise.all([collectStaleAddresses(network.name), ensureNetworkRules(network)]);
     const attachment: CniAttachment = {
       containerId: record.id,
       network: network.name,
@@ -141,13 +142,13 @@ export function createNetworkManager(stores: Stores): NetworkManager {
           hint: 'remove those containers first, or use -f',
         });
       }
-      await removeRecord(stores, network);
+      await removeRecord(stores, network, removeNetworkRules);
     },
     async prune() {
       const removed: string[] = [];
       for (const network of await listRecords(stores)) {
         if (network.name === DEFAULT_NETWORK || (await users(network.name)).length > 0) continue;
-        await removeRecord(stores, network);
+        await removeRecord(stores, network, removeNetworkRules);
         removed.push(network.name);
       }
       return removed;
@@ -238,8 +239,8 @@ async function releaseAttachments(stores: Stores, containerId: string): Promise<
 
 /**
  * Releases the attachments of bud RUNs whose build process died (SIGKILL mid-RUN): they have no
- * container record, so nothing else would ever DEL them, and their veth, namespace, address and
- * firewall rules would stay. Attachments of containers with a record are the container manager's.
+ * container record, so nothing else would ever DEL them, and their veth, namespace, address (and,
+ * for attachments made before the network's rules were per network, firewall rules) would stay. Attachments of containers with a record are the container manager's.
  */
 export async function releaseOrphanedAttachments(stores: Stores): Promise<void> {
   for (const id of await readdir(path.join(networksDir(stores), 'cache')).catch(() => [] as string[])) {

@@ -1,4 +1,4 @@
-// IPv4 subnet arithmetic and the CNI configuration list (bridge + host-local + portmap + firewall)
+// IPv4 subnet arithmetic and the CNI configuration list (bridge + host-local + portmap)
 // that a network record turns into. Pure functions: the records module decides which subnet a
 // network gets, this module only checks and describes it.
 import { TsbuildError } from '../errors.js';
@@ -114,8 +114,9 @@ export function conflistFor(network: NetworkRecord, ipamDir: string, options: { 
         type: 'bridge',
         bridge: network.bridge,
         isGateway: true,
-        // --internal: no NAT to the outside and (below) no default route, only the subnet.
-        ipMasq: !network.internal,
+        // NAT to the outside is the network's own rule (host-rules.ts), not a chain per container.
+        // --internal: no NAT and (below) no default route, only the subnet.
+        ipMasq: false,
         hairpinMode: true,
         ipam: {
           type: 'host-local',
@@ -126,8 +127,6 @@ export function conflistFor(network: NetworkRecord, ipamDir: string, options: { 
       },
       // Published ports: DNAT from the host (and SNAT for hairpin and 127.0.0.1 connections).
       ...(options.publishesPorts ? [{ type: 'portmap', capabilities: { portMappings: true }, snat: true }] : []),
-      // Lets forwarded traffic to and from the container through a FORWARD chain whose policy is DROP.
-      { type: 'firewall', backend: 'iptables' },
     ],
   };
 }

@@ -168,14 +168,17 @@ export async function deleteBridge(bridge: string): Promise<void> {
   await ipCommand(['link', 'delete', bridge, 'type', 'bridge']).catch(() => undefined);
 }
 
-export async function removeRecord(stores: Stores, record: NetworkRecord): Promise<void> {
+/** `lastUse` runs (under the host lock) when no root has addresses on the network any more. */
+export async function removeRecord(stores: Stores, record: NetworkRecord, lastUse: (record: NetworkRecord) => Promise<void>): Promise<void> {
   await hostLock(async () => {
     await rm(recordFile(stores, record.name), { force: true });
     if (record.bridge !== DEFAULT_BRIDGE) await deleteBridge(record.bridge);
-    // host-local's directory of the network (its lock and last-reserved marker) goes too, unless a
-    // network of the same name in another root still holds addresses in it.
+    // host-local's directory of the network (its lock and last-reserved marker) and the host rules
+    // go too, unless a network of the same name in another root still holds addresses in it.
     const ipamDir = path.join(IPAM_DIR, record.name);
     const entries = await readdir(ipamDir).catch(() => [] as string[]);
-    if (!entries.some((n) => ALLOCATION_FILE.test(n))) await rm(ipamDir, { recursive: true, force: true });
+    if (entries.some((n) => ALLOCATION_FILE.test(n))) return;
+    await rm(ipamDir, { recursive: true, force: true });
+    await lastUse(record);
   });
 }

@@ -1,8 +1,8 @@
 // The network of one RUN container. host and none need nothing but the spec; under bud --network
 // private|bridge|NAME each RUN gets a network namespace of its own attached to that tsbuild network,
-// set up by the container manager's network code (CNI ADD: bridge, host-local, firewall) for a
-// container record that exists only in memory, and torn down (CNI DEL, namespace deleted) after the
-// RUN whatever its outcome, so a build leaves no veth, netns, IP lease or iptables rule behind.
+// set up by the container manager's network code (CNI ADD: bridge, host-local; the network's own
+// host rules) for a container record that exists only in memory, and torn down (CNI DEL, namespace
+// deleted) after the RUN whatever its outcome, so a build leaves no veth, netns or IP lease behind.
 import { randomBytes } from 'node:crypto';
 import { TsbuildError } from '../../errors.js';
 import { defaultConfig, type ContainerRecord, type NetworkAttachment } from '../../container/types.js';

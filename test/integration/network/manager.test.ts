@@ -71,8 +71,8 @@ describe('network manager', () => {
     expect(inNetns(state.namespace, ['ip', '-o', '-4', 'addr', 'show', 'eth0'])).toContain(`${a.ip}/24`);
     expect(inNetns(state.namespace, ['ip', 'route'])).toContain('default via 10.89.0.1');
     expect(await ipamFiles('tsbuild')).toContain(a.ip);
-    // Outbound NAT: the bridge plugin's masquerade rule for the container's source address.
-    expect(sh(['iptables-save', '-t', 'nat'])).toMatch(new RegExp(`-A POSTROUTING -s ${a.ip.replace(/\./g, '\\.')}/32 .*-j CNI-`));
+    // Outbound NAT: the network's masquerade rule (host-rules.ts), not one per container.
+    expect(sh(['iptables-save', '-t', 'nat'])).toMatch(/-A TSBUILD-POSTROUTING -s 10\.89\.0\.0\/24 ! -d 224\.0\.0\.0\/4 .*-j MASQUERADE/);
     const veths = await hostVeths(record);
     expect(veths).toHaveLength(1);
     expect(links()).toContain(`${veths[0]}@`);

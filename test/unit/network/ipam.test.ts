@@ -46,22 +46,22 @@ describe('subnets', () => {
 });
 
 describe('CNI configuration', () => {
-  it('chains bridge (NAT, default route), portmap and firewall, with host-local in our own dataDir', () => {
+  it('chains bridge (default route; NAT and FORWARD are host rules of the network) and portmap, with host-local in our own dataDir', () => {
     const list = conflistFor(net(), '/run/tsbuild/ipam', { publishesPorts: true });
     expect(list.cniVersion).toBe('1.0.0');
-    expect(list.plugins.map((p) => p.type)).toEqual(['bridge', 'portmap', 'firewall']);
+    expect(list.plugins.map((p) => p.type)).toEqual(['bridge', 'portmap']);
     expect(list.plugins[0]).toMatchObject({
-      bridge: 'tsb-aaaaaaaa', isGateway: true, ipMasq: true, hairpinMode: true,
+      bridge: 'tsb-aaaaaaaa', isGateway: true, ipMasq: false, hairpinMode: true,
       ipam: { type: 'host-local', ranges: [[{ subnet: '10.89.3.0/24', gateway: '10.89.3.1' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: '/run/tsbuild/ipam' },
     });
     expect(list.plugins[1]).toMatchObject({ capabilities: { portMappings: true }, snat: true });
   });
 
   it('leaves portmap out of the chain of an attachment that publishes no port', () => {
-    expect(conflistFor(net(), '/x', { publishesPorts: false }).plugins.map((p) => p.type)).toEqual(['bridge', 'firewall']);
+    expect(conflistFor(net(), '/x', { publishesPorts: false }).plugins.map((p) => p.type)).toEqual(['bridge']);
   });
 
-  it('an internal network has neither masquerade nor a default route', () => {
+  it('an internal network has no default route', () => {
     const bridge = conflistFor(net({ internal: true }), '/x', { publishesPorts: false }).plugins[0]!;
     expect(bridge.ipMasq).toBe(false);
     expect((bridge.ipam as { routes: unknown[] }).routes).toEqual([]);
