@@ -156,6 +156,9 @@ describe('network manager', () => {
     expect(await leasedTo(record.id)).toEqual([]);
     expect(iptablesSave()).not.toContain(record.id.slice(0, 12));
     expect(() => inNetns(`/run/netns/tsbuild-${record.id.slice(0, 12)}`, ['true'])).toThrow();
+    // The network's own host rules were set before its plugin failed; they go with the network.
+    await manager.remove('broken', { force: true });
+    expect(iptablesSave()).not.toContain('tsbuild network broken ');
   });
 
   it('an internal network gives no default route and no masquerade', async () => {
