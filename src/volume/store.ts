@@ -7,9 +7,10 @@ import { chown, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError, errnoCode } from '../errors.js';
 import type { ContainerRecord } from '../container/types.js';
+import { tempOwner } from '../store/leftovers.js';
 import { processAlive, withLock } from '../store/lock.js';
 import type { Stores } from '../store/root.js';
-import { readJson, writeJsonAtomic } from '../util/fs.js';
+import { readJson, removeTree, tempName, writeJsonAtomic } from '../util/fs.js';
 
 export interface VolumeRecord {
   name: string;
@@ -175,7 +176,7 @@ export async function createVolume(
       populated: false,
     };
     // Built beside its final place and renamed in: a crash leaves only a dot-named temp dir.
-    const tmp = path.join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const tmp = tempName(dir);
     try {
       await mkdir(path.join(tmp, '_data'), { recursive: true, mode: 0o755 });
       await chown(path.join(tmp, '_data'), driverOptions.uid ?? 0, driverOptions.gid ?? 0);
@@ -193,23 +194,15 @@ export async function createVolume(
 
 /** Removes the volume's directory (renamed away first, so it vanishes at once); NOT_FOUND if missing. */
 export async function deleteVolume(stores: Stores, name: string): Promise<void> {
-  const p = volumePaths(stores, name);
-  const gone = path.join(volumesDir(stores), `.rm-${process.pid}-${randomBytes(6).toString('hex')}`);
-  try {
-    await rename(p.dir, gone);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') throw noSuchVolume(name);
-    throw err;
-  }
-  // fs.rm never follows symlinks, so links a container left in the volume cannot reach host files.
-  await rm(gone, { recursive: true, force: true });
+  // removeTree's rm never follows symlinks, so links a container left in the volume cannot reach host files.
+  if (!(await removeTree(volumePaths(stores, name).dir, volumesDir(stores)))) throw noSuchVolume(name);
 }
 
 /** Temp dirs of dead processes (a crash during create or remove). */
 async function removeStaleTemps(dir: string): Promise<void> {
   for (const entry of await readdir(dir).catch(() => [] as string[])) {
-    const m = /^\.(?:tmp|rm)-(\d+)-/.exec(entry);
-    if (m && !processAlive(Number(m[1]))) await rm(path.join(dir, entry), { recursive: true, force: true });
+    const owner = tempOwner(entry);
+    if (owner !== undefined && !processAlive(owner)) await rm(path.join(dir, entry), { recursive: true, force: true });
   }
 }
 
