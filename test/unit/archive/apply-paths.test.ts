@@ -10,19 +10,21 @@ import { cleanupTempDirs, tempDir } from '../helpers-archive.js';
 
 afterEach(cleanupTempDirs);
 
-function slowWrite(host: string): () => Promise<void> {
-  return async () => {
+/** An extraction whose background write of the file `f` has not run its open() yet. */
+async function pendingFile(what = 'layer sha256:c0ffee'): Promise<{ root: string; state: ExtractionState; file: string }> {
+  const root = tempDir();
+  const state = new ExtractionState(root, what);
+  const file = path.join(root, 'f');
+  await state.background(file, async () => {
     await sleep(50);
-    writeFileSync(host, 'x', { flag: 'wx' });
-  };
+    writeFileSync(file, 'x', { flag: 'wx' });
+  });
+  return { root, state, file };
 }
 
 describe('ExtractionState with a background write still pending', () => {
   it('parentDir of that file refuses the entry below it instead of making a directory there', async () => {
-    const root = tempDir();
-    const state = new ExtractionState(root, 'layer sha256:c0ffee');
-    const file = path.join(root, 'f');
-    await state.background(file, slowWrite(file));
+    const { state, file } = await pendingFile();
     await expect(state.parentDir('f', 'f/below')).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       message: 'layer sha256:c0ffee: entry "f/below" is below "f", which is not a directory',
@@ -32,10 +34,7 @@ describe('ExtractionState with a background write still pending', () => {
   });
 
   it('parentDir of a path deeper below that file refuses it too', async () => {
-    const root = tempDir();
-    const state = new ExtractionState(root, 'layer sha256:c0ffee');
-    const file = path.join(root, 'f');
-    await state.background(file, slowWrite(file));
+    const { root, state } = await pendingFile();
     await expect(state.parentDir('f/d', 'f/d/below')).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       message: 'layer sha256:c0ffee: entry "f/d/below" is below "f", which is not a directory',
@@ -45,10 +44,7 @@ describe('ExtractionState with a background write still pending', () => {
   });
 
   it('existing() of that file waits and reports it', async () => {
-    const root = tempDir();
-    const state = new ExtractionState(root, 'w');
-    const file = path.join(root, 'f');
-    await state.background(file, slowWrite(file));
+    const { state, file } = await pendingFile('w');
     expect((await state.existing(file))?.isFile()).toBe(true);
   });
 });
