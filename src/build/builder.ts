@@ -7,6 +7,7 @@ import { loadIgnoreRules, openFileDigestMemo } from './context/index.js';
 import { parseContainerfile, parseInstructionLine, planBuild, type Instruction, type ParsedContainerfile, type SourceLocation, type StagePlan } from '../containerfile/index.js';
 import { TsbuildError, noSpaceError, withSourceExcerpt } from '../errors.js';
 import { loadImage } from '../image/image.js';
+import { layerBlobDigests } from '../image/layer-blob.js';
 import { normalizeImageName } from '../image/names.js';
 import { DEFAULT_PATH, sha256Digest, shortId } from '../oci/types.js';
 import type { ContainerRuntime } from '../runtime/index.js';
@@ -159,7 +160,7 @@ async function buildStage(root: BuildSession, session: BuildSession, plan: Stage
       throw noSpaceError(err, where(instruction.loc), instruction.text);
     });
     // A cache hit's layers are kept from here on (store/lease.ts); a snapshot swept before this is unpacked again.
-    await lease(session.stores.layout.root, { blobs: state.layers.map((l) => l.diffId), snapshots: state.layers.map((l) => l.chainId) });
+    await lease(session.stores.layout.root, { blobs: layerBlobDigests(state.layers), snapshots: state.layers.map((l) => l.chainId) });
   }
   return state;
 }

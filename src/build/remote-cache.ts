@@ -132,6 +132,8 @@ export function createRemoteCache(stores: Stores, options: RemoteCacheOptions): 
         progress: silentProgress,
         logger: stores.logger,
         signal: options.signal,
+        // Cache entries name the uncompressed tar.
+        keepCompressed: false,
       });
       return { layer: { diffId: layer.diffId, size }, created };
     });

@@ -13,13 +13,17 @@ import {
   type Manifest,
 } from '../oci/types.js';
 import type { Stores } from '../store/root.js';
+import { layerBlobDigest, layerDescriptor, openLayerTar } from './layer-blob.js';
 import type { ImageRecord } from './store.js';
 
 export interface LayerRef {
-  /** Digest of the uncompressed layer tar; also the digest of the local blob. */
+  /** Digest of the uncompressed layer tar; also the digest of the local blob, unless `blob` is set. */
   diffId: string;
   chainId: string;
+  /** Size of the local blob. */
   size: number;
+  /** The compressed local blob that holds the layer, for a layer pulled compressed (see layer-blob.ts). */
+  blob?: Descriptor;
 }
 
 export interface Image {
@@ -36,7 +40,12 @@ export async function loadImage(stores: Stores, record: ImageRecord): Promise<Im
     throw new TsbuildError('PARSE', `image ${shortId(record.id)}: manifest has ${manifest.layers.length} layers but config lists ${diffIds.length}`);
   }
   const chain = chainIds(diffIds);
-  const layers = diffIds.map((diffId, i) => ({ diffId, chainId: chain[i]!, size: manifest.layers[i]!.size }));
+  const layers = diffIds.map((diffId, i): LayerRef => {
+    const desc = manifest.layers[i]!;
+    const layer: LayerRef = { diffId, chainId: chain[i]!, size: desc.size };
+    if (desc.digest !== diffId) layer.blob = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
+    return layer;
+  });
   return { record, config, layers };
 }
 
@@ -50,14 +59,14 @@ export function appendLayer(layers: readonly LayerRef[], diffId: string, size: n
 export async function ensureSnapshots(stores: Stores, layers: readonly LayerRef[]): Promise<void> {
   for (const layer of layers) {
     if (await stores.snapshots.has(layer.chainId)) continue;
-    if (!(await stores.content.has(layer.diffId))) {
+    if (!(await stores.content.has(layerBlobDigest(layer)))) {
       throw new TsbuildError('NOT_FOUND', `layer ${layer.diffId} is missing from the store`, {
         hint: 'the image is damaged; remove it with "tsbuild rmi" and load or build it again',
       });
     }
     const dir = await stores.snapshots.prepare();
     try {
-      await applyTar(stores.content.openRead(layer.diffId), dir, { whiteouts: 'overlay', what: `layer ${layer.diffId}` });
+      await applyTar(openLayerTar(stores, layer), dir, { whiteouts: 'overlay', what: `layer ${layer.diffId}` });
       await stores.snapshots.commit(dir, layer.chainId);
     } catch (err) {
       await stores.snapshots.discard(dir);
@@ -85,12 +94,11 @@ export async function commitImage(stores: Stores, image: Image, options: CommitO
   // configs carry container_config, a copy of config, as buildah writes them; that keeps them apart.
   const configBytes = JSON.stringify(docker ? { ...image.config, container_config: image.config.config } : image.config);
   const configDesc = await stores.content.put(configBytes, docker ? MediaType.DockerConfig : MediaType.OciConfig);
-  const layerType = docker ? MediaType.DockerLayer : MediaType.OciLayer;
   const manifest: Manifest = {
     schemaVersion: 2,
     mediaType: docker ? MediaType.DockerManifest : MediaType.OciManifest,
     config: configDesc,
-    layers: image.layers.map((l): Descriptor => ({ mediaType: layerType, digest: l.diffId, size: l.size })),
+    layers: image.layers.map((l) => layerDescriptor(l, options.format)),
   };
   if (!docker && options.annotations && Object.keys(options.annotations).length > 0) manifest.annotations = { ...options.annotations };
   const manifestDesc = await stores.content.put(JSON.stringify(manifest), manifest.mediaType!);

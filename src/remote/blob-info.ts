@@ -1,8 +1,10 @@
-// The blob-info cache: for each local (uncompressed) layer, identified by its diff ID, the
-// compressed variants known to exist somewhere: digest, size, media type, compression and level,
-// and the registry repositories that hold them. Pull records the variant it downloaded and
-// verified, push what it compressed and where it uploaded; the next push of the layer then asks
-// the destination (HEAD) or mounts from a sibling repository instead of compressing again.
+// The blob-info cache: for each layer, identified by its diff ID, the compressed variants known to
+// exist somewhere: digest, size, media type, compression and level, and the registry repositories
+// that hold them. Pull records the variant it downloaded, push what it compressed and where it
+// uploaded; the next push of the layer then asks the destination (HEAD) or mounts from a sibling
+// repository instead of compressing again. A pulled variant was not inflated (image/layer-blob.ts),
+// so its diff ID is only the config's word: it is marked unverified, and push uses it only for the
+// layer of the image that holds that very blob.
 // One JSON file per diff ID under cache/blob-info/, read-modify-written under a per-file lock and
 // replaced atomically, so concurrent tsbuild processes never lose each other's entries.
 import path from 'node:path';
@@ -23,6 +25,8 @@ export interface BlobVariant {
   compression: Compression;
   /** Unknown for variants that were pulled (the producer's level is not recorded anywhere). */
   level?: number;
+  /** Set on a variant only pulled, never seen to inflate to the diff ID (pull does not inflate). */
+  unverified?: true;
   sources: BlobLocation[];
 }
 
@@ -48,6 +52,7 @@ function isKnown(variants: BlobVariant[], variant: Omit<BlobVariant, 'sources'>,
   if (first === undefined || first.digest !== variant.digest || first.size !== variant.size) return false;
   if (first.mediaType !== variant.mediaType || first.compression !== variant.compression) return false;
   if (variant.level !== undefined && first.level !== variant.level) return false;
+  if (first.unverified && !variant.unverified) return false;
   const at = first.sources[0];
   return source === undefined || (at !== undefined && at.registry === source.registry && at.repository === source.repository);
 }
@@ -78,6 +83,8 @@ export function createBlobInfoCache(options: { cacheDir: string; locksDir: strin
         }
         const merged: BlobVariant = { ...existing, ...variant, level: variant.level ?? existing?.level, sources };
         if (merged.level === undefined) delete merged.level;
+        // Verified once (compressed here, or recorded before pulls stopped inflating) stays verified.
+        if (!(variant.unverified && (existing === undefined || existing.unverified))) delete merged.unverified;
         const others = variants.filter((v) => v.digest !== variant.digest);
         const data: BlobInfoFile = { diffId, variants: [merged, ...others].slice(0, MAX_VARIANTS) };
         await writeJsonAtomic(file(diffId), data);

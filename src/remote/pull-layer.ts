@@ -1,18 +1,20 @@
-// One layer of a pull, as one streaming pipeline: the compressed blob is downloaded and hashed,
-// decompressed, hashed again and written to a temp file in the content store, in one pass over the
-// data, with backpressure from the disk to the socket and nothing but the uncompressed tar written
-// (the compressed bytes are only ever in flight: the local store keeps layers uncompressed). A
-// broken connection resumes with a Range request from the bytes already taken, which the
-// decompressor never notices: it only sees one stream. A server that ignores Range has the bytes
-// already taken skipped. Only when the compressed digest and size match the manifest and the
-// uncompressed digest matches the config's diff ID is the tar committed; the temp file goes in finally.
+// One layer of a pull, as one streaming pipeline with backpressure from the disk to the socket: the
+// blob is downloaded, hashed and checked against the manifest. An image pull keeps a compressed
+// layer as it was served (image/layer-blob.ts: the diff ID is checked, and a bomb stopped, when it
+// is first inflated), so it writes half the bytes and inflates nothing. A cache import, whose
+// entries name the uncompressed tar, inflates it in the same pass, hashes it again and writes the
+// tar; it is committed only when the uncompressed digest matches the config's diff ID. A broken
+// connection resumes with a Range request from the bytes already taken, which the decompressor
+// never notices: it only sees one stream. A server that ignores Range has the bytes already taken
+// skipped. The temp file goes in finally.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TsbuildError, errnoCode, isTsbuildError, noSpaceError } from '../errors.js';
+import { layerMediaTypeFor } from '../image/layer-blob.js';
 import type { Logger } from '../log.js';
 import { shortId, type Descriptor } from '../oci/types.js';
 import type { Stores } from '../store/root.js';
@@ -31,11 +33,15 @@ export interface LayerPull {
   progress: Progress;
   logger: Logger;
   signal?: AbortSignal;
+  /** Keep a compressed layer as the registry served it (an image pull) rather than as its uncompressed tar (a cache import). */
+  keepCompressed: boolean;
 }
 
 export interface PulledLayer {
-  /** Uncompressed size (the local blob). */
+  /** Size of the local blob. */
   size: number;
+  /** The compressed local blob that holds the layer; undefined when it is the uncompressed tar (named by the diff ID). */
+  blob?: Descriptor;
   /** What was downloaded; undefined when the layer was already in the store. */
   compression?: Compression | 'none';
 }
@@ -50,10 +56,17 @@ const BATCH = 1024 * 1024;
 export async function pullLayer(job: LayerPull): Promise<PulledLayer> {
   const { stores, desc, diffId, progress } = job;
   const id = `blob ${shortId(desc.digest)}`;
-  // Layers are stored uncompressed: one we have, from any image, is verified already.
+  // An uncompressed tar named by the diff ID is the layer, verified when it came, from any image.
   if (await stores.content.has(diffId)) {
     progress.finish(id, 'already exists');
     return { size: await stores.content.size(diffId) };
+  }
+  // The same compressed blob, kept by an earlier pull. Whether it is this image's layer (its config
+  // may name other content for it) is checked when it is inflated, as for a downloaded one.
+  const keptCompression = job.keepCompressed ? await localCompression(stores, desc.digest) : undefined;
+  if (keptCompression !== undefined && keptCompression !== 'none') {
+    progress.finish(id, 'already exists');
+    return { size: desc.size, blob: keptBlob(desc, keptCompression) };
   }
   progress.start(id, `Copying ${id}`, desc.size);
   const temp = stores.content.tempPath();
@@ -96,6 +109,13 @@ export async function pullLayer(job: LayerPull): Promise<PulledLayer> {
       }
     }
     const sink = (): Writable => createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: 8 * 1024 * 1024 });
+    // The bytes say what the blob is, whatever its media type claims.
+    if (job.keepCompressed && compression !== 'none') {
+      await pipeline(Readable.from(compressed()), sink());
+      await stores.content.commitFile(temp, desc.digest);
+      progress.finish(id, 'done');
+      return { size: desc.size, blob: keptBlob(desc, compression), compression };
+    }
     if (compression === 'none' && desc.digest === diffId) {
       // An uncompressed layer is its own blob: once its digest checks out it is committed as is.
       await pipeline(Readable.from(compressed()), sink());
@@ -149,6 +169,28 @@ export async function pullLayer(job: LayerPull): Promise<PulledLayer> {
     await download.return(undefined).catch(() => undefined);
     await rm(temp, { force: true });
   }
+}
+
+/** What the first bytes of a local blob say it is; undefined when there is no such blob. */
+async function localCompression(stores: Stores, digest: string): Promise<Compression | 'none' | undefined> {
+  let file;
+  try {
+    file = await open(stores.content.blobPath(digest), 'r');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const head = Buffer.alloc(SNIFF_BYTES);
+    const { bytesRead } = await file.read(head, 0, SNIFF_BYTES, 0);
+    return sniffCompression(head.subarray(0, bytesRead));
+  } finally {
+    await file.close();
+  }
+}
+
+function keptBlob(desc: Descriptor, compression: Compression): Descriptor {
+  return { mediaType: layerMediaTypeFor(compression, 'oci'), digest: desc.digest, size: desc.size };
 }
 
 /**

@@ -2,11 +2,12 @@
 // local stores. Short names go through registries.conf's search list, candidates in order. The
 // manifest is resolved (an index picks the wanted platform), the config fetched and verified, and
 // the layers pulled in parallel, each verified twice (compressed digest against the manifest,
-// uncompressed digest against the config's diff IDs) before it is stored uncompressed. Only then
+// uncompressed digest against the config's diff IDs) before it is stored as served. Only then
 // are the config and a local manifest written and the image named, so a failed pull leaves no
 // image and no unverified blob; layers already verified stay and make the next attempt shorter.
 import { TsbuildError } from '../errors.js';
 import { loadArchive, loadOciDir, storeImage } from '../image/archive/index.js';
+import type { LayerBlobRef } from '../image/layer-blob.js';
 import { normalizeImageName } from '../image/names.js';
 import type { ImageRecord } from '../image/store.js';
 import type { Logger } from '../log.js';
@@ -82,11 +83,11 @@ async function pullFromRegistry(stores: Stores, ref: ImageReference, options: Pu
     }
     for (const layer of manifest.layers) checkLayerDescriptor(layer, name);
     // Leased before a layer already present is skipped, so no prune removes it before the record exists.
-    await lease(stores.layout.root, { blobs: diffIds, snapshots: chainIds(diffIds) });
+    await lease(stores.layout.root, { blobs: [...diffIds, ...manifest.layers.map((l) => l.digest)], snapshots: chainIds(diffIds) });
 
     const blobInfo = createBlobInfoCache({ cacheDir: stores.layout.cache, locksDir: stores.layout.locks });
     const total = manifest.layers.length;
-    const sizes = await mapLimit(manifest.layers, LAYER_CONCURRENCY, async (desc, i) => {
+    const layers = await mapLimit(manifest.layers, LAYER_CONCURRENCY, async (desc, i): Promise<LayerBlobRef> => {
       const diffId = diffIds[i]!;
       const pulled = await pullLayer({
         stores,
@@ -98,22 +99,23 @@ async function pullFromRegistry(stores: Stores, ref: ImageReference, options: Pu
         progress,
         logger: options.logger,
         signal: options.signal,
+        keepCompressed: true,
       });
-      // Only a variant seen to decompress to this diff ID is remembered: a later push trusts it.
+      // Where the blob came from, for a push of this image to mount it from there.
       if (pulled.compression === 'gzip' || pulled.compression === 'zstd') {
+        const variant = { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, compression: pulled.compression, unverified: true as const };
         await blobInfo
-          .record(diffId, { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, compression: pulled.compression }, { registry: target.registry, repository: repo })
+          .record(diffId, variant, { registry: target.registry, repository: repo })
           .catch((err: unknown) => options.logger.warn({ err, diffId }, 'cannot remember the compressed layer'));
       }
-      return pulled.size;
+      return { diffId, size: pulled.size, blob: pulled.blob };
     });
 
     progress.note('Writing manifest to image destination');
     const record = await storeImage(stores, {
       config: config.bytes,
       format: resolved.mediaType === MediaType.DockerManifest ? 'docker' : 'oci',
-      diffIds,
-      sizes,
+      layers,
       created: typeof config.parsed.created === 'string' ? config.parsed.created : undefined,
     });
     // podman keeps the digest the tag pointed at (an index's, for multi-platform images) and the

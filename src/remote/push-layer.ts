@@ -1,14 +1,17 @@
-// One layer of a push. The local blob is the uncompressed tar, so the cheapest way to get it to the
-// registry is not to send it: a compressed variant remembered in the blob-info cache is first
+// One layer of a push. The cheapest way to get a layer to the registry is not to send it: a
+// compressed variant remembered in the blob-info cache (or the compressed blob a pull kept) is first
 // looked for in the destination repository (HEAD), then mounted from another repository of the
-// same registry that is known to hold it; only then is the layer compressed (in parallel) straight
-// into a streamed upload that hashes what it sends, and the result remembered.
+// same registry that is known to hold it. Then a layer kept compressed as wanted is uploaded as it
+// is; only otherwise is the layer's tar compressed (in parallel) straight into a streamed upload
+// that hashes what it sends, and the result remembered.
+import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
+import { blobCompression, layerTarFile } from '../image/layer-blob.js';
 import type { Logger } from '../log.js';
 import { shortId, type Descriptor } from '../oci/types.js';
 import type { Stores } from '../store/root.js';
-import type { BlobInfoCache } from './blob-info.js';
+import type { BlobInfoCache, BlobVariant } from './blob-info.js';
 import { compressStream, type Compression } from './compression.js';
 import { forwardProgress } from './progress.js';
 import type { Progress, RegistryClient } from './types.js';
@@ -20,6 +23,8 @@ export interface LayerPush {
   registry: string;
   repository: string;
   diffId: string;
+  /** The compressed local blob that holds the layer, if it is kept compressed (image/layer-blob.ts). */
+  blob?: Descriptor;
   compression: Compression;
   level: number;
   mediaType: string;
@@ -39,7 +44,12 @@ export interface PushedLayer {
 export async function pushLayer(job: LayerPush): Promise<PushedLayer> {
   const { client, repository, diffId, blobInfo, progress } = job;
   const here = { registry: job.registry, repository };
-  const known = (await blobInfo.variants(diffId)).filter((v) => v.compression === job.compression);
+  // An unverified variant is only this layer if it is the very blob this image holds it in.
+  const known = (await blobInfo.variants(diffId)).filter((v) => v.compression === job.compression && (!v.unverified || v.digest === job.blob?.digest));
+  const local = job.blob !== undefined && blobCompression(job.blob.mediaType) === job.compression ? job.blob : undefined;
+  if (local !== undefined && !known.some((v) => v.digest === local.digest)) {
+    known.push({ digest: local.digest, size: local.size, mediaType: job.mediaType, compression: job.compression, sources: [] });
+  }
   for (const variant of known) {
     const id = `blob ${shortId(variant.digest)}`;
     const desc = { mediaType: job.mediaType, digest: variant.digest, size: variant.size };
@@ -62,14 +72,31 @@ export async function pushLayer(job: LayerPush): Promise<PushedLayer> {
       }
     }
   }
-  return compressAndUpload(job);
+  return local !== undefined ? uploadKept(job, local) : compressAndUpload(job);
+}
+
+/** Uploads the compressed blob a pull kept, byte for byte. */
+async function uploadKept(job: LayerPush, blob: Descriptor): Promise<PushedLayer> {
+  const { stores, progress } = job;
+  const id = `blob ${shortId(blob.digest)}`;
+  progress.start(id, `Copying ${id}`, blob.size);
+  await job.client.uploadBlob(job.repository, blob.digest, blob.size, () => stores.content.openRead(blob.digest), {
+    chunkSize: job.chunkSize,
+    onBytes: (n) => progress.advance(id, n),
+  });
+  progress.finish(id, 'done');
+  await remember(job, { digest: blob.digest, size: blob.size, mediaType: job.mediaType, compression: job.compression }, { registry: job.registry, repository: job.repository });
+  return { desc: { mediaType: job.mediaType, digest: blob.digest, size: blob.size }, how: 'uploaded' };
 }
 
 async function compressAndUpload(job: LayerPush): Promise<PushedLayer> {
   const { stores, diffId, progress } = job;
-  const rawSize = await stores.content.size(diffId);
   const id = `blob ${shortId(diffId)}`;
+  const temps: string[] = [];
   try {
+    // A layer kept in another compression is inflated to a temp file first: the parallel
+    // compressor reads its input by offset.
+    const { file, size: rawSize } = await layerTarFile(stores, { diffId, size: 0, blob: job.blob }, temps, job.signal);
     // Compressed straight into the upload: no temp file, and the upload keeps pace with the
     // compression instead of waiting for it. The registry is told the digest at the end (PUT).
     progress.start(id, `Copying blob ${shortId(diffId)} (compressing with ${job.compression} -${job.level})`, rawSize);
@@ -77,7 +104,7 @@ async function compressAndUpload(job: LayerPush): Promise<PushedLayer> {
     const advance = forwardProgress((n) => progress.advance(id, n));
     const open = (): Readable => {
       let read = 0;
-      return compressStream(stores.content.blobPath(diffId), {
+      return compressStream(file, {
         compression: job.compression,
         level: job.level,
         signal: job.signal,
@@ -93,6 +120,8 @@ async function compressAndUpload(job: LayerPush): Promise<PushedLayer> {
   } catch (err) {
     if (err instanceof TsbuildError) throw err;
     throw new TsbuildError('IO', `layer ${diffId}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    for (const temp of temps) await rm(temp, { force: true });
   }
 }
 
@@ -101,7 +130,9 @@ async function remember(
   variant: { digest: string; size: number; mediaType: string; compression: Compression; level?: number },
   where: { registry: string; repository: string },
 ): Promise<void> {
-  const plain = { digest: variant.digest, size: variant.size, mediaType: variant.mediaType, compression: variant.compression, level: variant.level };
+  const plain: Omit<BlobVariant, 'sources'> = { digest: variant.digest, size: variant.size, mediaType: variant.mediaType, compression: variant.compression, level: variant.level };
+  // Sending the blob a pull kept checks nothing about what it inflates to.
+  if (variant.digest === job.blob?.digest) plain.unverified = true;
   // Losing a cache entry costs one compression later; it is never worth failing a push for.
   await job.blobInfo.record(job.diffId, plain, where).catch((err: unknown) => job.logger.warn({ err, diffId: job.diffId }, 'cannot remember the compressed layer'));
 }

@@ -103,6 +103,7 @@ async function pushToRegistry(stores: Stores, imageId: string, destination: stri
         registry: target.registry,
         repository: repo,
         diffId: layer.diffId,
+        blob: layer.blob,
         compression,
         level,
         mediaType,

@@ -162,10 +162,13 @@ async function checkImages(stores: Stores, blobs: BlobState, problems: Problem[]
     for (const n of names) holders.set(n, [...(holders.get(n) ?? []), { id, written }]);
     const chain = chainIds(diffIds);
     for (const [i, diffId] of diffIds.entries()) {
-      // The local layer blob is the uncompressed tar, named by diff ID. A missing snapshot is
-      // unpacked from it on use; a missing or corrupt blob loses the layer (push, save, unpack).
-      if (blobs.corrupt.has(diffId)) broken(`layer ${diffId} is corrupt`);
-      else if (!blobs.present.has(diffId)) broken(`layer ${diffId} missing${(await stores.snapshots.has(chain[i]!)) ? ' (its snapshot is left, but it cannot be pushed or saved)' : ''}`);
+      // The local layer blob is the one the manifest names: the uncompressed tar (named by diff ID)
+      // or the compressed blob a pull kept. A missing snapshot is unpacked from it on use; a
+      // missing or corrupt blob loses the layer (push, save, unpack).
+      const blob = typeof layers[i]?.digest === 'string' ? layers[i].digest : diffId;
+      const what = blob === diffId ? `layer ${diffId}` : `layer ${diffId} (blob ${blob})`;
+      if (blobs.corrupt.has(blob)) broken(`${what} is corrupt`);
+      else if (!blobs.present.has(blob)) broken(`${what} missing${(await stores.snapshots.has(chain[i]!)) ? ' (its snapshot is left, but it cannot be pushed or saved)' : ''}`);
     }
   }
   // A name belongs to one image; the one a tag or build gave it last keeps it.

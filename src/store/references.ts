@@ -1,5 +1,5 @@
 // Reachability ("mark") for garbage collection: which blobs and snapshots something still needs.
-// The roots are the image records (manifest, config, layer blobs by diff ID, snapshots by chain ID
+// The roots are the image records (manifest, config, layer blobs by diff ID and as the manifest names them, snapshots by chain ID
 // of every prefix of the layer list), the build cache entries that are kept (their layer blob, and
 // the snapshots that stack that layer on a chain that is itself kept), the live leases of running
 // processes (store/lease.ts), and every snapshot that is an overlay lower dir of a mount right now
@@ -21,6 +21,8 @@ export interface ImageRefs {
   blobs: string[];
   /** Layer diff IDs in order. */
   diffIds: string[];
+  /** The manifest's layer blob digests in order (a diff ID, or the compressed blob a pull kept). */
+  layerBlobs: string[];
   /** Chain IDs of every prefix of the layer list (the snapshots the image runs on). */
   chains: string[];
 }
@@ -33,9 +35,9 @@ export async function imageRefs(stores: Stores, record: ImageRecord): Promise<Im
   if (configDigest !== record.id) blobs.push(configDigest);
   const config = await stores.content.readJson<ImageConfig>(configDigest).catch(() => undefined);
   const diffIds = (config?.rootfs?.diff_ids ?? []).filter((d) => typeof d === 'string');
-  for (const layer of manifest?.layers ?? []) if (typeof layer.digest === 'string') blobs.push(layer.digest);
-  blobs.push(...diffIds);
-  return { blobs: [...new Set(blobs)], diffIds, chains: chainIds(diffIds) };
+  const layerBlobs = (manifest?.layers ?? []).map((l) => l?.digest).filter((d) => typeof d === 'string');
+  blobs.push(...layerBlobs, ...diffIds);
+  return { blobs: [...new Set(blobs)], diffIds, layerBlobs, chains: chainIds(diffIds) };
 }
 
 /**
@@ -55,7 +57,8 @@ export async function leaseImage(stores: Stores, record: ImageRecord, what: stri
   const again = await imageRefs(stores, record);
   if (again.diffIds.length !== refs.diffIds.length) throw gone();
   for (const [i, diffId] of refs.diffIds.entries()) {
-    if (!(await stores.content.has(diffId)) && !(await stores.snapshots.has(refs.chains[i]!))) throw gone();
+    const kept = refs.layerBlobs[i];
+    if (!(await stores.content.has(diffId)) && !(kept !== undefined && (await stores.content.has(kept))) && !(await stores.snapshots.has(refs.chains[i]!))) throw gone();
   }
 }
 

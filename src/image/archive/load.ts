@@ -228,7 +228,7 @@ async function importImage(
   const sizes = await mapLimit(source.layers, Math.min(4, availableParallelism()), (layer, i) =>
     ingestLayer(stores, archive, layer, diffIds[i]!, i),
   );
-  const record = await storeImage(stores, { config: source.config, format: source.format, diffIds, sizes, created: config.created });
+  const record = await storeImage(stores, { config: source.config, format: source.format, layers: diffIds.map((diffId, i) => ({ diffId, size: sizes[i]! })), created: config.created });
   return { record, names: source.names };
 }
 

@@ -16,7 +16,8 @@ import { MediaType, digestHex, sha256Digest, type Descriptor, type Index, type M
 import { leaseImage } from '../../store/references.js';
 import type { Stores } from '../../store/root.js';
 import { tempName } from '../../util/fs.js';
-import { loadImage } from '../image.js';
+import { loadImage, type LayerRef } from '../image.js';
+import { layerBlobDigest, layerTarFile, openLayerTar } from '../layer-blob.js';
 import { normalizeImageName, parseImageName, shortNameMatches } from '../names.js';
 import type { ImageRecord } from '../store.js';
 import {
@@ -37,7 +38,7 @@ export interface SaveOptions {
   format: ArchiveFormat;
   /** A file path, or '-' for stdout. */
   output: string;
-  /** Gzip layers (oci-archive only). Off by default: local layers are uncompressed and copying them is fastest. */
+  /** Gzip layers not gzipped yet (oci-archive only). Off by default: copying the local blobs as they are is fastest. */
   compress?: boolean;
   /**
    * Name the (single) image by this instead of its own names, as `push oci-archive:FILE:REF` and
@@ -77,7 +78,7 @@ export async function saveImages(stores: Stores, refs: string[], options: SaveOp
       return plan.index.manifests.map((m) => m.digest).filter((d, i, all) => all.indexOf(d) === i);
     }
     const dockerNames = options.reference !== undefined ? [normalizeImageName(options.reference)] : undefined;
-    await writeArchive(await planDockerArchive(stores, images, dockerNames), options.output);
+    await writeArchive(await planDockerArchive(stores, images, temps, dockerNames), options.output);
     return images.map((i) => i.record.manifestDigest);
   } finally {
     await Promise.all(temps.map((t) => rm(t, { force: true })));
@@ -121,28 +122,29 @@ export async function planOciImages(
   const stored = await Promise.all(
     images.map(async (image) => {
       const bytes = await stores.content.read(image.record.manifestDigest);
-      return { image, bytes, manifest: JSON.parse(bytes.toString('utf8')) as Manifest };
+      const { layers } = await loadImage(stores, image.record);
+      return { image, bytes, layers, manifest: JSON.parse(bytes.toString('utf8')) as Manifest };
     }),
   );
   // Layers shared between the saved images are prepared (and compressed) once.
-  const unique = new Map<string, Descriptor>();
-  for (const s of stored) for (const l of s.manifest.layers) unique.set(l.digest, l);
+  const unique = new Map<string, { layer: LayerRef; desc: Descriptor }>();
+  for (const s of stored) for (const [i, layer] of s.layers.entries()) unique.set(layerBlobDigest(layer), { layer, desc: s.manifest.layers[i]! });
   const prepared = new Map<string, { desc: Descriptor; file: string }>();
-  await mapLimit([...unique.values()], availableParallelism(), async (layer) => {
-    if (compress && !isGzipType(layer.mediaType)) {
-      prepared.set(layer.digest, await compressLayer(stores, layer.digest, temps));
+  await mapLimit([...unique], availableParallelism(), async ([digest, { layer, desc: stored }]) => {
+    if (compress && !isGzipType(stored.mediaType)) {
+      prepared.set(digest, await compressLayer(stores, layer, temps));
     } else {
-      const size = await stores.content.size(layer.digest);
-      const desc = { mediaType: toOciLayerType(layer.mediaType), digest: layer.digest, size };
-      prepared.set(layer.digest, { desc, file: stores.content.blobPath(layer.digest) });
+      const size = await stores.content.size(digest);
+      const desc = { mediaType: toOciLayerType(stored.mediaType), digest, size };
+      prepared.set(digest, { desc, file: stores.content.blobPath(digest) });
     }
   });
 
   const blobs: PlannedEntry[] = [];
   const index: Index = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
-  for (const { image, bytes, manifest } of stored) {
+  for (const { image, bytes, manifest, layers: refs } of stored) {
     const config = await stores.content.read(manifest.config.digest);
-    const layers = manifest.layers.map((l) => prepared.get(l.digest)!);
+    const layers = refs.map((l) => prepared.get(layerBlobDigest(l))!);
     let manifestBytes = bytes;
     // A Docker-format image or new layer digests need a rewritten manifest; the config bytes stay,
     // so the image ID is the same wherever the archive is loaded.
@@ -193,9 +195,10 @@ function ociLayoutEntries(plan: OciPlan): PlannedEntry[] {
 }
 
 /** The podman/Docker layout: manifest.json, <config-hex>.json, <diff-id-hex>/layer.tar (uncompressed). */
-async function planDockerArchive(stores: Stores, images: SavedImage[], namesOverride?: string[]): Promise<PlannedEntry[]> {
+async function planDockerArchive(stores: Stores, images: SavedImage[], temps: string[], namesOverride?: string[]): Promise<PlannedEntry[]> {
   const manifest: Array<{ Config: string; RepoTags: string[] | null; Layers: string[] }> = [];
   const files: PlannedEntry[] = [];
+  const tars = new Map<string, Promise<{ file: string; size: number }>>();
   for (const { record, names: ownNames } of images) {
     const names = namesOverride ?? ownNames;
     const image = await loadImage(stores, record);
@@ -204,10 +207,12 @@ async function planDockerArchive(stores: Stores, images: SavedImage[], namesOver
     const layers: string[] = [];
     for (const layer of image.layers) {
       const hex = digestHex(layer.diffId);
-      // Local layer blobs are the uncompressed tars (blob digest = diff ID), exactly what this format wants.
-      const size = await stores.content.size(layer.diffId);
+      // The uncompressed tar is what this format wants: the blob itself, or inflated from the
+      // compressed blob a pull kept (once per layer, however many images share it).
+      if (!tars.has(layer.diffId)) tars.set(layer.diffId, layerTarFile(stores, layer, temps));
+      const { file, size } = await tars.get(layer.diffId)!;
       files.push({ name: `${hex}/`, dir: true });
-      files.push({ name: `${hex}/layer.tar`, file: stores.content.blobPath(layer.diffId), size });
+      files.push({ name: `${hex}/layer.tar`, file, size });
       layers.push(`${hex}/layer.tar`);
     }
     files.push({ name: `${digestHex(configDigest)}.json`, data: config });
@@ -221,11 +226,11 @@ function dedupe(entries: PlannedEntry[]): PlannedEntry[] {
   return entries.filter((e) => !seen.has(e.name) && seen.add(e.name));
 }
 
-async function compressLayer(stores: Stores, digest: string, temps: string[]): Promise<{ desc: Descriptor; file: string }> {
+async function compressLayer(stores: Stores, layer: LayerRef, temps: string[]): Promise<{ desc: Descriptor; file: string }> {
   const file = stores.content.tempPath();
   temps.push(file);
   const hash = hashingStream();
-  await pipeline(stores.content.openRead(digest), createGzip({ level: SAVE_GZIP_LEVEL }), hash.stream, createWriteStream(file, { flags: 'wx' }));
+  await pipeline(openLayerTar(stores, layer), createGzip({ level: SAVE_GZIP_LEVEL }), hash.stream, createWriteStream(file, { flags: 'wx' }));
   return { desc: { mediaType: MediaType.OciLayerGzip, digest: hash.digest(), size: hash.size() }, file };
 }
 

@@ -1,13 +1,13 @@
 // push and pull against a real docker-registry on loopback: round trips keep the image ID, a second
 // push sends no layer and compresses nothing, and bud/run pull what they do not have.
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, startRegistryProxy } from '../../helpers/registry.js';
 import { silentLogger } from '../../../src/log.js';
 import { pushImage } from '../../../src/remote/index.js';
 import { openStores } from '../../../src/store/root.js';
-import { buildAppImage, createEnv, createRoot, imageId, makeContext, type Env, type Root } from './helpers.js';
+import { buildAppImage, createEnv, createRoot, imageId, makeContext, skopeo, type Env, type Root } from './helpers.js';
 
 type Registry = Awaited<ReturnType<typeof startRegistry>>;
 type Proxy = Awaited<ReturnType<typeof startRegistryProxy>>;
@@ -192,6 +192,51 @@ describe('push and pull', () => {
     const result = await source.run(['push', 'app']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('give a destination');
+  });
+});
+
+// image/layer-blob.ts: a pull keeps compressed layers as they were served and unpacks them on first use.
+describe('pulled images keep their compressed layers', () => {
+  const manifestOf = async (ref: string): Promise<{ layers: Array<{ digest: string; size: number }> }> =>
+    JSON.parse((await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${ref}`])).stdout) as { layers: Array<{ digest: string; size: number }> };
+
+  it('stores the blobs as served, runs from them, and pushes them elsewhere byte for byte without compressing', async () => {
+    const ref = `${registry.host}/kept/app:1`;
+    await source.ok(['push', '-q', '--tls-verify=false', 'app', ref]);
+    const served = (await manifestOf(ref)).layers.map((l) => l.digest);
+    // No busybox-base: its layers would be found locally (uncompressed) instead of pulled.
+    const target = await freshRoot(false);
+    await target.ok(['pull', '-q', '--tls-verify=false', ref]);
+    const blobs = await readdir(path.join(target.t.root, 'blobs', 'sha256'));
+    for (const digest of served) expect(blobs).toContain(digest.slice('sha256:'.length));
+    const diffIds = JSON.parse((await target.ok(['inspect', '-f', '{{json .RootFS.Layers}}', ref])).stdout) as string[];
+    for (const diffId of diffIds) expect(blobs).not.toContain(diffId.slice('sha256:'.length));
+    expect((await target.ok(['run', '--rm', ref])).stdout).toBe('hello from the registry\n');
+
+    // Through the proxy the registry has another name: nothing is known there, so the kept blobs go up.
+    const copy = `${proxy.host}/kept/copy:1`;
+    const push = await target.ok(['push', '--tls-verify=false', ref, copy]);
+    expect(push.stderr).not.toMatch(/compressing/i);
+    expect((await manifestOf(copy)).layers.map((l) => l.digest)).toEqual(served);
+    const check = await target.run(['system', 'check']);
+    expect(check.code, check.stdout).toBe(0);
+  });
+
+  it('compresses again only for another compression, and saves a Docker archive with the uncompressed tars', async () => {
+    const ref = `${registry.host}/kept/app:1`;
+    const target = await freshRoot();
+    await target.ok(['pull', '-q', '--tls-verify=false', ref]);
+    const zstd = `${registry.host}/kept/app:zstd`;
+    const push = await target.ok(['push', '--tls-verify=false', '--compression-format', 'zstd', ref, zstd]);
+    expect(push.stderr).toMatch(/compressing with zstd/);
+    const archive = path.join(env.dir, 'kept-docker.tar');
+    await target.ok(['save', '--format', 'docker-archive', '-o', archive, ref]);
+    expect(await readdir(path.join(target.t.root, 'tmp'))).toEqual([]);
+    for (const args of [['pull', '-q', '--tls-verify=false', zstd], ['load', '-q', '-i', archive]]) {
+      const other = await freshRoot(false);
+      await other.ok(args);
+      expect((await other.ok(['run', '--rm', appId])).stdout).toBe('hello from the registry\n');
+    }
   });
 });
 

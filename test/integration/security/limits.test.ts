@@ -1,11 +1,12 @@
-// Bombs and limits: decompression bombs in a pulled layer (from a real registry) and in an ADD'ed
+// Bombs and limits: decompression bombs in a pulled layer (from a real registry, stopped when the
+// layer is first unpacked) and in an ADD'ed
 // archive, oversized or endless manifests, indexes, configs and blobs (from a hostile fake registry
 // this test serves), and oversized or endless ADD <url> bodies. Every case must end in one
 // `Error:` line naming the image, layer, archive or URL, a non-zero exit, and no data left behind
-// (nothing in tmp/, no blob, no image).
+// (nothing in tmp/, no blob, no image; for an unpack, no snapshot and only what the pull kept).
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -121,26 +122,50 @@ async function pushRaw(repo: string, tag: string, layers: Array<{ blob: Buffer; 
   expect(res.status).toBe(201);
 }
 
-describe('decompression bombs in pulled layers', () => {
+/**
+ * Unpacks an image's layers the way a container start does (`from` + `mount`, which needs no binary
+ * in the image); the mount point on success.
+ */
+async function unpack(t: TestRoot, ref: string, extra: NodeJS.ProcessEnv = {}): Promise<CliResult & { container?: string; mountpoint?: string }> {
+  const from = await run(t, ['from', ref], extra);
+  if (from.code !== 0) return from;
+  const container = from.stdout.trim();
+  const mounted = await run(t, ['mount', container], extra);
+  return { ...mounted, container, mountpoint: mounted.code === 0 ? mounted.stdout.trim() : undefined };
+}
+
+// A pull keeps a compressed layer as it was served and inflates nothing (image/layer-blob.ts): the
+// inflate limit and the diff ID are checked when the layer is first unpacked.
+describe('decompression bombs and false diff IDs in pulled layers', () => {
   const tar = zeroTar('zeros', BOMB_SIZE);
   const diffId = sha256(tar);
 
-  it('stops a gzip bomb at the inflate limit, naming the image and the layer, and leaves nothing behind', async () => {
+  /** After a refused unpack: the pull's blobs only, no snapshot, nothing in tmp/, and a clean store. */
+  async function nothingUnpacked(t: TestRoot, blob: Buffer): Promise<void> {
+    expect(await filesUnder(t, 'tmp')).toEqual([]);
+    expect(await filesUnder(t, 'snapshots')).toEqual([]);
+    expect((await filesUnder(t, 'blobs')).map((f) => path.basename(f))).toContain(sha256(blob).slice('sha256:'.length));
+    const check = await run(t, ['system', 'check']);
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+  }
+
+  it('stops a gzip bomb at the inflate limit when it is unpacked, naming the layer and its blob, and leaves nothing behind', async () => {
     const blob = gzipSync(tar, { level: 9 });
     expect(blob.length).toBeLessThan(BOMB_SIZE / 500);
     await pushRaw('bombs/gzip', '1', [{ blob, diffId, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }]);
     const t = await freshRoot();
     const ref = `${registry.host}/bombs/gzip:1`;
-    const line = errorLine(await run(t, ['pull', '-q', '--tls-verify=false', ref], LIMIT_ENV));
-    expect(line).toContain(ref);
+    expect((await run(t, ['pull', '-q', '--tls-verify=false', ref], LIMIT_ENV)).code).toBe(0);
+    const line = errorLine(await unpack(t, ref, LIMIT_ENV));
+    expect(line).toContain(diffId);
     expect(line).toContain(sha256(blob));
     expect(line).toMatch(/inflates to more than \d+ bytes.*decompression bomb/);
-    expect(await filesUnder(t, 'tmp')).toEqual([]);
-    expect(await filesUnder(t, 'blobs')).toEqual([]);
-    expect((await run(t, ['images', '-q'])).stdout.trim()).toBe('');
+    await nothingUnpacked(t, blob);
     // The same image is fine where the limit allows it: the refusal above was the limit, not the image.
-    const allowed = await run(t, ['pull', '-q', '--tls-verify=false', ref], { TSBUILD_MAX_INFLATE_SIZE: '128MiB' });
+    const allowed = await unpack(t, ref, { TSBUILD_MAX_INFLATE_SIZE: '128MiB' });
     expect(allowed.code, allowed.stderr).toBe(0);
+    expect((await stat(path.join(allowed.mountpoint!, 'zeros'))).size).toBe(BOMB_SIZE);
+    expect((await run(t, ['rm', allowed.container!])).code).toBe(0);
   });
 
   it('stops a zstd bomb (far past gzip ratios) at the limit too', async () => {
@@ -149,18 +174,32 @@ describe('decompression bombs in pulled layers', () => {
     await pushRaw('bombs/zstd', '1', [{ blob, diffId, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' }]);
     const t = await freshRoot();
     const ref = `${registry.host}/bombs/zstd:1`;
+    expect((await run(t, ['pull', '-q', '--tls-verify=false', ref])).code).toBe(0);
     // The default floor (1 GiB) is far above this bomb: only the ratio rule can catch it here.
-    const line = errorLine(await run(t, ['pull', '-q', '--tls-verify=false', ref], { TSBUILD_MAX_INFLATE_SIZE: '1MiB', TSBUILD_MAX_INFLATE_RATIO: '200' }));
-    expect(line).toContain(ref);
+    const line = errorLine(await unpack(t, ref, { TSBUILD_MAX_INFLATE_SIZE: '1MiB', TSBUILD_MAX_INFLATE_RATIO: '200' }));
     expect(line).toContain(sha256(blob));
     expect(line).toContain('decompression bomb');
-    expect(await filesUnder(t, 'tmp')).toEqual([]);
-    expect(await filesUnder(t, 'blobs')).toEqual([]);
+    await nothingUnpacked(t, blob);
+  });
+
+  it('refuses a layer whose content is not the diff ID its config lists, committing no snapshot', async () => {
+    const blob = gzipSync(zeroTar('other', 1024));
+    await pushRaw('lies/diffid', '1', [{ blob, diffId, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }]);
+    const t = await freshRoot();
+    const ref = `${registry.host}/lies/diffid:1`;
+    expect((await run(t, ['pull', '-q', '--tls-verify=false', ref])).code).toBe(0);
+    const line = errorLine(await unpack(t, ref));
+    expect(line).toContain(`layer ${diffId}: blob ${sha256(blob)} inflates to content with digest ${sha256(zeroTar('other', 1024))}, not the diff ID the image config lists`);
+    await nothingUnpacked(t, blob);
+    // The next attempt checks again: nothing about the refused layer was remembered as good.
+    expect(errorLine(await unpack(t, ref))).toContain('not the diff ID the image config lists');
   });
 
   it('refuses a malformed limit setting with a clear error', async () => {
     const t = await freshRoot();
-    const line = errorLine(await run(t, ['pull', '-q', '--tls-verify=false', `${registry.host}/bombs/gzip:1`], { TSBUILD_MAX_INFLATE_SIZE: 'lots' }));
+    const ref = `${registry.host}/bombs/gzip:1`;
+    expect((await run(t, ['pull', '-q', '--tls-verify=false', ref])).code).toBe(0);
+    const line = errorLine(await unpack(t, ref, { TSBUILD_MAX_INFLATE_SIZE: 'lots' }));
     expect(line).toContain('TSBUILD_MAX_INFLATE_SIZE: invalid size "lots"');
   });
 });
@@ -400,7 +439,7 @@ describe('a hostile registry', () => {
   const cases: Array<{ name: string; repo: string; message: RegExp; key?: string; env?: NodeJS.ProcessEnv }> = [
     { name: 'an endless error body', repo: 'errbomb', message: /HTTP 404 Not Found|not found/i, key: 'errbomb' },
     { name: 'an endless token body', repo: 'tokenbomb', message: /token server .* returned no token/, key: 'tokenbomb' },
-    { name: 'a gzip bomb whose manifest claims a huge layer', repo: 'liar', message: /inflates to more than \d+ bytes.*decompression bomb/, env: LIMIT_ENV },
+    { name: 'a gzip bomb whose manifest claims a huge layer', repo: 'liar', message: /download truncated at \d+ of 1073741824 bytes/, env: LIMIT_ENV },
     { name: 'a manifest announced as 100 MB', repo: 'big', message: /manifest is larger than 4194304 bytes/, key: 'big' },
     { name: 'an endless chunked manifest', repo: 'chunked', message: /manifest is larger than 4194304 bytes/, key: 'chunked' },
     { name: 'an endless image manifest behind an index', repo: 'index', message: /manifest is larger than 4194304 bytes/, key: 'instance' },
