@@ -1,6 +1,6 @@
 // Images as the builder and runtime see them: a config plus an ordered list of layers. Loading reads
-// a stored image; ensureSnapshots unpacks any layer whose snapshot is missing (images that arrived
-// as archives); commitImage writes config and manifest blobs and names the image.
+// a stored image; ensureSnapshots unpacks any layer whose snapshot is missing (images that were
+// pulled or loaded) from its blob; commitImage writes config and manifest blobs and names the image.
 import { applyTar } from '../archive/index.js';
 import { TsbuildError } from '../errors.js';
 import {

@@ -1,5 +1,5 @@
-// Layer compression for push and decompression for pull. Local layers are uncompressed tars, so
-// this is the only place bytes get (de)compressed on the way to or from a registry.
+// Layer compression for push and decompression for pull and for unpacking the compressed blobs a
+// pull keeps (image/layer-blob.ts): the one place layer bytes get (de)compressed.
 //
 // gzip is compressed in parallel: the layer is cut into fixed-size chunks, each chunk becomes an
 // independent gzip member via the async zlib.gzip (which runs on libuv's thread pool, so members
