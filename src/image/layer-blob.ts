@@ -69,7 +69,7 @@ const DAMAGED_HINT = 'the image or its registry is damaged; remove it with "tsbu
  * digest is the diff ID (so only a consumer that reads to the end, as the tar reader does, has a
  * verified layer).
  */
-export function openLayerTar(stores: Stores, layer: LayerBlobRef, signal?: AbortSignal): Readable {
+export function openLayerTar(stores: Stores, layer: Pick<LayerBlobRef, 'diffId' | 'blob'>, signal?: AbortSignal): Readable {
   const { blob } = layer;
   if (blob === undefined) return stores.content.openRead(layer.diffId);
   const compression = blobCompression(blob.mediaType);
@@ -113,7 +113,7 @@ function verifyTar(diffId: string, blob: Descriptor): Transform {
  * layer.tar, a push that compresses in parallel chunks): the blob itself, or a temp file inflated
  * from the compressed blob, which the caller removes (it is pushed to `temps`).
  */
-export async function layerTarFile(stores: Stores, layer: LayerBlobRef, temps: string[], signal?: AbortSignal): Promise<{ file: string; size: number }> {
+export async function layerTarFile(stores: Stores, layer: Pick<LayerBlobRef, 'diffId' | 'blob'>, temps: string[], signal?: AbortSignal): Promise<{ file: string; size: number }> {
   if (layer.blob === undefined) return { file: stores.content.blobPath(layer.diffId), size: await stores.content.size(layer.diffId) };
   const file = stores.content.tempPath();
   temps.push(file);

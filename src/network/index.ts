@@ -240,7 +240,8 @@ async function releaseAttachments(stores: Stores, containerId: string): Promise<
 /**
  * Releases the attachments of bud RUNs whose build process died (SIGKILL mid-RUN): they have no
  * container record, so nothing else would ever DEL them, and their veth, namespace, address (and,
- * for attachments made before the network's rules were per network, firewall rules) would stay. Attachments of containers with a record are the container manager's.
+ * for attachments made before the network's rules were per network, firewall rules) would stay.
+ * Attachments of containers with a record are the container manager's.
  */
 export async function releaseOrphanedAttachments(stores: Stores): Promise<void> {
   for (const id of await readdir(path.join(networksDir(stores), 'cache')).catch(() => [] as string[])) {

@@ -1,10 +1,11 @@
 // `pull`: an image from a registry (or an oci:/oci-archive:/docker-archive: location) into the
 // local stores. Short names go through registries.conf's search list, candidates in order. The
 // manifest is resolved (an index picks the wanted platform), the config fetched and verified, and
-// the layers pulled in parallel, each verified twice (compressed digest against the manifest,
-// uncompressed digest against the config's diff IDs) before it is stored as served. Only then
-// are the config and a local manifest written and the image named, so a failed pull leaves no
-// image and no unverified blob; layers already verified stay and make the next attempt shorter.
+// the layers pulled in parallel, each checked against its digest and size in the manifest before it
+// is stored: compressed ones as served, their diff IDs checked when first inflated (pull-layer.ts,
+// image/layer-blob.ts), plain tars against the config's diff IDs now. Only then are the config and
+// a local manifest written and the image named, so a failed pull leaves no image and no blob that
+// failed its check; layers already stored stay and make the next attempt shorter.
 import { TsbuildError } from '../errors.js';
 import { loadArchive, loadOciDir, storeImage } from '../image/archive/index.js';
 import type { LayerBlobRef } from '../image/layer-blob.js';

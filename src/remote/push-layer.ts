@@ -96,7 +96,7 @@ async function compressAndUpload(job: LayerPush): Promise<PushedLayer> {
   try {
     // A layer kept in another compression is inflated to a temp file first: the parallel
     // compressor reads its input by offset.
-    const { file, size: rawSize } = await layerTarFile(stores, { diffId, size: 0, blob: job.blob }, temps, job.signal);
+    const { file, size: rawSize } = await layerTarFile(stores, { diffId, blob: job.blob }, temps, job.signal);
     // Compressed straight into the upload: no temp file, and the upload keeps pace with the
     // compression instead of waiting for it. The registry is told the digest at the end (PUT).
     progress.start(id, `Copying blob ${shortId(diffId)} (compressing with ${job.compression} -${job.level})`, rawSize);

@@ -1,6 +1,6 @@
 // Reachability ("mark") for garbage collection: which blobs and snapshots something still needs.
-// The roots are the image records (manifest, config, layer blobs by diff ID and as the manifest names them, snapshots by chain ID
-// of every prefix of the layer list), the build cache entries that are kept (their layer blob, and
+// The roots are the image records (manifest, config, layer blobs by diff ID and as the manifest
+// names them, snapshots by chain ID of every prefix of the layer list), the build cache entries that are kept (their layer blob, and
 // the snapshots that stack that layer on a chain that is itself kept), the live leases of running
 // processes (store/lease.ts), and every snapshot that is an overlay lower dir of a mount right now
 // (a running container, a mounted working container, a build's RUN step), which covers a container
@@ -21,8 +21,8 @@ export interface ImageRefs {
   blobs: string[];
   /** Layer diff IDs in order. */
   diffIds: string[];
-  /** The manifest's layer blob digests in order (a diff ID, or the compressed blob a pull kept). */
-  layerBlobs: string[];
+  /** The manifest's layer blob digests in order (a diff ID, or the compressed blob a pull kept); undefined where a damaged manifest has none. */
+  layerBlobs: Array<string | undefined>;
   /** Chain IDs of every prefix of the layer list (the snapshots the image runs on). */
   chains: string[];
 }
@@ -35,8 +35,9 @@ export async function imageRefs(stores: Stores, record: ImageRecord): Promise<Im
   if (configDigest !== record.id) blobs.push(configDigest);
   const config = await stores.content.readJson<ImageConfig>(configDigest).catch(() => undefined);
   const diffIds = (config?.rootfs?.diff_ids ?? []).filter((d) => typeof d === 'string');
-  const layerBlobs = (manifest?.layers ?? []).map((l) => l?.digest).filter((d) => typeof d === 'string');
-  blobs.push(...layerBlobs, ...diffIds);
+  // Kept in step with the layer list, so index i is layer i's blob.
+  const layerBlobs = (manifest?.layers ?? []).map((l) => (typeof l?.digest === 'string' ? l.digest : undefined));
+  blobs.push(...layerBlobs.filter((d) => d !== undefined), ...diffIds);
   return { blobs: [...new Set(blobs)], diffIds, layerBlobs, chains: chainIds(diffIds) };
 }
 
