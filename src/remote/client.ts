@@ -107,7 +107,7 @@ export function createRegistryClient(options: RegistryClientOptions): ClosableRe
   async function agent(): Promise<Agent> {
     if (closed) throw new TsbuildError('INTERNAL', `registry client for ${registry} is closed`);
     agentPromise ??= (async () => {
-      const tls = await loadTlsMaterial(options.certsDirs ?? DEFAULT_CERTS_DIRS, [...new Set([named, host, registry])]);
+      const tls = await loadTlsMaterial(options.certsDirs ?? DEFAULT_CERTS_DIRS, [...new Set([named, host, registry])], process.env, !insecure);
       if (tls.files.length > 0) log.debug({ files: tls.files }, 'registry TLS certificates');
       return new Agent({
         connections: CONNECTIONS_PER_ORIGIN,

@@ -16,7 +16,10 @@ export const DEFAULT_CERTS_DIRS = ['/etc/containers/certs.d', '/etc/docker/certs
 export const EXTRA_CA_CERTS_ENV = 'TSBUILD_EXTRA_CA_CERTS';
 
 export interface TlsMaterial {
-  /** Default roots plus the extra CAs; undefined when there are no extra CAs (node's defaults apply). */
+  /**
+   * Default roots plus the extra CAs; undefined when there are no extra CAs (node's defaults apply);
+   * empty when certificates are not verified (no trust anchors are needed then).
+   */
   ca?: string[];
   cert?: string;
   key?: string;
@@ -62,9 +65,11 @@ async function envExtraCas(env: NodeJS.ProcessEnv, needed: boolean): Promise<[st
 
 /**
  * Reads the CA and client certificates for `hosts` (host[:port] names, e.g. the location and the
- * registry name); `env` names the extra CA bundle (see envExtraCas).
+ * registry name); `env` names the extra CA bundle (see envExtraCas). Without `verify` (an insecure
+ * registry, --tls-verify=false) only client certificates are read, and `ca` is empty: node would
+ * otherwise parse its whole root store (~40 ms) for a connection that checks nothing against it.
  */
-export async function loadTlsMaterial(certsDirs: readonly string[], hosts: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<TlsMaterial> {
+export async function loadTlsMaterial(certsDirs: readonly string[], hosts: readonly string[], env: NodeJS.ProcessEnv = process.env, verify = true): Promise<TlsMaterial> {
   const dirs = new Set<string>();
   for (const base of certsDirs) {
     for (const host of hosts) dirs.add(path.join(base, host));
@@ -79,6 +84,7 @@ export async function loadTlsMaterial(certsDirs: readonly string[], hosts: reado
     for (const name of names) {
       const file = path.join(dir, name);
       if (name.endsWith('.crt')) {
+        if (!verify) continue;
         extraCas.push(await readText(file));
         files.push(file);
       } else if (name.endsWith('.cert')) {
@@ -100,6 +106,7 @@ export async function loadTlsMaterial(certsDirs: readonly string[], hosts: reado
       }
     }
   }
+  if (!verify) return { ca: [], cert, key, files };
   const fromEnv = await envExtraCas(env, extraCas.length > 0);
   if (fromEnv) {
     files.push(fromEnv[0]);

@@ -51,6 +51,21 @@ describe('loadTlsMaterial', () => {
     expect(m.ca).toEqual([...rootCertificates, HOSTED, EXTRA]);
   });
 
+  it('reads no CA at all when certificates are not verified, but still the client certificate', async () => {
+    const hostDir = path.join(certsD, 'reg:5000');
+    await Promise.all([
+      writeFile(path.join(hostDir, 'ca.crt'), HOSTED),
+      writeFile(path.join(hostDir, 'client.cert'), 'CERT'),
+      writeFile(path.join(hostDir, 'client.key'), 'KEY'),
+    ]);
+    const m = await loadTlsMaterial([certsD], ['reg:5000'], { TSBUILD_EXTRA_CA_CERTS: bundle }, false);
+    // An empty list, not undefined: node's default would load its whole root store.
+    expect(m.ca).toEqual([]);
+    expect(m.cert).toBe('CERT');
+    expect(m.key).toBe('KEY');
+    expect(m.files).toEqual([path.join(hostDir, 'client.cert'), path.join(hostDir, 'client.key')]);
+  });
+
   it('skips an unreadable bundle, as node does', async () => {
     const m = await loadTlsMaterial([certsD], ['reg:5000'], { TSBUILD_EXTRA_CA_CERTS: path.join(dir, 'missing.pem') });
     expect(m.ca).toBeUndefined();
