@@ -14,6 +14,18 @@ const PODMAN_EXIT_COMMANDS = new Set([
   'commit', 'container', 'network', 'volume', 'from', 'copy', 'add', 'config', 'mount', 'umount', 'containers', 'wc',
 ]);
 
+/**
+ * yargs renders the named command's whole help text before it runs the handler (12-15 ms for run's
+ * or bud's ~80 options), so that showHelp() called from a handler could print that command's help.
+ * No tsbuild handler shows help (a failure is one line, see .fail below), so the cache is skipped.
+ * The hook is yargs' internal usage object; when a later yargs lacks it, nothing changes.
+ */
+function skipHelpCache(cli: object): void {
+  const internal = (cli as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } }).getInternalMethods?.();
+  const usage = internal?.getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
+}
+
 export async function main(rawArgv: string[]): Promise<void> {
   const argv = rewriteArgv(rawArgv);
   // The container manager speaks podman's convention: 125 when tsbuild itself fails, the
@@ -29,6 +41,7 @@ export async function main(rawArgv: string[]): Promise<void> {
     // Loaded here, after the --version answer above, which needs none of it.
     const { default: yargs } = await import('yargs');
     let cli = globalOptions(yargs(argv));
+    skipHelpCache(cli);
     for (const c of await commandsFor(command >= 0 ? argv[command] : undefined)) cli = cli.command(c as never);
     await cli
       .scriptName('tsbuild')
