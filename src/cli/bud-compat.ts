@@ -175,7 +175,8 @@ export async function afterBuild(
 ): Promise<void> {
   let digest = image.manifestDigest;
   if (args.push) {
-    const { pushImage, createProgress } = await import('../remote/index.js');
+    // push.js, not the index: a push needs none of pull's modules.
+    const [{ pushImage }, { createProgress }] = await Promise.all([import('../remote/push.js'), import('../remote/progress.js')]);
     const progress = createProgress({ stream: process.stderr, quiet: push.quiet });
     try {
       for (const name of names) {

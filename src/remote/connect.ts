@@ -73,3 +73,13 @@ export async function withConnection<T>(ref: ImageReference, options: ConnectOpt
     await connection.client.close().catch(() => undefined);
   }
 }
+
+/** Runs fn, making sure a failure's one line names the reference (network errors only know the host). */
+export async function naming<T>(name: string, fn: () => Promise<T>, prefix = ''): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!(err instanceof TsbuildError) || err.message.includes(name)) throw err;
+    throw new TsbuildError(err.code, `${prefix}${name}: ${err.message}`, { hint: err.hint, cause: err, exitCode: err.exitCode });
+  }
+}

@@ -17,7 +17,7 @@ import { lease } from '../store/lease.js';
 import type { Stores } from '../store/root.js';
 import { mapLimit } from '../util/limit.js';
 import { createBlobInfoCache } from './blob-info.js';
-import { withConnection, type RegistryFlags } from './connect.js';
+import { naming, withConnection, type RegistryFlags } from './connect.js';
 import { parsePlatform, resolveManifest } from './manifest.js';
 import { silentProgress } from './progress.js';
 import { pullLayer } from './pull-layer.js';
@@ -129,16 +129,6 @@ async function pullFromRegistry(stores: Stores, ref: ImageReference, options: Pu
     progress.note(`Pulled ${name} (manifest ${resolved.digest}, image ${shortId(added.id)})`);
     return added;
   }));
-}
-
-/** Runs fn, making sure a failure's one line names the reference (network errors only know the host). */
-export async function naming<T>(name: string, fn: () => Promise<T>, prefix = ''): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!(err instanceof TsbuildError) || err.message.includes(name)) throw err;
-    throw new TsbuildError(err.code, `${prefix}${name}: ${err.message}`, { hint: err.hint, cause: err, exitCode: err.exitCode });
-  }
 }
 
 function checkLayerDescriptor(desc: Descriptor, name: string): void {

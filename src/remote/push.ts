@@ -7,7 +7,6 @@
 import { writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
-import { saveImages, writeOciDir } from '../image/archive/index.js';
 import { loadImage } from '../image/image.js';
 import type { Logger } from '../log.js';
 import { MediaType, sha256Digest, shortId, type ImageFormat, type Manifest } from '../oci/types.js';
@@ -16,9 +15,8 @@ import type { Stores } from '../store/root.js';
 import { mapLimit } from '../util/limit.js';
 import { createBlobInfoCache } from './blob-info.js';
 import { checkLevel, defaultLevel, layerMediaType, type Compression } from './compression.js';
-import { withConnection, type RegistryFlags } from './connect.js';
+import { naming, withConnection, type RegistryFlags } from './connect.js';
 import { silentProgress } from './progress.js';
-import { naming } from './pull.js';
 import { pushLayer } from './push-layer.js';
 import { formatReference, isShortName, parseReference, referenceString } from './reference.js';
 import { parseLocation } from './transports.js';
@@ -56,8 +54,11 @@ export async function pushImage(stores: Stores, source: string, destination: str
   if (location.transport === 'docker') {
     digest = await pushToRegistry(stores, record.id, location.reference, options);
   } else if (location.transport === 'oci') {
+    // The archive writers (and tar-stream) load only for these destinations, not for a registry push.
+    const { writeOciDir } = await import('../image/archive/index.js');
     digest = await writeOciDir(stores, record.id, location.path, { reference: location.reference });
   } else {
+    const { saveImages } = await import('../image/archive/index.js');
     const [written] = await saveImages(stores, [record.id], { format: location.transport, output: location.path, reference: location.reference });
     digest = written ?? record.manifestDigest;
   }

@@ -38,7 +38,8 @@ export const pushCommand: CommandModule<GlobalArgs, PushArgs> = {
     const level = args['compression-level'];
     if (level !== undefined && Number.isNaN(level)) throw new TsbuildError('INVALID_ARGUMENT', '--compression-level must be a number');
     const stores = await storesFor(args);
-    const { pushImage, createProgress } = await import('../../remote/index.js');
+    // push.js, not the index: a push needs none of pull's modules.
+    const [{ pushImage }, { createProgress }] = await Promise.all([import('../../remote/push.js'), import('../../remote/progress.js')]);
     const progress = createProgress({ stream: process.stderr, quiet: args.quiet });
     try {
       await withAbortOnSignals((signal) =>
