@@ -19,7 +19,8 @@ export async function mountRootfs(stores: Stores, record: ContainerRecord): Prom
   if (!imageRecord) throw new TsbuildError('NOT_FOUND', `image ${record.imageId} of container "${record.name}" is not in local storage`, { exitCode: 125 });
   const image = await loadImage(stores, imageRecord);
   await ensureSnapshots(stores, image.layers);
-  await mountOverlay({ lowers: lowerDirs(stores, image.layers), upper: paths.upper, mountsDir: stores.layout.mounts, target: paths.rootfs });
+  // --rm: the rootfs goes with the container, so its unmount need not sync the file system (mount.ts).
+  await mountOverlay({ lowers: lowerDirs(stores, image.layers), upper: paths.upper, mountsDir: stores.layout.mounts, target: paths.rootfs, volatile: record.config.autoRemove });
   return paths.rootfs;
 }
 

@@ -27,9 +27,12 @@ export interface MountRequest {
   /**
    * Mount with overlay's `volatile` option: the unmount skips syncing the upper filesystem, which
    * otherwise writes back everything dirty on that filesystem (a just-copied 500 MB context cost a
-   * RUN step 0.7 s of umount). Only for throwaway writers whose upper dir gets no durability
-   * promise anyway (a build's RUN step, whose layer is not fsynced either); never for a container
-   * that users run, where fsync inside must mean what it says.
+   * RUN step 0.7 s of umount; even an idle system pays a journal commit and a disk flush). Only for
+   * throwaway writers whose upper dir gets no durability promise anyway: a build's RUN step (its
+   * layer is not fsynced either) and a `run --rm` container, whose rootfs is deleted when it exits
+   * and cannot outlive a crash (podman mounts --rm containers volatile for the same reason; volumes
+   * and bind mounts are other file systems, where fsync keeps its meaning). Never for a container
+   * that is kept.
    */
   volatile?: boolean;
 }
@@ -57,6 +60,9 @@ export async function mountOverlay(request: MountRequest): Promise<OverlayMount>
     const opts = [`lowerdir=${relLowers.join(':')}`];
     if (request.upper) {
       workDir = `${request.upper}.work`;
+      // A volatile mount that was never unmounted (a crash) marks its work dir, and overlay then
+      // refuses to mount with it again; the work dir is overlay's scratch space, so start it afresh.
+      if (request.volatile) await rm(workDir, { recursive: true, force: true });
       await mkdir(workDir, { recursive: true });
       opts.push(`upperdir=${request.upper}`, `workdir=${workDir}`);
       if (request.volatile) opts.push('volatile');
