@@ -1,7 +1,7 @@
 // The per-container files bind-mounted over /etc/hosts, /etc/resolv.conf and /etc/hostname, so a
 // container (or a RUN step) resolves its own name and the host's DNS without changing its image.
 // bud's --no-hosts, --add-host and --dns* flags shape them as buildah's do.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SpecMount } from '../runtime/index.js';
 
@@ -23,23 +23,32 @@ export interface HostFileOptions {
 }
 
 export async function writeHostFiles(dir: string, hostname: string, options: HostFileOptions = {}): Promise<SpecMount[]> {
-  await mkdir(dir, { recursive: true });
+  // A few small files, written synchronously (util/fs.ts says why).
+  mkdirSync(dir, { recursive: true });
   const files: [string, string | Buffer][] = [];
   if (!options.noHosts) {
     const extra = (options.addHosts ?? []).map((h) => `${h.ip}\t${h.name}\n`).join('');
     files.push(['/etc/hosts', options.hostsContent ?? `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${options.selfIp ?? '127.0.1.1'}\t${hostname}\n${extra}`]);
   }
   if (!(options.dns?.length === 1 && options.dns[0] === 'none')) {
-    files.push(['/etc/resolv.conf', resolvConf(await readFile('/etc/resolv.conf', 'utf8').catch(() => ''), options)]);
+    files.push(['/etc/resolv.conf', resolvConf(readHostResolvConf(), options)]);
   }
   files.push(['/etc/hostname', `${hostname}\n`]);
   const mounts: SpecMount[] = [];
   for (const [destination, content] of files) {
     const source = path.join(dir, path.basename(destination));
-    await writeFile(source, content);
+    writeFileSync(source, content);
     mounts.push({ destination, type: 'bind', source, options: ['rbind', 'rprivate'] });
   }
   return mounts;
+}
+
+function readHostResolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** The host's resolv.conf with the nameserver, search and options lines the flags replace. */

@@ -3,12 +3,11 @@
 // both win. Reads go through settle.ts, so a caller never sees a container "running" whose monitor
 // is gone.
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import { withLock } from '../store/lock.js';
 import type { Stores } from '../store/root.js';
-import { readJson, removeTree, writeJsonAtomic } from '../util/fs.js';
+import { listNames, readJson, removeTree, writeJsonAtomic } from '../util/fs.js';
 import { containerPaths } from './paths.js';
 import type { ContainerRecord } from './types.js';
 
@@ -22,7 +21,7 @@ const ID = /^[a-f0-9]{64}$/;
 
 /** Every record as stored, without settling (settle.ts uses it; callers want listContainers). */
 export async function readAllRecords(stores: Stores): Promise<ContainerRecord[]> {
-  const ids = await readdir(stores.layout.containers).catch(() => [] as string[]);
+  const ids = listNames(stores.layout.containers);
   const records = await Promise.all(ids.filter((id) => ID.test(id)).map((id) => readRecord(stores, id)));
   return records.filter((r): r is ContainerRecord => r !== undefined);
 }

@@ -1,8 +1,8 @@
 // The content-addressed blob store: blobs/sha256/<hex>. Every commit is verified (or produced by a
 // trusted in-process writer that hashed the bytes itself) and atomic: bytes land in tmp/ first and
 // are renamed into place, so a blob path either holds the whole verified blob or does not exist.
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
+import { mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -49,15 +49,16 @@ export function createContentStore(options: { root: string; tmpDir: string }): C
     has,
     async size(digest) {
       try {
-        return (await stat(blobPath(digest))).size;
+        return statSync(blobPath(digest)).size;
       } catch (err) {
         if (errnoCode(err) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `blob ${digest} not found in the store`);
         throw err;
       }
     },
+    // Whole blobs in memory are small ones (configs, manifests): read synchronously (util/fs.ts).
     async read(digest) {
       try {
-        return await readFile(blobPath(digest));
+        return readFileSync(blobPath(digest));
       } catch (err) {
         if (errnoCode(err) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `blob ${digest} not found in the store`);
         throw err;

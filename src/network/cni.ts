@@ -3,12 +3,12 @@
 // prevResult, DEL runs the chain in reverse with the final ADD result. Every attachment is cached
 // in <root>/networks/cache/<container id>/<network>.json *before* the first plugin runs, so a DEL is
 // always possible (after a crash mid-ADD, after a failed start, after the network record is gone).
-import { mkdir, readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import type { Stores } from '../store/root.js';
 import { execFile } from '../util/exec.js';
-import { pathExists, readJson, writeJsonAtomic } from '../util/fs.js';
+import { listNames, pathExists, readJson, writeJsonAtomic } from '../util/fs.js';
 import type { CniConflist } from './ipam.js';
 import { netnsPath } from './netns.js';
 import { ALLOCATION_FILE, IPAM_DIR, networksDir } from './records.js';
@@ -64,7 +64,7 @@ function cacheFile(stores: Stores, containerId: string, network: string): string
 
 export async function cachedAttachments(stores: Stores, containerId: string): Promise<CniAttachment[]> {
   const dir = cacheDir(stores, containerId);
-  const names = await readdir(dir).catch(() => [] as string[]);
+  const names = listNames(dir);
   const entries = await Promise.all(names.filter((n) => n.endsWith('.json')).map((n) => readJson<CniAttachment>(path.join(dir, n)).catch(() => undefined)));
   return entries.filter((e): e is CniAttachment => e !== undefined);
 }
@@ -154,7 +154,7 @@ export async function cniDel(stores: Stores, attachment: CniAttachment): Promise
  */
 export async function collectStaleAddresses(network: string): Promise<void> {
   const dir = path.join(IPAM_DIR, network);
-  const names = await readdir(dir).catch(() => [] as string[]);
+  const names = listNames(dir);
   for (const name of names) {
     if (!ALLOCATION_FILE.test(name)) continue;
     const owner = (await readFile(path.join(dir, name), 'utf8').catch(() => '')).split(/\s/)[0] ?? '';

@@ -1,15 +1,14 @@
 // Read-only views of container records that the network manager needs: who uses a network, who is
 // running on it (for hosts files), whose namespace `--network container:ID` joins. The lifecycle
 // owns the records; this module never writes one except through saveContainerNetwork (connect).
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { containerPaths } from '../container/paths.js';
 import type { ContainerRecord } from '../container/types.js';
 import type { Stores } from '../store/root.js';
-import { readJson } from '../util/fs.js';
+import { listNames, readJson } from '../util/fs.js';
 
 export async function readContainers(stores: Stores): Promise<ContainerRecord[]> {
-  const ids = await readdir(stores.layout.containers).catch(() => [] as string[]);
+  const ids = listNames(stores.layout.containers);
   const records = await Promise.all(
     ids.filter((id) => /^[a-f0-9]{64}$/.test(id)).map((id) => readJson<ContainerRecord>(containerPaths(stores, id).record).catch(() => undefined)),
   );

@@ -3,12 +3,12 @@
 // a host-wide lock in /run/tsbuild, and a subnet counts as taken when any record of this root or
 // any host route (another root's bridge, podman's, a LAN) already covers it.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import { withLock } from '../store/lock.js';
 import type { Stores } from '../store/root.js';
-import { pathExists, readJson, writeJsonAtomic } from '../util/fs.js';
+import { listNames, pathExists, readJson, writeJsonAtomic } from '../util/fs.js';
 import { formatCidr, gatewayFor, overlaps, parseCidr, parseProcRoutes, type Cidr } from './ipam.js';
 import { ipCommand } from './netns.js';
 import { DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, type NetworkCreateOptions, type NetworkRecord } from './types.js';
@@ -47,7 +47,7 @@ export async function hostLock<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 export async function listRecords(stores: Stores): Promise<NetworkRecord[]> {
-  const names = await readdir(networksDir(stores)).catch(() => [] as string[]);
+  const names = listNames(networksDir(stores));
   const records = await Promise.all(
     names.filter((n) => n.endsWith('.json')).map((n) => readJson<NetworkRecord>(path.join(networksDir(stores), n)).catch(() => undefined)),
   );
@@ -176,7 +176,7 @@ export async function removeRecord(stores: Stores, record: NetworkRecord, lastUs
     // host-local's directory of the network (its lock and last-reserved marker) and the host rules
     // go too, unless a network of the same name in another root still holds addresses in it.
     const ipamDir = path.join(IPAM_DIR, record.name);
-    const entries = await readdir(ipamDir).catch(() => [] as string[]);
+    const entries = listNames(ipamDir);
     if (entries.some((n) => ALLOCATION_FILE.test(n))) return;
     await rm(ipamDir, { recursive: true, force: true });
     await lastUse(record);

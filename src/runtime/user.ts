@@ -2,7 +2,7 @@
 // numeric ids the way Docker does, reading the image's own /etc/passwd and /etc/group. The files are
 // reached through resolveInRoot, so a symlinked /etc/passwd in an untrusted image cannot make us
 // read a host file.
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import { TsbuildError, errnoCode } from '../errors.js';
 import { resolveInRoot } from '../util/resolve-in-root.js';
 import type { ProcessUser } from './spec.js';
@@ -84,10 +84,11 @@ async function readImageFile(rootfs: string, file: string): Promise<string> {
   try {
     // Read on the host: an image's /etc/passwd that is a device node or FIFO would be the host's
     // device (/dev/zero: endless; a disk: its bytes) or block forever.
-    const st = await stat(hostPath);
+    // Synchronously: account files are small (MAX_ACCOUNT_FILE), see util/fs.ts.
+    const st = statSync(hostPath);
     if (!st.isFile()) throw new TsbuildError('INVALID_ARGUMENT', `${file} of the container is not a regular file`);
     if (st.size > MAX_ACCOUNT_FILE) throw new TsbuildError('INVALID_ARGUMENT', `${file} of the container is too large (${st.size} bytes)`);
-    return await readFile(hostPath, 'utf8');
+    return readFileSync(hostPath, 'utf8');
   } catch (err) {
     if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return '';
     if (err instanceof TsbuildError) throw err;

@@ -3,13 +3,13 @@
 // mounts), then marks what is still referenced (store/references.ts) and deletes every blob and
 // snapshot nothing references. Image prune, builder prune and system prune are this pass with
 // different record choices; rmi leaves layers behind as build cache, and a pass reclaims them.
-import { readdir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readAllRecords } from '../container/records.js';
 import { isTsbuildError } from '../errors.js';
 import type { ImageRecord } from '../image/store.js';
 import type { ImageConfig } from '../oci/types.js';
-import { removeTree } from '../util/fs.js';
+import { listNames, removeTree } from '../util/fs.js';
 import { acquireGcLock, readLiveLeases, type LiveLeases } from './lease.js';
 import { acquireLock } from './lock.js';
 import {
@@ -184,7 +184,7 @@ export interface CacheMount {
 export async function listCacheMounts(stores: Stores): Promise<CacheMount[]> {
   const dir = stores.layout.runMounts;
   const out: CacheMount[] = [];
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
+  for (const name of listNames(dir)) {
     // <sha256 of the id>; beside them lock files (<hex>.lock) and seeds being made (<hex>.tmp-<pid>-...).
     if (!/^[a-f0-9]{64}$/.test(name)) continue;
     const st = await stat(path.join(dir, name)).catch(() => undefined);

@@ -11,10 +11,10 @@
 // after it (and the existence check that follows sees what the sweep left: a missing blob is written
 // again, a missing snapshot unpacked again, a missing base image is an error).
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { rmSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { tempName } from '../util/fs.js';
+import { listNames, tempName } from '../util/fs.js';
 import { tempOwner } from './leftovers.js';
 import { acquireLock, processAlive, type Lock } from './lock.js';
 import { identify, identityAlive, type ProcessIdentity } from '../util/process-identity.js';
@@ -111,15 +111,16 @@ export async function lease(root: string, items: LeaseItems): Promise<void> {
 }
 
 async function writeLease(file: string, blobs: ReadonlySet<string>, snapshots: ReadonlySet<string>): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const body: LeaseFile = { owner: identify(process.pid) ?? { pid: process.pid }, blobs: [...blobs], snapshots: [...snapshots] };
   // Atomic but not fsynced: after a crash the owner is dead and its lease means nothing anyway.
+  // Synchronous: a lease is a few KB, written several times per command (util/fs.ts says why).
   const tmp = tempName(path.dirname(file));
   try {
-    await writeFile(tmp, JSON.stringify(body));
-    await rename(tmp, file);
+    writeFileSync(tmp, JSON.stringify(body));
+    renameSync(tmp, file);
   } finally {
-    await rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
   }
 }
 
@@ -155,7 +156,7 @@ export interface LiveLeases {
 export async function readLiveLeases(root: string): Promise<LiveLeases> {
   const dir = leasesDir(root);
   const out: LiveLeases = { blobs: new Set(), snapshots: new Set(), otherOwners: 0 };
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
+  for (const name of listNames(dir)) {
     const file = path.join(dir, name);
     const tempPid = tempOwner(name);
     if (tempPid !== undefined) {

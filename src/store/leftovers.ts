@@ -6,6 +6,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { lockHolder, processAlive } from './lock.js';
 import type { RootLayout } from './root.js';
+import { listNames } from '../util/fs.js';
 
 // A prefix: what is made from a temp name carries it too (an overlay work dir `<upper>.work`).
 const TEMP_OWNER = /^\.[a-z]+(?:-[a-z]+)*-(\d+)-/;
@@ -59,7 +60,7 @@ async function tempDirs({ root, runMounts }: Pick<RootLayout, 'root' | 'runMount
 export async function deadTempFiles(layout: Pick<RootLayout, 'root' | 'runMounts'>): Promise<Leftover[]> {
   const found: Leftover[] = [];
   for (const dir of await tempDirs(layout)) {
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
+    for (const name of listNames(dir)) {
       const pid = tempOwner(name);
       if (pid !== undefined && !processAlive(pid)) found.push({ path: path.join(dir, name), pid });
     }
@@ -70,7 +71,7 @@ export async function deadTempFiles(layout: Pick<RootLayout, 'root' | 'runMounts
 /** Lock files (locks/*.lock) whose holder no longer runs. */
 export async function staleLocks(locksDir: string): Promise<Leftover[]> {
   const found: Leftover[] = [];
-  for (const name of await readdir(locksDir).catch(() => [] as string[])) {
+  for (const name of listNames(locksDir)) {
     if (!name.endsWith('.lock')) continue;
     const pid = await lockHolder(path.join(locksDir, name));
     if (pid !== undefined && !processAlive(pid)) found.push({ path: path.join(locksDir, name), pid });

@@ -1,7 +1,7 @@
 // Inter-process locks on one tsbuild root: a lock file holding the owner's pid, linked into place
 // atomically. A lock whose owner has died (crash, SIGKILL) is stale and taken over, so a crash
-// never wedges the store.
-import { link, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+// never wedges the store. Lock files are a few bytes: handled synchronously (see util/fs.ts).
+import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TsbuildError, errnoCode } from '../errors.js';
@@ -28,18 +28,18 @@ export function processAlive(pid: number): boolean {
  * one, left by a process killed between create and write, would name no holder to take over from
  * and wedge every later taker until its timeout.
  */
-async function takeFile(file: string): Promise<void> {
+function takeFile(file: string): void {
   const tmp = tempName(path.dirname(file), 'lock');
   try {
-    const handle = await open(tmp, 'wx', 0o600);
+    const fd = openSync(tmp, 'wx', 0o600);
     try {
-      await handle.writeFile(String(process.pid));
+      writeSync(fd, String(process.pid));
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
-    await link(tmp, file);
+    linkSync(tmp, file);
   } finally {
-    await unlink(tmp).catch(() => undefined);
+    rmSync(tmp, { force: true });
   }
 }
 
@@ -49,12 +49,12 @@ export async function acquireLock(file: string, timeoutMs = 60_000): Promise<Loc
   let delay = 5;
   for (;;) {
     try {
-      await takeFile(file);
+      takeFile(file);
       let released = false;
       const release = async (): Promise<void> => {
         if (released) return;
         released = true;
-        await rm(file, { force: true });
+        rmSync(file, { force: true });
       };
       return { release, [Symbol.asyncDispose]: release };
     } catch (err) {
@@ -85,7 +85,13 @@ export async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T
 }
 
 export async function lockHolder(file: string): Promise<number | undefined> {
-  const pid = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    // Gone (released meanwhile) or unreadable: no holder to name.
+  }
+  const pid = Number.parseInt(text, 10);
   return Number.isNaN(pid) ? undefined : pid;
 }
 
@@ -98,14 +104,20 @@ export async function lockHolder(file: string): Promise<number | undefined> {
 export async function removeStaleLock(file: string, pid: number): Promise<void> {
   const aside = tempName(path.dirname(file), 'stale-lock');
   try {
-    await rename(file, aside);
+    renameSync(file, aside);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return;
     throw err;
   }
   try {
-    if ((await lockHolder(aside)) !== pid) await link(aside, file).catch(() => undefined);
+    if ((await lockHolder(aside)) !== pid) {
+      try {
+        linkSync(aside, file);
+      } catch {
+        // Someone holds the lock afresh: theirs wins.
+      }
+    }
   } finally {
-    await unlink(aside).catch(() => undefined);
+    rmSync(aside, { force: true });
   }
 }

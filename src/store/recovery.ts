@@ -6,7 +6,7 @@ import { readdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { execFile } from '../util/exec.js';
-import { readJson } from '../util/fs.js';
+import { listNames, readJson } from '../util/fs.js';
 import { mountedTargets } from '../util/mounts.js';
 import { identityAlive } from '../util/process-identity.js';
 import { buildContainerOwner, deadTempFiles, mountOwner, staleLocks } from './leftovers.js';
@@ -21,7 +21,7 @@ export async function recoverRoot(
   // Containers first: their root filesystems are among the mounts removed below.
   await deleteOrphanContainers(dirs, logger);
   const mounted = await mountedTargets();
-  for (const name of await readdir(dirs.mounts).catch(() => [] as string[])) {
+  for (const name of listNames(dirs.mounts)) {
     const owner = mountOwner(name);
     if (owner === undefined || processAlive(owner)) continue;
     const target = path.join(dirs.mounts, name);
@@ -73,7 +73,7 @@ export async function releaseOrphanedNetworks(stores: Stores): Promise<void> {
  * when it is next read.
  */
 async function deleteOrphanContainers(dirs: { runcState: string; containers: string }, logger: Logger): Promise<void> {
-  for (const id of await readdir(dirs.runcState).catch(() => [] as string[])) {
+  for (const id of listNames(dirs.runcState)) {
     const owner = buildContainerOwner(id);
     const orphan = owner !== undefined ? !processAlive(owner) : await containerOrphaned(dirs.containers, id);
     if (!orphan) continue;

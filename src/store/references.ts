@@ -12,7 +12,7 @@ import type { ImageRecord } from '../image/store.js';
 import { chainIds, nextChainId, sha256Digest, shortId, type ImageConfig, type Manifest } from '../oci/types.js';
 import { lease, type LiveLeases } from './lease.js';
 import type { Stores } from './root.js';
-import { readJson } from '../util/fs.js';
+import { listNames, readJson } from '../util/fs.js';
 
 const HEX = /^[a-f0-9]{64}$/;
 
@@ -93,7 +93,7 @@ export interface CacheEntryInfo {
 export async function listCacheEntries(stores: Stores): Promise<CacheEntryInfo[]> {
   const dir = stores.layout.cacheSteps;
   const out: CacheEntryInfo[] = [];
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
+  for (const name of listNames(dir)) {
     if (!name.endsWith('.json') || !HEX.test(name.slice(0, -5))) continue;
     const file = path.join(dir, name);
     const st = await stat(file).catch(() => undefined);
@@ -109,7 +109,7 @@ export async function listCacheEntries(stores: Stores): Promise<CacheEntryInfo[]
 export async function listBlobs(stores: Stores): Promise<Map<string, number>> {
   const dir = path.dirname(stores.content.blobPath(sha256Digest('')));
   const out = new Map<string, number>();
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
+  for (const name of listNames(dir)) {
     if (!HEX.test(name)) continue;
     const st = await lstat(path.join(dir, name)).catch(() => undefined);
     if (st?.isFile()) out.set(`sha256:${name}`, st.size);
@@ -119,7 +119,7 @@ export async function listBlobs(stores: Stores): Promise<Map<string, number>> {
 
 /** Every committed snapshot's chain ID. */
 export async function listSnapshots(stores: Stores): Promise<Set<string>> {
-  const names = await readdir(stores.snapshots.dir).catch(() => [] as string[]);
+  const names = listNames(stores.snapshots.dir);
   return new Set(names.filter((n) => HEX.test(n)).map((n) => `sha256:${n}`));
 }
 

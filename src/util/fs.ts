@@ -1,16 +1,27 @@
 // Small file-system helpers shared by the stores: atomic writes, JSON records, existence checks.
+//
+// Small metadata I/O is synchronous. An fs/promises call is a round trip through libuv's thread
+// pool: on the 2-core VM tsbuild is measured on, a stat costs ~200 us that way against ~8 us
+// synchronously, and a readFile ~0.9 ms against ~20 us (four round trips: open, fstat, read,
+// close). A `run --rm` made some 900 of them. Records and JSON blobs are a few KB, so reading them
+// on the main thread blocks nothing for long; fsync stays asynchronous (it waits on the disk, and
+// under write load that can take long), and so does anything sized by user data (layers, trees).
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { closeSync, fsync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { errnoCode } from '../errors.js';
+
+const fsyncAsync = promisify(fsync);
 
 /** Whether `p` exists; `follow: false` asks about the entry itself (a dangling symlink exists). */
 export async function pathExists(p: string, options: { follow?: boolean } = {}): Promise<boolean> {
   try {
-    await (options.follow === false ? lstat(p) : stat(p));
-    return true;
+    // throwIfNoEntry: false answers ENOENT without building an exception.
+    return (options.follow === false ? lstatSync(p, { throwIfNoEntry: false }) : statSync(p, { throwIfNoEntry: false })) !== undefined;
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return false;
+    if (errnoCode(err) === 'ENOTDIR') return false;
     throw err;
   }
 }
@@ -27,7 +38,7 @@ export function tempName(dir: string, prefix = 'tmp'): string {
 export async function removeTree(target: string, tmpDir: string): Promise<boolean> {
   const doomed = tempName(tmpDir, 'rm');
   try {
-    await rename(target, doomed);
+    renameSync(target, doomed);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return false;
     throw err;
@@ -38,19 +49,20 @@ export async function removeTree(target: string, tmpDir: string): Promise<boolea
 
 /** Writes a file so that readers see either the old content or the new, never a part (write, fsync, rename). */
 export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+  mkdirSync(path.dirname(file), { recursive: true });
   const tmp = tempName(path.dirname(file));
   try {
-    const handle = await open(tmp, 'wx', mode);
+    const fd = openSync(tmp, 'wx', mode);
     try {
-      await handle.writeFile(data);
-      await handle.sync();
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
+      await fsyncAsync(fd);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
-    await rename(tmp, file);
+    renameSync(tmp, file);
   } catch (err) {
-    await rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
     throw err;
   }
 }
@@ -62,9 +74,18 @@ export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644
 /** Reads a JSON record; undefined when it does not exist. */
 export async function readJson<T>(file: string): Promise<T | undefined> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as T;
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return undefined;
     throw err;
+  }
+}
+
+/** The names in directory `dir`, or none when it cannot be read (most often: it does not exist). */
+export function listNames(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }

@@ -13,6 +13,7 @@ import { resolveInRoot } from '../util/resolve-in-root.js';
 import { copyUp } from './copy-up.js';
 import { checkBindSource } from './resolve.js';
 import { createVolume, readVolume, volumePaths, writeVolume } from './store.js';
+import { listNames } from '../util/fs.js';
 
 const PROPAGATION = new Set(['shared', 'slave', 'private', 'rshared', 'rslave', 'rprivate']);
 const PASS_THROUGH = new Set(['exec', 'noexec', 'suid', 'nosuid', 'dev', 'nodev']);
@@ -122,5 +123,5 @@ async function volumeData(stores: Stores, m: MountSpec, hostTarget: string): Pro
 }
 
 async function emptyDir(dir: string): Promise<void> {
-  for (const name of await readdir(dir).catch(() => [] as string[])) await rm(path.join(dir, name), { recursive: true, force: true });
+  for (const name of listNames(dir)) await rm(path.join(dir, name), { recursive: true, force: true });
 }

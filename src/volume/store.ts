@@ -3,14 +3,14 @@
 // renaming it away first, and "in use" is read from the container records themselves, so there is
 // no reference count that a crash could leave wrong.
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { chown, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError, errnoCode } from '../errors.js';
 import type { ContainerRecord } from '../container/types.js';
 import { tempOwner } from '../store/leftovers.js';
 import { processAlive, withLock } from '../store/lock.js';
 import type { Stores } from '../store/root.js';
-import { readJson, removeTree, tempName, writeJsonAtomic } from '../util/fs.js';
+import { listNames, readJson, removeTree, tempName, writeJsonAtomic } from '../util/fs.js';
 
 export interface VolumeRecord {
   name: string;
@@ -93,7 +93,7 @@ export async function writeVolume(stores: Stores, record: VolumeRecord): Promise
 
 /** Every container record under the root (both kinds), for in-use checks. */
 export async function containerRecords(stores: Stores): Promise<ContainerRecord[]> {
-  const ids = await readdir(stores.layout.containers).catch(() => [] as string[]);
+  const ids = listNames(stores.layout.containers);
   const records = await Promise.all(
     ids.map((id) => readJson<ContainerRecord>(path.join(stores.layout.containers, id, 'container.json')).catch(() => undefined)),
   );
@@ -200,7 +200,7 @@ export async function deleteVolume(stores: Stores, name: string): Promise<void> 
 
 /** Temp dirs of dead processes (a crash during create or remove). */
 async function removeStaleTemps(dir: string): Promise<void> {
-  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+  for (const entry of listNames(dir)) {
     const owner = tempOwner(entry);
     if (owner !== undefined && !processAlive(owner)) await rm(path.join(dir, entry), { recursive: true, force: true });
   }
@@ -222,7 +222,7 @@ export async function removeVolume(stores: Stores, name: string, options: { forc
 }
 
 export async function listVolumes(stores: Stores): Promise<VolumeRecord[]> {
-  const names = (await readdir(volumesDir(stores)).catch(() => [] as string[])).filter((n) => VOLUME_NAME.test(n));
+  const names = (listNames(volumesDir(stores))).filter((n) => VOLUME_NAME.test(n));
   const records = await Promise.all(names.map((n) => readVolume(stores, n)));
   return records.filter((r): r is VolumeRecord => r !== undefined).sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -3,7 +3,7 @@
 // image config itself (Env, Cmd, Labels, history, ...) lives beside it in image-config.json, because
 // `commit` needs all of it and a ContainerConfig cannot hold history or author. Record access goes
 // through container/records.ts (the lifecycle owner's API), so both kinds share names and lookups.
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import * as records from '../container/records.js';
@@ -12,7 +12,7 @@ import type { ContainerConfig, ContainerRecord } from '../container/types.js';
 import type { ImageConfig } from '../oci/types.js';
 import { processAlive, withLock } from '../store/lock.js';
 import type { Stores } from '../store/root.js';
-import { readJson, writeJsonAtomic } from '../util/fs.js';
+import { listNames, readJson, writeJsonAtomic } from '../util/fs.js';
 
 /** A container of either kind (kept as a name of its own: working/ code reads both kinds). */
 export type AnyRecord = ContainerRecord;
@@ -139,7 +139,7 @@ export async function markRun(stores: Stores, id: string): Promise<() => Promise
 
 /** Whether another live process runs a command in the container (ours excluded). */
 export async function runInProgress(stores: Stores, id: string): Promise<boolean> {
-  const names = await readdir(containerPaths(stores, id).dir).catch(() => [] as string[]);
+  const names = listNames(containerPaths(stores, id).dir);
   return names.some((n) => {
     const pid = Number(RUN_MARKER.exec(n)?.[1]);
     return pid > 0 && pid !== process.pid && processAlive(pid);

@@ -8,20 +8,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 const crash = vi.hoisted(() => ({ on: false }));
 
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('node:fs/promises')>();
-  const open = (async (...args: Parameters<typeof actual.open>) => {
-    const handle = await actual.open(...args);
-    if (!crash.on) return handle;
-    return new Proxy(handle, {
-      get(target, prop, receiver) {
-        if (prop === 'writeFile') return async () => Promise.reject(new Error('killed while writing the pid'));
-        const value = Reflect.get(target, prop, receiver) as unknown;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-  }) as typeof actual.open;
-  return { ...actual, default: { ...actual, open }, open };
+vi.mock('node:fs', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs')>();
+  const writeSync = ((...args: Parameters<typeof actual.writeSync>) => {
+    if (crash.on) throw new Error('killed while writing the pid');
+    return actual.writeSync(...args);
+  }) as typeof actual.writeSync;
+  return { ...actual, default: { ...actual, writeSync }, writeSync };
 });
 
 const { acquireLock } = await import('../../../src/store/lock.js');
