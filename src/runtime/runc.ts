@@ -3,7 +3,8 @@
 // RUNTIME errors, kills the container on abort, and always removes runc's state afterwards.
 // Also checkExecutable, which resolves a command inside the rootfs so callers can fail early.
 import { spawn, type StdioOptions } from 'node:child_process';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { statSync, type Stats } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -285,7 +286,12 @@ export async function checkExecutable(
     if (mounted(path.posix.join(dir, command))) return undefined;
     const candidate = await resolveInRoot(rootfs, path.posix.join(dir, command));
     // LookPath skips directories and files without an x bit and keeps searching.
-    const st = await stat(candidate).catch(() => undefined);
+    let st: Stats | undefined;
+    try {
+      st = statSync(candidate);
+    } catch {
+      // Not there, or not reachable: LookPath goes on to the next entry.
+    }
     if (st?.isFile() && (st.mode & 0o111) !== 0) return undefined;
   }
   return `executable file "${command}" not found in $PATH`;
@@ -300,7 +306,7 @@ function pathValue(env: string | readonly string[] | undefined): string {
 
 async function exists(rootfs: string, inContainer: string): Promise<boolean> {
   try {
-    await stat(await resolveInRoot(rootfs, inContainer));
+    statSync(await resolveInRoot(rootfs, inContainer));
     return true;
   } catch (err) {
     if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return false;

@@ -1,6 +1,6 @@
 // The on-disk layout of a tsbuild root and the one place that opens it: directories are created,
 // leftovers of crashed processes are recovered, and the stores are wired together.
-import { mkdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createContentStore, type ContentStore } from '../content/store.js';
 import { createImageStore, type ImageStore } from '../image/store.js';
@@ -54,11 +54,7 @@ export async function openStores(options: {
   recover?: boolean;
 }): Promise<Stores> {
   const layout = rootLayout(options.root);
-  await Promise.all(
-    [layout.tmp, layout.mounts, layout.locks, layout.cache, layout.containers, layout.runcState].map((d) =>
-      mkdir(d, { recursive: true, mode: 0o700 }),
-    ),
-  );
+  for (const d of [layout.tmp, layout.mounts, layout.locks, layout.cache, layout.containers, layout.runcState]) mkdirSync(d, { recursive: true, mode: 0o700 });
   if (options.recover !== false) await recoverRoot(layout, options.logger);
   const stores: Stores = {
     layout,
