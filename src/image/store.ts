@@ -1,12 +1,12 @@
 // The image store: one record per image (records/images/<id>.json), the image ID being the config
 // digest as in podman. Names move between images under one lock, so two processes tagging at once
 // never leave a name on two images.
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import { digestHex, shortId } from '../oci/types.js';
 import { withLock } from '../store/lock.js';
-import { readJson, writeJsonAtomic } from '../util/fs.js';
+import { listNames, readJson, writeJsonAtomic } from '../util/fs.js';
 import { normalizeImageName, shortNameMatches } from './names.js';
 
 export interface ImageRecord {
@@ -40,21 +40,20 @@ export function createImageStore(options: { root: string; locksDir: string }): I
   const recordPath = (id: string): string => path.join(dir, `${digestHex(id)}.json`);
 
   async function list(): Promise<ImageRecord[]> {
-    let files: string[];
-    try {
-      files = await readdir(dir);
-    } catch {
-      return [];
-    }
     const records = await Promise.all(
-      files.filter((f) => f.endsWith('.json')).map((f) => readJson<ImageRecord>(path.join(dir, f))),
+      listNames(dir).filter((f) => f.endsWith('.json')).map((f) => readJson<ImageRecord>(path.join(dir, f))),
     );
     return records.filter((r): r is ImageRecord => r !== undefined).sort((a, b) => b.created.localeCompare(a.created));
   }
 
   async function find(ref: string): Promise<ImageRecord | undefined> {
-    const images = await list();
     const hex = ref.replace(/^sha256:/, '');
+    // A full ID names its record file: no need to read every record (containers and builds ask so).
+    if (/^[a-f0-9]{64}$/.test(hex)) {
+      const record = await readJson<ImageRecord>(recordPath(`sha256:${hex}`));
+      if (record) return record;
+    }
+    const images = await list();
     if (/^[a-f0-9]{3,64}$/.test(hex)) {
       const byId = images.filter((i) => digestHex(i.id).startsWith(hex));
       if (byId.length === 1) return byId[0];
