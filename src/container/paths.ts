@@ -27,19 +27,22 @@ export interface ContainerPaths {
 
 export function containerPaths(stores: Stores, id: string): ContainerPaths {
   const dir = path.join(stores.layout.containers, id);
+  // Plain concatenation below: dir is normalized and the names are fixed. A command computes these
+  // paths dozens of times, and path.join of cold code cost a run --rm ~6 ms (CPU profile).
+  const file = (name: string): string => `${dir}/${name}`;
   return {
     dir,
-    record: path.join(dir, 'container.json'),
-    upper: path.join(dir, 'upper'),
-    rootfs: path.join(dir, 'rootfs'),
-    bundle: path.join(dir, 'bundle'),
-    log: path.join(dir, 'ctr.log'),
-    monitorState: path.join(dir, 'monitor.json'),
-    exit: path.join(dir, 'exit.json'),
-    stopFlag: path.join(dir, 'stop-requested'),
-    hosts: path.join(dir, 'hosts'),
-    resolvConf: path.join(dir, 'resolv.conf'),
-    hostname: path.join(dir, 'hostname'),
+    record: file('container.json'),
+    upper: file('upper'),
+    rootfs: file('rootfs'),
+    bundle: file('bundle'),
+    log: file('ctr.log'),
+    monitorState: file('monitor.json'),
+    exit: file('exit.json'),
+    stopFlag: file('stop-requested'),
+    hosts: file('hosts'),
+    resolvConf: file('resolv.conf'),
+    hostname: file('hostname'),
     lock: path.join(stores.layout.locks, `container-${id}.lock`),
   };
 }

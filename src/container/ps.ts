@@ -3,6 +3,7 @@ import { TsbuildError } from '../errors.js';
 import type { Stores } from '../store/root.js';
 import { listContainers } from './records.js';
 import type { ContainerRecord } from './types.js';
+import { byCodeUnit } from '../util/order.js';
 
 export interface PsOptions {
   all: boolean;
@@ -18,7 +19,7 @@ export async function psContainers(stores: Stores, options: PsOptions): Promise<
     .filter((r) => r.kind === 'container' || options.external)
     .filter((r) => options.all || r.state === 'running' || options.filters.some((f) => f.startsWith('status=')))
     .filter(match)
-    .sort((a, b) => b.created.localeCompare(a.created));
+    .sort((a, b) => byCodeUnit(b.created, a.created));
 }
 
 const STATUSES = new Set(['created', 'running', 'exited', 'paused', 'restarting', 'removing', 'stopped', 'unknown']);

@@ -8,6 +8,7 @@ import { digestHex, shortId } from '../oci/types.js';
 import { withLock } from '../store/lock.js';
 import { listNames, readJson, writeJsonAtomic } from '../util/fs.js';
 import { normalizeImageName, shortNameMatches } from './names.js';
+import { byCodeUnit } from '../util/order.js';
 
 export interface ImageRecord {
   /** sha256:<hex> of the image config. */
@@ -43,7 +44,7 @@ export function createImageStore(options: { root: string; locksDir: string }): I
     const records = await Promise.all(
       listNames(dir).filter((f) => f.endsWith('.json')).map((f) => readJson<ImageRecord>(path.join(dir, f))),
     );
-    return records.filter((r): r is ImageRecord => r !== undefined).sort((a, b) => b.created.localeCompare(a.created));
+    return records.filter((r): r is ImageRecord => r !== undefined).sort((a, b) => byCodeUnit(b.created, a.created));
   }
 
   async function find(ref: string): Promise<ImageRecord | undefined> {

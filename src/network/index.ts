@@ -29,6 +29,7 @@ import { resolvePorts } from './ports.js';
 import { settleAll } from '../util/settle.js';
 import { createRecord, ensureDefault, findRecord, listRecords, networksDir, removeRecord } from './records.js';
 import { DEFAULT_NETWORK, type NetworkCreateOptions, type NetworkRecord } from './types.js';
+import { byCodeUnit } from '../util/order.js';
 
 export type { NetworkCreateOptions, NetworkRecord } from './types.js';
 export { DEFAULT_NETWORK } from './types.js';
@@ -70,7 +71,7 @@ export function createNetworkManager(stores: Stores): NetworkManager {
   const log = stores.logger;
 
   async function users(network: string): Promise<ContainerRecord[]> {
-    return (await readContainers(stores)).filter((c) => usesNetwork(c, network)).sort((a, b) => a.name.localeCompare(b.name));
+    return (await readContainers(stores)).filter((c) => usesNetwork(c, network)).sort((a, b) => byCodeUnit(a.name, b.name));
   }
 
   async function attach(record: ContainerRecord, network: NetworkRecord, ifname: string, aliases: string[], netns: string, ports: PortMapping[]): Promise<NetworkAttachment> {

@@ -12,6 +12,7 @@ import { listNames, pathExists, readJson, writeJsonAtomic } from '../util/fs.js'
 import { formatCidr, gatewayFor, overlaps, parseCidr, parseProcRoutes, type Cidr } from './ipam.js';
 import { ipCommand } from './netns.js';
 import { DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, type NetworkCreateOptions, type NetworkRecord } from './types.js';
+import { byCodeUnit } from '../util/order.js';
 
 /** Host-wide state: the lock for subnet choice, host-local's allocations. tmpfs: gone at reboot, like the netns. */
 export const HOST_RUN_DIR = '/run/tsbuild';
@@ -51,7 +52,7 @@ export async function listRecords(stores: Stores): Promise<NetworkRecord[]> {
   const records = await Promise.all(
     names.filter((n) => n.endsWith('.json')).map((n) => readJson<NetworkRecord>(path.join(networksDir(stores), n)).catch(() => undefined)),
   );
-  return records.filter((r): r is NetworkRecord => r !== undefined).sort((a, b) => a.name.localeCompare(b.name));
+  return records.filter((r): r is NetworkRecord => r !== undefined).sort((a, b) => byCodeUnit(a.name, b.name));
 }
 
 /** The default network's record, written the first time anything asks for it. */

@@ -14,6 +14,7 @@ import { buildContainerOwner, deadTempFiles, mountOwner, staleLocks, tempOwner }
 import { processAlive } from './lock.js';
 import type { Stores } from './root.js';
 import { listNames } from '../util/fs.js';
+import { byCodeUnit } from '../util/order.js';
 
 /** What repair.ts does about a problem. */
 export type RepairAction =
@@ -173,7 +174,7 @@ async function checkImages(stores: Stores, blobs: BlobState, problems: Problem[]
     }
   }
   // A name belongs to one image; the one a tag or build gave it last keeps it.
-  for (const [name, images] of [...holders].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [name, images] of [...holders].sort(([a], [b]) => byCodeUnit(a, b))) {
     if (images.length < 2) continue;
     const sorted = [...images].sort((a, b) => b.written - a.written);
     for (const other of sorted.slice(1)) {

@@ -11,6 +11,7 @@ import { tempOwner } from '../store/leftovers.js';
 import { processAlive, withLock } from '../store/lock.js';
 import type { Stores } from '../store/root.js';
 import { listNames, readJson, removeTree, tempName, writeJsonAtomic } from '../util/fs.js';
+import { byCodeUnit } from '../util/order.js';
 
 export interface VolumeRecord {
   name: string;
@@ -224,7 +225,7 @@ export async function removeVolume(stores: Stores, name: string, options: { forc
 export async function listVolumes(stores: Stores): Promise<VolumeRecord[]> {
   const names = (listNames(volumesDir(stores))).filter((n) => VOLUME_NAME.test(n));
   const records = await Promise.all(names.map((n) => readVolume(stores, n)));
-  return records.filter((r): r is VolumeRecord => r !== undefined).sort((a, b) => a.name.localeCompare(b.name));
+  return records.filter((r): r is VolumeRecord => r !== undefined).sort((a, b) => byCodeUnit(a.name, b.name));
 }
 
 export function createVolumeStore(stores: Stores): VolumeStore {

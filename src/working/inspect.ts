@@ -5,6 +5,7 @@ import { isMounted } from '../util/mounts.js';
 import type { Stores } from '../store/root.js';
 import { readPendingHistory } from './config.js';
 import { listAllContainers, readImageConfig, type AnyRecord } from './records.js';
+import { byCodeUnit } from '../util/order.js';
 
 export async function inspectWorking(stores: Stores, record: AnyRecord): Promise<Record<string, unknown>> {
   const config = await readImageConfig(stores, record);
@@ -43,7 +44,7 @@ export async function listWorkingContainers(stores: Stores, all: boolean): Promi
   const records = await listAllContainers(stores);
   return records
     .filter((r) => all || r.kind === 'working')
-    .sort((a, b) => a.created.localeCompare(b.created))
+    .sort((a, b) => byCodeUnit(a.created, b.created))
     .map((r) => ({
       id: r.id,
       builder: r.kind === 'working',
