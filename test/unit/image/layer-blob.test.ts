@@ -2,7 +2,7 @@
 // variants (remote/blob-info.ts), without root: media types per format, the checks of openLayerTar
 // on a kept gzip blob, and which recorded variants stay marked unverified.
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -84,6 +84,30 @@ describe('blob-info variants a pull recorded', () => {
       await cache.record(diffId, variant(pushed));
       await cache.record(diffId, { ...variant(pushed), unverified: true });
       expect((await cache.variants(diffId)).find((v) => v.digest === pushed)?.unverified).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('are not rewritten when a push sends a layer to a repository that is already one of its sources', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-blobinfo-'));
+    try {
+      await mkdir(path.join(dir, 'locks'));
+      const cache = createBlobInfoCache({ cacheDir: path.join(dir, 'cache'), locksDir: path.join(dir, 'locks') });
+      const diffId = 'sha256:' + '4'.repeat(64);
+      const variant = { digest: 'sha256:' + '5'.repeat(64), size: 10, mediaType: MediaType.OciLayerGzip, compression: 'gzip' as const };
+      const at = (repository: string) => ({ registry: 'reg:5000', repository });
+      await cache.record(diffId, variant, at('base'));
+      await cache.record(diffId, variant, at('app'));
+      const file = path.join(dir, 'cache', 'blob-info', `${'4'.repeat(64)}.json`);
+      const before = await stat(file);
+      // A base layer shared by two repositories, pushed to each in turn: nothing new to learn.
+      await cache.record(diffId, variant, at('base'));
+      expect((await stat(file)).ino).toBe(before.ino);
+      expect((await cache.variants(diffId))[0]?.sources.map((s) => s.repository)).toEqual(['app', 'base']);
+      // A new place is still learnt, first.
+      await cache.record(diffId, variant, at('other'));
+      expect((await cache.variants(diffId))[0]?.sources.map((s) => s.repository)).toEqual(['other', 'app', 'base']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
