@@ -150,15 +150,19 @@ describe.runIf(buildahAvailable() || process.env.CI === 'true')('RUN-container f
 });
 
 describe('the RUN overlay', () => {
-  it("is mounted volatile (its unmount syncs nothing), while a container's rootfs from tsbuild run is not", async () => {
+  it("is mounted volatile (its unmount syncs nothing), as is a run --rm container's rootfs; a kept container's is not", async () => {
     const ctx = await contexts.make({ Containerfile: 'FROM busybox-base\nRUN grep " / overlay " /proc/mounts > /run-root-mount\n' });
     await budOk(t, ctx, ['-t', 'volatile-check']);
-    // The root mount's options as the RUN step saw them, and as a container of the image sees its own.
+    // The root mount's options as the RUN step saw them, and as containers of the image see their own.
     const seenByRun = await sh(t, 'volatile-check', 'cat /run-root-mount');
-    const seenByRunContainer = await sh(t, 'volatile-check', 'grep " / overlay " /proc/mounts');
+    const seenByRmContainer = await sh(t, 'volatile-check', 'grep " / overlay " /proc/mounts');
+    const seenByKeptContainer = (await t.ok(['run', '--name', 'kept-volatile-check', 'volatile-check', 'sh', '-c', 'grep " / overlay " /proc/mounts'])).stdout;
+    await t.ok(['rm', 'kept-volatile-check']);
     // Shown as `volatile`, or `fsync=volatile` by newer kernels.
-    expect(seenByRun).toMatch(/[ ,](?:fsync=)?volatile[ ,]/);
-    expect(seenByRunContainer).toMatch(/ overlay /);
-    expect(seenByRunContainer).not.toMatch(/volatile/);
+    const volatile = /[ ,](?:fsync=)?volatile[ ,]/;
+    expect(seenByRun).toMatch(volatile);
+    expect(seenByRmContainer).toMatch(volatile);
+    expect(seenByKeptContainer).toMatch(/ overlay /);
+    expect(seenByKeptContainer).not.toMatch(/volatile/);
   });
 });
