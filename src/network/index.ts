@@ -75,7 +75,6 @@ export function createNetworkManager(stores: Stores): NetworkManager {
   }
 
   async function attach(record: ContainerRecord, network: NetworkRecord, ifname: string, aliases: string[], netns: string, ports: PortMapping[]): Promise<NetworkAttachment> {
-    await Promise.all([collectStaleAddresses(network.name), ensureNetworkRules(network)]);
     const attachment: CniAttachment = {
       containerId: record.id,
       network: network.name,
@@ -85,7 +84,10 @@ export function createNetworkManager(stores: Stores): NetworkManager {
       ...(record.ownerPid !== undefined ? { ownerPid: record.ownerPid } : {}),
       portMappings: ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, ...(p.hostIp ? { hostIP: p.hostIp } : {}) })),
     };
-    const result = await cniAdd(stores, attachment);
+    // The host rules (iptables-save, and iptables when one is missing) matter once traffic flows,
+    // not to the CNI ADD: they are ensured beside it, and both settle before the start goes on.
+    const added = collectStaleAddresses(network.name).then(() => cniAdd(stores, attachment));
+    const [result] = await settleAll([added, ensureNetworkRules(network)] as const);
     return { network: network.name, interface: ifname, ...attachmentOf(result, ifname), aliases };
   }
 
