@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isTsbuildError } from '../../../src/errors.js';
 import { blobCompression, layerDescriptor, openLayerTar } from '../../../src/image/layer-blob.js';
 import { MediaType } from '../../../src/oci/types.js';
@@ -68,48 +68,45 @@ describe('layer blobs', () => {
 });
 
 describe('blob-info variants a pull recorded', () => {
+  let dir: string;
+  let cache: ReturnType<typeof createBlobInfoCache>;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-blobinfo-'));
+    await mkdir(path.join(dir, 'locks'));
+    cache = createBlobInfoCache({ cacheDir: path.join(dir, 'cache'), locksDir: path.join(dir, 'locks') });
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it('stay unverified until tsbuild itself made the same blob, and a pull never unmarks a verified one', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-blobinfo-'));
-    try {
-      await mkdir(path.join(dir, 'locks'));
-      const cache = createBlobInfoCache({ cacheDir: path.join(dir, 'cache'), locksDir: path.join(dir, 'locks') });
-      const diffId = 'sha256:' + '1'.repeat(64);
-      const variant = (digest: string) => ({ digest, size: 10, mediaType: MediaType.OciLayerGzip, compression: 'gzip' as const });
-      const pulled = 'sha256:' + '2'.repeat(64);
-      const pushed = 'sha256:' + '3'.repeat(64);
-      await cache.record(diffId, { ...variant(pulled), unverified: true });
-      expect((await cache.variants(diffId))[0]).toMatchObject({ digest: pulled, unverified: true });
-      await cache.record(diffId, variant(pulled));
-      expect((await cache.variants(diffId)).find((v) => v.digest === pulled)?.unverified).toBeUndefined();
-      await cache.record(diffId, variant(pushed));
-      await cache.record(diffId, { ...variant(pushed), unverified: true });
-      expect((await cache.variants(diffId)).find((v) => v.digest === pushed)?.unverified).toBeUndefined();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const diffId = 'sha256:' + '1'.repeat(64);
+    const variant = (digest: string) => ({ digest, size: 10, mediaType: MediaType.OciLayerGzip, compression: 'gzip' as const });
+    const pulled = 'sha256:' + '2'.repeat(64);
+    const pushed = 'sha256:' + '3'.repeat(64);
+    await cache.record(diffId, { ...variant(pulled), unverified: true });
+    expect((await cache.variants(diffId))[0]).toMatchObject({ digest: pulled, unverified: true });
+    await cache.record(diffId, variant(pulled));
+    expect((await cache.variants(diffId)).find((v) => v.digest === pulled)?.unverified).toBeUndefined();
+    await cache.record(diffId, variant(pushed));
+    await cache.record(diffId, { ...variant(pushed), unverified: true });
+    expect((await cache.variants(diffId)).find((v) => v.digest === pushed)?.unverified).toBeUndefined();
   });
 
   it('are not rewritten when a push sends a layer to a repository that is already one of its sources', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-blobinfo-'));
-    try {
-      await mkdir(path.join(dir, 'locks'));
-      const cache = createBlobInfoCache({ cacheDir: path.join(dir, 'cache'), locksDir: path.join(dir, 'locks') });
-      const diffId = 'sha256:' + '4'.repeat(64);
-      const variant = { digest: 'sha256:' + '5'.repeat(64), size: 10, mediaType: MediaType.OciLayerGzip, compression: 'gzip' as const };
-      const at = (repository: string) => ({ registry: 'reg:5000', repository });
-      await cache.record(diffId, variant, at('base'));
-      await cache.record(diffId, variant, at('app'));
-      const file = path.join(dir, 'cache', 'blob-info', `${'4'.repeat(64)}.json`);
-      const before = await stat(file);
-      // A base layer shared by two repositories, pushed to each in turn: nothing new to learn.
-      await cache.record(diffId, variant, at('base'));
-      expect((await stat(file)).ino).toBe(before.ino);
-      expect((await cache.variants(diffId))[0]?.sources.map((s) => s.repository)).toEqual(['app', 'base']);
-      // A new place is still learnt, first.
-      await cache.record(diffId, variant, at('other'));
-      expect((await cache.variants(diffId))[0]?.sources.map((s) => s.repository)).toEqual(['other', 'app', 'base']);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const diffId = 'sha256:' + '4'.repeat(64);
+    const variant = { digest: 'sha256:' + '5'.repeat(64), size: 10, mediaType: MediaType.OciLayerGzip, compression: 'gzip' as const };
+    const at = (repository: string) => ({ registry: 'reg:5000', repository });
+    await cache.record(diffId, variant, at('base'));
+    await cache.record(diffId, variant, at('app'));
+    const file = path.join(dir, 'cache', 'blob-info', `${'4'.repeat(64)}.json`);
+    const before = await stat(file);
+    // A base layer shared by two repositories, pushed to each in turn: nothing new to learn.
+    await cache.record(diffId, variant, at('base'));
+    expect((await stat(file)).ino).toBe(before.ino);
+    expect((await cache.variants(diffId))[0]?.sources.map((s) => s.repository)).toEqual(['app', 'base']);
+    // A new place is still learnt, first.
+    await cache.record(diffId, variant, at('other'));
+    expect((await cache.variants(diffId))[0]?.sources.map((s) => s.repository)).toEqual(['other', 'app', 'base']);
   });
 });
