@@ -13,8 +13,8 @@
 // bundle does not hold fails in code started from a snapshot, so built-ins are imported statically.
 // Built-ins that node 20's snapshot builder supports and that most commands load (the store hashes
 // with crypto; undici asserts): evaluated here, they are deserialized with the heap instead of
-// compiled at every start-up (~7 ms together, per CPU profile of a push). The others commands
-// load (net, tls, http, http2, child_process, zlib) are not supported in a snapshot.
+// compiled at every start-up (~7 ms together, per CPU profile of a push). The other built-ins that
+// commands load (net, tls, http, http2, child_process, zlib) are not supported in a snapshot.
 import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
