@@ -132,7 +132,8 @@ describe('tsbuild-monitor', () => {
     await waitFor('the log line', async () => (await readJsonLines(spec.logFile)).length === 1);
 
     spawn('runc', ['--root', f.runcRoot, 'kill', spec.id, 'KILL'], { stdio: 'ignore' });
-    await waitFor('the exit command', async () => (await readFile(marker, 'utf8').catch(() => undefined)));
+    // The shell creates the marker before it writes the line: wait for the whole line.
+    await waitFor('the exit command', async () => ((await readFile(marker, 'utf8').catch(() => '')).endsWith('\n') ? true : undefined));
     expect(await readFile(marker, 'utf8')).toBe(`cleanup ${spec.id}\n`);
     expect(((await readExit(spec.exitFile)) as ExitInfo).exitCode).toBe(137);
   });
