@@ -1,9 +1,10 @@
 // The per-container files bind-mounted over /etc/hosts, /etc/resolv.conf and /etc/hostname, so a
 // container (or a RUN step) resolves its own name and the host's DNS without changing its image.
 // bud's --no-hosts, --add-host and --dns* flags shape them as buildah's do.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SpecMount } from '../runtime/index.js';
+import { readTextOrEmpty } from '../util/fs.js';
 
 export interface HostFileOptions {
   /** --no-hosts: keep the image's own /etc/hosts. */
@@ -31,7 +32,7 @@ export async function writeHostFiles(dir: string, hostname: string, options: Hos
     files.push(['/etc/hosts', options.hostsContent ?? `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${options.selfIp ?? '127.0.1.1'}\t${hostname}\n${extra}`]);
   }
   if (!(options.dns?.length === 1 && options.dns[0] === 'none')) {
-    files.push(['/etc/resolv.conf', resolvConf(readHostResolvConf(), options)]);
+    files.push(['/etc/resolv.conf', resolvConf(readTextOrEmpty('/etc/resolv.conf'), options)]);
   }
   files.push(['/etc/hostname', `${hostname}\n`]);
   const mounts: SpecMount[] = [];
@@ -41,14 +42,6 @@ export async function writeHostFiles(dir: string, hostname: string, options: Hos
     mounts.push({ destination, type: 'bind', source, options: ['rbind', 'rprivate'] });
   }
   return mounts;
-}
-
-function readHostResolvConf(): string {
-  try {
-    return readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 /** The host's resolv.conf with the nameserver, search and options lines the flags replace. */

@@ -86,7 +86,7 @@ interface BlobState {
 async function checkBlobs(stores: Stores, quick: boolean, problems: Problem[], rel: (p: string) => string): Promise<BlobState> {
   const dir = path.join(stores.layout.root, 'blobs', 'sha256');
   const state: BlobState = { present: new Set(), corrupt: new Set() };
-  for (const name of (listNames(dir)).sort()) {
+  for (const name of listNames(dir).sort()) {
     const file = path.join(dir, name);
     if (!HEX64.test(name)) {
       problems.push({ line: `${rel(file)}: not a blob (its name is not a sha256 digest)`, repair: { kind: 'remove-path', path: file } });
@@ -120,7 +120,7 @@ async function checkImages(stores: Stores, blobs: BlobState, problems: Problem[]
   const dir = path.join(stores.layout.root, 'records', 'images');
   let count = 0;
   const holders = new Map<string, { id: string; written: number }[]>();
-  for (const name of (listNames(dir)).sort()) {
+  for (const name of listNames(dir).sort()) {
     if (tempOwner(name) !== undefined) continue; // a record being replaced; leftovers are checked below
     const file = path.join(dir, name);
     let record: { id?: unknown; names?: unknown; manifestDigest?: unknown };
@@ -203,7 +203,7 @@ async function checkSnapshots(stores: Stores, problems: Problem[], rel: (p: stri
 async function checkCache(stores: Stores, blobs: BlobState, problems: Problem[], rel: (p: string) => string): Promise<number> {
   const dir = stores.layout.cacheSteps;
   let count = 0;
-  for (const name of (listNames(dir)).sort()) {
+  for (const name of listNames(dir).sort()) {
     if (tempOwner(name) !== undefined) continue;
     const file = path.join(dir, name);
     let entry: { layer?: { diffId?: unknown }; created?: unknown };
@@ -228,7 +228,7 @@ async function checkCache(stores: Stores, blobs: BlobState, problems: Problem[],
 async function checkContainers(stores: Stores, problems: Problem[], rel: (p: string) => string): Promise<{ records: Map<string, ContainerRecord> }> {
   const records = new Map<string, ContainerRecord>();
   const imageIds = new Set((await stores.images.list()).map((i) => i.id));
-  for (const id of (listNames(stores.layout.containers)).sort()) {
+  for (const id of listNames(stores.layout.containers).sort()) {
     const dir = path.join(stores.layout.containers, id);
     if (!HEX64.test(id)) {
       if (tempOwner(id) === undefined) problems.push({ line: `${rel(dir)}: not a container (not named by a container ID)`, repair: { kind: 'remove-container', dir } });
@@ -240,7 +240,7 @@ async function checkContainers(stores: Stores, problems: Problem[], rel: (p: str
     } catch (err) {
       const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
       // A live process writing the first record right now (its temp file sits beside it).
-      if (missing && (listNames(dir)).some((n) => livesOn(tempOwner(n)))) continue;
+      if (missing && listNames(dir).some((n) => livesOn(tempOwner(n)))) continue;
       const why = missing ? 'has no record (container.json)' : 'record does not parse as JSON';
       problems.push({ line: `container ${id.slice(0, 12)}: ${why}`, repair: { kind: 'remove-container', dir } });
       continue;
@@ -270,14 +270,14 @@ async function checkLeftovers(stores: Stores, containers: Map<string, ContainerR
     problems.push({ line: `temp file ${rel(leftover.path)}: left by dead process ${leftover.pid}`, repair: { kind: 'remove-path', path: leftover.path } });
   }
   // Everything in tmp/ is named by its owner's pid; what is not can never be cleaned up by recovery.
-  for (const name of (listNames(stores.layout.tmp)).sort()) {
+  for (const name of listNames(stores.layout.tmp).sort()) {
     if (tempOwner(name) !== undefined) continue;
     const file = path.join(stores.layout.tmp, name);
     problems.push({ line: `temp file ${rel(file)}: not named by its owner's pid`, repair: { kind: 'remove-path', path: file } });
   }
   const mounted = await mountedTargets();
   const reported = new Set<string>();
-  for (const name of (listNames(mounts)).sort()) {
+  for (const name of listNames(mounts).sort()) {
     const pid = mountOwner(name);
     if (pid === undefined || processAlive(pid)) continue;
     const target = path.join(mounts, name);
@@ -310,7 +310,7 @@ async function checkLeftovers(stores: Stores, containers: Map<string, ContainerR
 
 /** runc state must belong to a live build or to a container record that is running. */
 async function checkRunc(stores: Stores, containers: Map<string, ContainerRecord>, problems: Problem[]): Promise<void> {
-  for (const id of (listNames(stores.layout.runcState)).sort()) {
+  for (const id of listNames(stores.layout.runcState).sort()) {
     const build = buildContainerOwner(id);
     let stale: string | undefined;
     if (build !== undefined) {

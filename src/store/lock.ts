@@ -1,11 +1,11 @@
 // Inter-process locks on one tsbuild root: a lock file holding the owner's pid, linked into place
 // atomically. A lock whose owner has died (crash, SIGKILL) is stale and taken over, so a crash
 // never wedges the store. Lock files are a few bytes: handled synchronously (see util/fs.ts).
-import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TsbuildError, errnoCode } from '../errors.js';
-import { tempName } from '../util/fs.js';
+import { readTextOrEmpty, tempName } from '../util/fs.js';
 
 export interface Lock {
   release(): Promise<void>;
@@ -85,13 +85,8 @@ export async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T
 }
 
 export async function lockHolder(file: string): Promise<number | undefined> {
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    // Gone (released meanwhile) or unreadable: no holder to name.
-  }
-  const pid = Number.parseInt(text, 10);
+  // Gone (released meanwhile) or unreadable: no holder to name.
+  const pid = Number.parseInt(readTextOrEmpty(file), 10);
   return Number.isNaN(pid) ? undefined : pid;
 }
 

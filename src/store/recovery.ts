@@ -2,7 +2,7 @@
 // (temp files and dirs `.<kind>-<pid>-<rand>`, mount points `<pid>-<rand>`, lock files). Whatever
 // belongs to a process that no longer runs is removed (store/leftovers.ts finds it), so a crash at
 // any point leaves nothing visible for long.
-import { readdir, rm, rmdir } from 'node:fs/promises';
+import { rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { execFile } from '../util/exec.js';
@@ -59,7 +59,7 @@ async function removeUnbornContainer(containersDir: string, removed: string): Pr
  * deleted the RUN's container; the network code is loaded only when some attachment exists at all.
  */
 export async function releaseOrphanedNetworks(stores: Stores): Promise<void> {
-  if ((await readdir(path.join(stores.layout.root, 'networks', 'cache')).catch(() => [])).length === 0) return;
+  if (listNames(path.join(stores.layout.root, 'networks', 'cache')).length === 0) return;
   const { releaseOrphanedAttachments } = await import('../network/index.js');
   await releaseOrphanedAttachments(stores);
 }

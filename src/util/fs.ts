@@ -8,7 +8,7 @@
 // fsync stays asynchronous (it waits on the disk, and under write load that can take long), and so
 // does anything sized by user data (layers, trees).
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -55,8 +55,7 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode 
   try {
     const fd = openSync(tmp, 'wx', mode);
     try {
-      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
+      writeFileSync(fd, data);
       await fsyncAsync(fd);
     } finally {
       closeSync(fd);
@@ -79,6 +78,15 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return undefined;
     throw err;
+  }
+}
+
+/** The text of `file`, or '' when it cannot be read (most often: it does not exist). */
+export function readTextOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
   }
 }
 

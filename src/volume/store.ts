@@ -223,7 +223,7 @@ export async function removeVolume(stores: Stores, name: string, options: { forc
 }
 
 export async function listVolumes(stores: Stores): Promise<VolumeRecord[]> {
-  const names = (listNames(volumesDir(stores))).filter((n) => VOLUME_NAME.test(n));
+  const names = listNames(volumesDir(stores)).filter((n) => VOLUME_NAME.test(n));
   const records = await Promise.all(names.map((n) => readVolume(stores, n)));
   return records.filter((r): r is VolumeRecord => r !== undefined).sort((a, b) => byCodeUnit(a.name, b.name));
 }
