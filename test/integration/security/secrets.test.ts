@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdir, readFile, rm, stat, writeFile, mkdtemp } from 'node:fs/promises';
+import { open, readdir, readFile, rm, stat, writeFile, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,15 +50,24 @@ async function ok(args: string[], options: { input?: string; env?: NodeJS.Proces
 }
 
 /** Every regular file under dir, with its bytes. */
-async function filesIn(dir: string): Promise<Array<{ file: string; bytes: Buffer }>> {
+/** Every regular file under `dir`, with its content and the device it lives on (as one open file: no race between the two). */
+async function filesIn(dir: string): Promise<Array<{ file: string; bytes: Buffer; dev: number }>> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  const out: Array<{ file: string; bytes: Buffer }> = [];
+  const out: Array<{ file: string; bytes: Buffer; dev: number }> = [];
   for (const e of entries) {
     if (!e.isFile()) continue;
     const file = path.join(e.parentPath ?? e.path, e.name);
     // Files of a running build come and go between the listing and the read.
-    const bytes = await readFile(file).catch(() => undefined);
-    if (bytes !== undefined) out.push({ file, bytes });
+    const handle = await open(file, 'r').catch(() => undefined);
+    if (handle === undefined) continue;
+    try {
+      const [st, bytes] = await Promise.all([handle.stat(), handle.readFile()]);
+      out.push({ file, bytes, dev: st.dev });
+    } catch {
+      // Gone while being read.
+    } finally {
+      await handle.close();
+    }
   }
   return out;
 }
@@ -178,13 +187,15 @@ describe('secrets and credentials', () => {
       void build.finally(() => (finished = true));
       const found = new Set<string>();
       let scansDuringRun = 0;
+      // Files on mounts under the root are in memory (the RUN's secrets tmpfs) or the RUN's own
+      // view (its overlay); what is on the root's own file system (its device) would reach the disk.
+      // The device is read with each file: a mount list taken before the walk misses a tmpfs
+      // mounted (and written to) during it.
+      const rootDev = (await stat(t.root)).dev;
       while (!finished) {
-        // Files on mounts under the root are in memory (the RUN's secrets tmpfs) or the RUN's own
-        // view (its overlay); what is on the root's filesystem is what would reach the disk.
-        const mounts = await mountsUnder(t.root);
-        if (mounts.length > 0) scansDuringRun++;
-        for (const { file, bytes } of await filesIn(t.root).catch(() => [])) {
-          if (mounts.some((m) => file.startsWith(`${m}/`))) continue;
+        if ((await mountsUnder(t.root)).length > 0) scansDuringRun++;
+        for (const { file, bytes, dev } of await filesIn(t.root).catch(() => [])) {
+          if (dev !== rootDev) continue;
           if (bytes.includes(ENV_SECRET) || bytes.includes(FILE_SECRET)) found.add(file);
         }
         await new Promise((r) => setTimeout(r, 100));
