@@ -41,16 +41,39 @@ export interface PushedLayer {
   how: 'exists' | 'mounted' | 'uploaded';
 }
 
-export async function pushLayer(job: LayerPush): Promise<PushedLayer> {
-  const { client, repository, diffId, blobInfo, progress } = job;
-  const here = { registry: job.registry, repository };
+type LayerWanted = Pick<LayerPush, 'diffId' | 'blob' | 'compression' | 'mediaType' | 'blobInfo'>;
+
+/** The compressed blob this image keeps the layer in, when it is in the compression wanted. */
+function keptBlob(job: LayerWanted): Descriptor | undefined {
+  return job.blob !== undefined && blobCompression(job.blob.mediaType) === job.compression ? job.blob : undefined;
+}
+
+/** The compressed variants that may stand for the layer, the most recently used first. */
+async function candidates(job: LayerWanted): Promise<BlobVariant[]> {
   // An unverified variant is only this layer if it is the very blob this image holds it in.
-  const known = (await blobInfo.variants(diffId)).filter((v) => v.compression === job.compression && (!v.unverified || v.digest === job.blob?.digest));
-  const local = job.blob !== undefined && blobCompression(job.blob.mediaType) === job.compression ? job.blob : undefined;
+  const known = (await job.blobInfo.variants(job.diffId)).filter((v) => v.compression === job.compression && (!v.unverified || v.digest === job.blob?.digest));
+  const local = keptBlob(job);
   if (local !== undefined && !known.some((v) => v.digest === local.digest)) {
     known.push({ digest: local.digest, size: local.size, mediaType: job.mediaType, compression: job.compression, sources: [] });
   }
-  for (const variant of known) {
+  return known;
+}
+
+/**
+ * The layer's descriptor as the destination repository is remembered to hold it (the blob-info
+ * cache, from an earlier push or pull there), or undefined: what a push there would send, known
+ * without asking the registry.
+ */
+export async function rememberedInRepository(job: LayerWanted & { registry: string; repository: string }): Promise<Descriptor | undefined> {
+  const variant = (await candidates(job)).find((v) => v.sources.some((s) => s.registry === job.registry && s.repository === job.repository));
+  return variant && { mediaType: job.mediaType, digest: variant.digest, size: variant.size };
+}
+
+export async function pushLayer(job: LayerPush): Promise<PushedLayer> {
+  const { client, repository, progress } = job;
+  const here = { registry: job.registry, repository };
+  const local = keptBlob(job);
+  for (const variant of await candidates(job)) {
     const id = `blob ${shortId(variant.digest)}`;
     const desc = { mediaType: job.mediaType, digest: variant.digest, size: variant.size };
     const size = await client.headBlob(repository, variant.digest);

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
 import { loadImage } from '../image/image.js';
 import type { Logger } from '../log.js';
-import { MediaType, sha256Digest, shortId, type ImageFormat, type Manifest } from '../oci/types.js';
+import { MediaType, sha256Digest, shortId, type Descriptor, type ImageFormat, type Manifest } from '../oci/types.js';
 import { leaseImage } from '../store/references.js';
 import type { Stores } from '../store/root.js';
 import { mapLimit } from '../util/limit.js';
@@ -17,7 +17,7 @@ import { createBlobInfoCache } from './blob-info.js';
 import { checkLevel, defaultLevel, layerMediaType, type Compression } from './compression.js';
 import { naming, withConnection, type RegistryFlags } from './connect.js';
 import { silentProgress } from './progress.js';
-import { pushLayer } from './push-layer.js';
+import { pushLayer, rememberedInRepository } from './push-layer.js';
 import { formatReference, isShortName, parseReference, referenceString } from './reference.js';
 import { parseLocation } from './transports.js';
 import type { Progress } from './types.js';
@@ -81,9 +81,41 @@ async function pushToRegistry(stores: Stores, imageId: string, destination: stri
   const config = await stores.content.read(record.id);
   const blobInfo = createBlobInfoCache({ cacheDir: stores.layout.cache, locksDir: stores.layout.locks });
 
+  const manifestOf = (layers: Descriptor[]): { manifest: Manifest; bytes: Buffer; digest: string } => {
+    const manifest: Manifest = {
+      schemaVersion: 2,
+      mediaType: format === 'docker' ? MediaType.DockerManifest : MediaType.OciManifest,
+      config: { mediaType: format === 'docker' ? MediaType.DockerConfig : MediaType.OciConfig, digest: record.id, size: config.length },
+      layers,
+      ...(format === 'oci' && stored.annotations ? { annotations: stored.annotations } : {}),
+    };
+    const bytes = Buffer.from(JSON.stringify(manifest));
+    return { manifest, bytes, digest: sha256Digest(bytes) };
+  };
+
   return naming(name, () => withConnection(ref, options, async ({ client, ref: target }) => {
     const repo = target.repository;
     progress.note(`Pushing ${shortId(record.id)} to ${name}`);
+    // Pushed here before: when the cache remembers every layer in this repository, the manifest a
+    // push would write is known before any request, and a tag that already names it is the whole
+    // push done (go-containerregistry's writer skips the same way). The registry keeps the blobs
+    // of a manifest it holds, so blob HEADs and the manifest PUT would only repeat what it says.
+    const remembered = await Promise.all(
+      image.layers.map((layer) => rememberedInRepository({ registry: target.registry, repository: repo, diffId: layer.diffId, blob: layer.blob, compression, mediaType, blobInfo })),
+    );
+    if (remembered.every((d) => d !== undefined)) {
+      const { digest } = manifestOf(remembered as Descriptor[]);
+      // Any failure here leaves it to the full push below, which reports it if it persists.
+      const there = await client.headManifest(repo, referenceString(target)).catch(() => undefined);
+      if (there?.digest === digest && (target.digest === undefined || target.digest === digest)) {
+        for (const d of [{ digest: record.id, kind: 'config' }, ...remembered.map((l) => ({ digest: l!.digest, kind: 'blob' }))]) {
+          progress.finish(`${d.kind} ${shortId(d.digest)}`, 'skipped: already exists');
+        }
+        options.logger.info({ ref: name, digest, uploaded: 0, layers: remembered.length }, 'pushed: the destination has the manifest already');
+        progress.note(`Pushed ${name} (manifest ${digest}, unchanged)`);
+        return digest;
+      }
+    }
     // The config is independent of the layers: it is checked (and sent) while they are.
     const configDone = (async () => {
       const configId = `config ${shortId(record.id)}`;
@@ -121,15 +153,7 @@ async function pushToRegistry(stores: Stores, imageId: string, destination: stri
     ).finally(() => configSettled);
     await configDone;
 
-    const manifest: Manifest = {
-      schemaVersion: 2,
-      mediaType: format === 'docker' ? MediaType.DockerManifest : MediaType.OciManifest,
-      config: { mediaType: format === 'docker' ? MediaType.DockerConfig : MediaType.OciConfig, digest: record.id, size: config.length },
-      layers: layers.map((l) => l.desc),
-      ...(format === 'oci' && stored.annotations ? { annotations: stored.annotations } : {}),
-    };
-    const bytes = Buffer.from(JSON.stringify(manifest));
-    const digest = sha256Digest(bytes);
+    const { manifest, bytes, digest } = manifestOf(layers.map((l) => l.desc));
     if (target.digest !== undefined && target.digest !== digest) {
       throw new TsbuildError('INVALID_ARGUMENT', `push ${name}: the manifest to push has digest ${digest}, not the one in the destination`, {
         hint: 'push by tag, or use the digest tsbuild reports (--digestfile)',

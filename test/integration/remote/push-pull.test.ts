@@ -70,8 +70,26 @@ describe('push and pull', () => {
     const again = await source.ok(['push', '--tls-verify=false', 'app', ref]);
     expect(again.stderr).not.toMatch(/compressing/i);
     expect(again.stderr).toContain('skipped: already exists');
-    // Only the manifest goes up again (well under a kilobyte per layer, far below any layer).
-    expect(proxy.stats().uploadedBytes).toBeLessThan(2048);
+    expect(again.stderr).toContain(', unchanged)');
+    // The tag names the very manifest this push would write: one HEAD of it, nothing sent.
+    expect(proxy.stats().requests.map((r) => `${r.method} ${r.path}`)).toEqual(['HEAD /v2/team/again/manifests/1']);
+    expect(proxy.stats().uploadedBytes).toBe(0);
+  });
+
+  it('a push again to a tag that names another image moves the tag back', async () => {
+    const ref = `${proxy.host}/team/moved:1`;
+    await source.ok(['push', '-q', '--tls-verify=false', '--digestfile', path.join(env.dir, 'moved-app'), 'app', ref]);
+    const otherCtx = await contextOf('FROM busybox-base\nRUN echo other > /other\n');
+    await source.ok(['bud', '-q', '-t', 'other', otherCtx]);
+    await source.ok(['push', '-q', '--tls-verify=false', 'other', ref]);
+    proxy.reset();
+    const again = await source.ok(['push', '--tls-verify=false', '--digestfile', path.join(env.dir, 'moved-again'), 'app', ref]);
+    expect(again.stderr).not.toContain(', unchanged)');
+    const digest = await readFile(path.join(env.dir, 'moved-again'), 'utf8');
+    expect(digest).toBe(await readFile(path.join(env.dir, 'moved-app'), 'utf8'));
+    expect(proxy.stats().requests.filter((r) => r.method === 'PUT').map((r) => r.path)).toEqual(['/v2/team/moved/manifests/1']);
+    const target = await freshRoot();
+    expect((await target.ok(['pull', '-q', '--tls-verify=false', ref])).stdout.trim()).toBe(appId);
   });
 
   it('pushing a pulled image to another repository of the registry mounts its layers instead of uploading them', async () => {
