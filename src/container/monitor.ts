@@ -70,7 +70,7 @@ export interface MonitorState {
   restartCount: number;
 }
 
-/** The monitor binary, dist/tsbuild-monitor (scripts/build-monitor.sh), also when the sources run under vitest. */
+/** The monitor binary, dist/tsbuild-monitor (scripts/build-native.sh), also when the sources run under vitest. */
 export function monitorBinary(): string {
   return process.env.TSBUILD_MONITOR || path.join(installRoot(), 'dist', 'tsbuild-monitor');
 }

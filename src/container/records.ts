@@ -7,7 +7,7 @@ import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import { withLock } from '../store/lock.js';
 import type { Stores } from '../store/root.js';
-import { listNames, readJson, removeTree, writeJsonAtomic } from '../util/fs.js';
+import { listNames, readJson, removeTree, writeJsonAtomic, type AtomicWriteOptions } from '../util/fs.js';
 import { containerPaths } from './paths.js';
 import type { ContainerRecord } from './types.js';
 
@@ -83,13 +83,22 @@ export async function createContainerRecord(
     let name = fields.name ?? generateName();
     while (taken.has(name)) name = generateName();
     const record: ContainerRecord = { ...fields, id, name, created: new Date().toISOString(), state: 'created' };
-    await writeJsonAtomic(containerPaths(stores, id).record, record);
+    await writeJsonAtomic(containerPaths(stores, id).record, record, undefined, durability(record));
     return record;
   });
 }
 
 export async function updateContainerRecord(stores: Stores, record: ContainerRecord): Promise<void> {
-  await writeJsonAtomic(containerPaths(stores, record.id).record, record);
+  await writeJsonAtomic(containerPaths(stores, record.id).record, record, undefined, durability(record));
+}
+
+/**
+ * A `run --rm` container's files are not fsynced: it is deleted when it exits, and after a crash
+ * of the machine what it held (mounts, network namespace) is gone anyway; recovery removes what
+ * is left of it. Renames still keep every write whole for readers.
+ */
+export function durability(record: ContainerRecord): AtomicWriteOptions {
+  return { durable: !record.config.autoRemove };
 }
 
 /**

@@ -6,7 +6,7 @@ import { TsbuildError } from '../errors.js';
 import { ensureSnapshots, loadImage, lowerDirs } from '../image/image.js';
 import { mountOverlay } from '../snapshot/mount.js';
 import type { Stores } from '../store/root.js';
-import { execFile } from '../util/exec.js';
+import * as sys from '../sys/helper.js';
 import { isMounted } from '../util/mounts.js';
 import { containerPaths } from './paths.js';
 import type { ContainerRecord } from './types.js';
@@ -28,7 +28,7 @@ export async function mountRootfs(stores: Stores, record: ContainerRecord): Prom
 export async function unmountRootfs(stores: Stores, record: ContainerRecord): Promise<void> {
   const paths = containerPaths(stores, record.id);
   if (await isMounted(paths.rootfs)) {
-    await execFile(['umount', paths.rootfs]).catch(() => execFile(['umount', '-l', paths.rootfs]));
+    await sys.unmount(paths.rootfs);
   }
   await rmdir(paths.rootfs).catch(() => undefined);
   await rm(`${paths.upper}.work`, { recursive: true, force: true });

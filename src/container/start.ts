@@ -16,7 +16,7 @@ import type { MonitorSpec, StartedMonitor } from './monitor.js';
 import { installRoot } from '../util/install-root.js';
 import { containerPaths } from './paths.js';
 import { identify } from '../util/process-identity.js';
-import { mutateRecord, readRecord, updateContainerRecord } from './records.js';
+import { durability, mutateRecord, readRecord, updateContainerRecord } from './records.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 import { runcDeleteForce } from './runc-control.js';
 import { monitorAlive, settleFinished } from './settle.js';
@@ -89,7 +89,7 @@ export async function startContainer(stores: Stores, id: string, options: StartO
       const etcMounts = await (hostFiles ??
         writeHostFiles(paths.dir, hostname, { addHosts: net.addHosts, dns: net.dns, dnsSearch: net.dnsSearch, dnsOptions: net.dnsOptions, selfIp: own, hostsContent }));
       const spec = buildSpec(record, rootfs, hostname, specNetwork, [...etcMounts, ...volumeMounts], processSpec);
-      await writeJsonAtomic(path.join(paths.bundle, 'config.json'), spec, 0o600);
+      await writeJsonAtomic(path.join(paths.bundle, 'config.json'), spec, 0o600, durability(record));
 
       const monitorSpec: MonitorSpec = {
         id: record.id,

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import type { Stores } from '../store/root.js';
 import { execFile } from '../util/exec.js';
-import { listNames, pathExists, readJson, writeJsonAtomic } from '../util/fs.js';
+import { listNames, pathExists, readJson, writeJsonAtomic, type AtomicWriteOptions } from '../util/fs.js';
 import type { CniConflist } from './ipam.js';
 import { netnsPath } from './netns.js';
 import { ALLOCATION_FILE, IPAM_DIR, networksDir } from './records.js';
@@ -108,10 +108,13 @@ async function execPlugin(command: 'ADD' | 'DEL' | 'CHECK', attachment: CniAttac
   }
 }
 
-/** Runs the ADD chain; on failure the whole chain is DELeted, the cache entry dropped, and the error thrown. */
-export async function cniAdd(stores: Stores, attachment: CniAttachment): Promise<CniResult> {
+/**
+ * Runs the ADD chain; on failure the whole chain is DELeted, the cache entry dropped, and the error
+ * thrown. `write` says whether the cache entry is fsynced (not for a `run --rm` container's).
+ */
+export async function cniAdd(stores: Stores, attachment: CniAttachment, write: AtomicWriteOptions = {}): Promise<CniResult> {
   await mkdir(cacheDir(stores, attachment.containerId), { recursive: true });
-  await writeJsonAtomic(cacheFile(stores, attachment.containerId, attachment.network), attachment);
+  await writeJsonAtomic(cacheFile(stores, attachment.containerId, attachment.network), attachment, undefined, write);
   let result: CniResult | undefined;
   try {
     for (const plugin of attachment.conflist.plugins) {
@@ -122,7 +125,7 @@ export async function cniAdd(stores: Stores, attachment: CniAttachment): Promise
     throw err;
   }
   const done = { ...attachment, result: result! };
-  await writeJsonAtomic(cacheFile(stores, attachment.containerId, attachment.network), done);
+  await writeJsonAtomic(cacheFile(stores, attachment.containerId, attachment.network), done, undefined, write);
   return result!;
 }
 

@@ -15,6 +15,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerRecord, NetworkAttachment, NetworkState, PortMapping } from '../container/types.js';
+import { durability } from '../container/records.js';
 import { TsbuildError } from '../errors.js';
 import { processAlive } from '../store/lock.js';
 import type { Stores } from '../store/root.js';
@@ -24,7 +25,7 @@ import { pickContainer, readContainers, requestedNetworks, usesNetwork } from '.
 import { refreshHostsOf, renderHosts } from './hosts.js';
 import { ensureNetworkRules, removeNetworkRules } from './host-rules.js';
 import { conflistFor } from './ipam.js';
-import { createNetns, deleteNetns, loopbackUp } from './netns.js';
+import { createNetns, deleteNetns } from './netns.js';
 import { resolvePorts } from './ports.js';
 import { settleAll } from '../util/settle.js';
 import { createRecord, ensureDefault, findRecord, listRecords, networksDir, removeRecord } from './records.js';
@@ -86,7 +87,7 @@ export function createNetworkManager(stores: Stores): NetworkManager {
     };
     // The host rules (iptables-save, and iptables when one is missing) matter once traffic flows,
     // not to the CNI ADD: they are ensured beside it, and both settle before the start goes on.
-    const added = collectStaleAddresses(network.name).then(() => cniAdd(stores, attachment));
+    const added = collectStaleAddresses(network.name).then(() => cniAdd(stores, attachment, durability(record)));
     const [result] = await settleAll([added, ensureNetworkRules(network)] as const);
     return { network: network.name, interface: ifname, ...attachmentOf(result, ifname), aliases };
   }
@@ -109,16 +110,11 @@ export function createNetworkManager(stores: Stores): NetworkManager {
     const ports = wanted.length > 0 ? await resolvePorts(wanted, await readContainers(stores), record.id) : [];
     const namespace = await createNetns(record.id);
     try {
-      const attachAll = async (): Promise<NetworkAttachment[]> => {
-        const attachments: NetworkAttachment[] = [];
-        for (const [i, network] of networks.entries()) {
-          // Published ports go to the first network's interface, as in podman.
-          attachments.push(await attach(record, network, `eth${i}`, requested[i]!.aliases, namespace, i === 0 ? ports : []));
-        }
-        return attachments;
-      };
-      // The loopback and the CNI interfaces are independent; both settle before an error counts.
-      const [, attachments] = await settleAll([loopbackUp(record.id), attachAll()] as const);
+      const attachments: NetworkAttachment[] = [];
+      for (const [i, network] of networks.entries()) {
+        // Published ports go to the first network's interface, as in podman.
+        attachments.push(await attach(record, network, `eth${i}`, requested[i]!.aliases, namespace, i === 0 ? ports : []));
+      }
       return { namespace, attachments, ports };
     } catch (err) {
       const left = await release(record.id);

@@ -1,6 +1,8 @@
-// Network namespaces made with `ip netns add`: a bind mount at /run/netns/<name> that keeps the
+// Network namespaces as `ip netns add` makes them: a bind mount at /run/netns/<name> that keeps the
 // namespace alive without a process in it, so the CNI plugins can set it up before the container
 // starts and tear it down after it has gone. /run is a tmpfs: after a reboot they are all gone.
+// The system helper (src/sys/) makes and removes them; `ip` is still what the bridges are made with.
+import * as sys from '../sys/helper.js';
 import { execFile } from '../util/exec.js';
 import { pathExists } from '../util/fs.js';
 
@@ -19,24 +21,18 @@ export async function ipCommand(args: readonly string[]): Promise<string> {
 }
 
 /**
- * Creates the namespace; returns its path. Its loopback is still down: loopbackUp, which the
- * caller runs alongside the CNI chain (and deletes the namespace when it fails).
+ * Creates the namespace with its loopback up (runc brings it up only in namespaces it makes
+ * itself); returns its path.
  */
 export async function createNetns(containerId: string): Promise<string> {
-  const name = netnsName(containerId);
   // A leftover of a crashed start holds nothing we want; start afresh.
   if (await pathExists(netnsPath(containerId))) await deleteNetns(containerId);
-  await ipCommand(['netns', 'add', name]);
+  await sys.addNetns(NETNS_DIR, netnsName(containerId));
   return netnsPath(containerId);
-}
-
-/** Brings the namespace's loopback up (runc does it only for namespaces it makes itself). */
-export async function loopbackUp(containerId: string): Promise<void> {
-  await ipCommand(['-n', netnsName(containerId), 'link', 'set', 'lo', 'up']);
 }
 
 /** Deletes the namespace; a missing one is fine. */
 export async function deleteNetns(containerId: string): Promise<void> {
   if (!(await pathExists(netnsPath(containerId)))) return;
-  await ipCommand(['netns', 'delete', netnsName(containerId)]);
+  await sys.deleteNetns(NETNS_DIR, netnsName(containerId));
 }

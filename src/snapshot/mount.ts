@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
-import { execFile } from '../util/exec.js';
+import * as sys from '../sys/helper.js';
 
 export interface OverlayMount {
   /** The merged root filesystem. */
@@ -37,8 +37,8 @@ export interface MountRequest {
   volatile?: boolean;
 }
 
-// The kernel limits mount options to one page; relative lowerdir paths (resolved against the cwd of
-// the mount process) keep long stacks within it.
+// The kernel limits mount options to one page; relative lowerdir paths (resolved against the cwd the
+// system helper mounts from) keep long stacks within it.
 const MAX_OPTIONS_LENGTH = 4000;
 
 export async function mountOverlay(request: MountRequest): Promise<OverlayMount> {
@@ -72,7 +72,7 @@ export async function mountOverlay(request: MountRequest): Promise<OverlayMount>
     if (optionString.length > MAX_OPTIONS_LENGTH) {
       throw new TsbuildError('RUNTIME', `too many layers (${lowers.length}) to mount in one overlay`);
     }
-    await execFile(['mount', '-t', 'overlay', 'overlay', '-o', optionString, target], { cwd: common });
+    await sys.mountOverlay(common, target, optionString);
   } catch (err) {
     await rmdir(target).catch(() => undefined);
     if (workDir) await rm(workDir, { recursive: true, force: true });
@@ -82,10 +82,8 @@ export async function mountOverlay(request: MountRequest): Promise<OverlayMount>
   const unmount = async (): Promise<void> => {
     if (!mounted) return;
     mounted = false;
-    await execFile(['umount', target]).catch(async () => {
-      // Busy (a process still holds it): detach lazily so nothing stays visible.
-      await execFile(['umount', '-l', target]);
-    });
+    // Busy (a process still holds it): detached lazily, so nothing stays visible.
+    await sys.unmount(target);
     await rmdir(target).catch(() => undefined);
     if (workDir) await rm(workDir, { recursive: true, force: true });
   };

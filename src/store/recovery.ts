@@ -5,6 +5,7 @@
 import { rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
+import * as sys from '../sys/helper.js';
 import { execFile } from '../util/exec.js';
 import { listNames, readJson } from '../util/fs.js';
 import { mountedTargets } from '../util/mounts.js';
@@ -27,7 +28,7 @@ export async function recoverRoot(
     const target = path.join(dirs.mounts, name);
     if (mounted.has(target)) {
       logger.info({ target }, 'unmounting leftover mount of a dead process');
-      await execFile(['umount', '-l', target]).catch((err: unknown) => logger.warn({ err, target }, 'cannot unmount leftover'));
+      await sys.detachMount(target).catch((err: unknown) => logger.warn({ err, target }, 'cannot unmount leftover'));
     }
     await rmdir(target).catch(() => undefined);
   }

@@ -4,6 +4,7 @@
 import { rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { shortId } from '../oci/types.js';
+import * as sys from '../sys/helper.js';
 import { execFile } from '../util/exec.js';
 import { mountedTargets } from '../util/mounts.js';
 import type { Problem, RepairAction } from './check.js';
@@ -78,7 +79,7 @@ async function apply(stores: Stores, action: RepairAction): Promise<string | und
 /** Unmounts target and whatever is stacked on it (lazily when busy). */
 async function unmountAll(target: string): Promise<void> {
   for (let i = 0; i < 8 && (await mountedTargets()).has(target); i++) {
-    await execFile(['umount', target]).catch(() => execFile(['umount', '-l', target]));
+    await sys.unmount(target);
   }
 }
 

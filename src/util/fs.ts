@@ -48,15 +48,24 @@ export async function removeTree(target: string, tmpDir: string): Promise<boolea
   return true;
 }
 
+export interface AtomicWriteOptions {
+  /**
+   * false: no fsync before the rename. Readers still see the old content or the new, but a crash of
+   * the machine may lose the write. For files that mean nothing after such a crash: those of a
+   * `run --rm` container, which is deleted when it exits (its rootfs is mounted volatile too).
+   */
+  durable?: boolean;
+}
+
 /** Writes a file so that readers see either the old content or the new, never a part (write, fsync, rename). */
-export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644, options: AtomicWriteOptions = {}): Promise<void> {
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = tempName(path.dirname(file));
   try {
     const fd = openSync(tmp, 'wx', mode);
     try {
       writeFileSync(fd, data);
-      await fsyncAsync(fd);
+      if (options.durable !== false) await fsyncAsync(fd);
     } finally {
       closeSync(fd);
     }
@@ -67,8 +76,8 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode 
   }
 }
 
-export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644): Promise<void> {
-  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, mode);
+export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644, options: AtomicWriteOptions = {}): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, mode, options);
 }
 
 /** Reads a JSON record; undefined when it does not exist. */

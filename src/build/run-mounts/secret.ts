@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError } from '../../errors.js';
+import * as sys from '../../sys/helper.js';
 import { execFile } from '../../util/exec.js';
 import type { RunMount } from './parse.js';
 import { bindSpec, type MountEnv, type PreparedMount } from './types.js';
@@ -47,7 +48,7 @@ async function secretsTmpfs(env: MountEnv): Promise<string> {
     throw err;
   }
   env.defer(async () => {
-    await execFile(['umount', dir]).catch(() => execFile(['umount', '-l', dir]));
+    await sys.unmount(dir);
     await rmdir(dir);
   });
   return dir;
