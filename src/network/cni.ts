@@ -3,12 +3,12 @@
 // prevResult, DEL runs the chain in reverse with the final ADD result. Every attachment is cached
 // in <root>/networks/cache/<container id>/<network>.json *before* the first plugin runs, so a DEL is
 // always possible (after a crash mid-ADD, after a failed start, after the network record is gone).
-import { mkdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import type { Stores } from '../store/root.js';
 import { execFile } from '../util/exec.js';
-import { listNames, pathExists, readJson, writeJsonAtomic, type AtomicWriteOptions } from '../util/fs.js';
+import { listNames, pathExists, readJson, readTextOrEmpty, writeJsonAtomic, type AtomicWriteOptions } from '../util/fs.js';
 import type { CniConflist } from './ipam.js';
 import { netnsPath } from './netns.js';
 import { ALLOCATION_FILE, IPAM_DIR, networksDir } from './records.js';
@@ -113,7 +113,7 @@ async function execPlugin(command: 'ADD' | 'DEL' | 'CHECK', attachment: CniAttac
  * thrown. `write` says whether the cache entry is fsynced (not for a `run --rm` container's).
  */
 export async function cniAdd(stores: Stores, attachment: CniAttachment, write: AtomicWriteOptions = {}): Promise<CniResult> {
-  await mkdir(cacheDir(stores, attachment.containerId), { recursive: true });
+  mkdirSync(cacheDir(stores, attachment.containerId), { recursive: true });
   await writeJsonAtomic(cacheFile(stores, attachment.containerId, attachment.network), attachment, undefined, write);
   let result: CniResult | undefined;
   try {
@@ -144,8 +144,12 @@ export async function cniDel(stores: Stores, attachment: CniAttachment): Promise
     }
   }
   if (errors.length === 0) {
-    await rm(cacheFile(stores, attachment.containerId, attachment.network), { force: true });
-    await rmdir(cacheDir(stores, attachment.containerId)).catch(() => undefined);
+    rmSync(cacheFile(stores, attachment.containerId, attachment.network), { force: true });
+    try {
+      rmdirSync(cacheDir(stores, attachment.containerId));
+    } catch {
+      // Another network's entry is still there.
+    }
   }
   return errors;
 }
@@ -160,9 +164,9 @@ export async function collectStaleAddresses(network: string): Promise<void> {
   const names = listNames(dir);
   for (const name of names) {
     if (!ALLOCATION_FILE.test(name)) continue;
-    const owner = (await readFile(path.join(dir, name), 'utf8').catch(() => '')).split(/\s/)[0] ?? '';
+    const owner = readTextOrEmpty(path.join(dir, name)).split(/\s/)[0] ?? '';
     if (!/^[a-f0-9]{12,}$/.test(owner)) continue;
-    if (!(await pathExists(netnsPath(owner)))) await rm(path.join(dir, name), { force: true });
+    if (!(await pathExists(netnsPath(owner)))) rmSync(path.join(dir, name), { force: true });
   }
 }
 

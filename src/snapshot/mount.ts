@@ -1,10 +1,11 @@
 // Overlay mounts over snapshot stacks. Mount points live under <root>/mounts/<pid>-<n> so that a
 // crashed process's mounts can be found and removed by the next start (see store/recovery.ts).
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, rmdir } from 'node:fs/promises';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import * as sys from '../sys/helper.js';
+import { removeEmptyDir } from '../util/fs.js';
 
 export interface OverlayMount {
   /** The merged root filesystem. */
@@ -42,17 +43,18 @@ export interface MountRequest {
 const MAX_OPTIONS_LENGTH = 4000;
 
 export async function mountOverlay(request: MountRequest): Promise<OverlayMount> {
-  await mkdir(request.mountsDir, { recursive: true });
+  // Synchronous: a few directory operations, cheaper than thread-pool round trips (util/fs.ts).
+  mkdirSync(request.mountsDir, { recursive: true });
   // Named <pid>-<random> so recovery can tell which process owns it.
   const target = request.target ?? path.join(request.mountsDir, `${process.pid}-${randomBytes(6).toString('hex')}`);
-  await mkdir(target, { recursive: request.target !== undefined });
+  mkdirSync(target, { recursive: request.target !== undefined });
   let workDir: string | undefined;
   let lowers = request.lowers;
   try {
     if (lowers.length === 0 || (lowers.length === 1 && !request.upper)) {
       // overlay needs two layers without an upper dir, or one lower with an upper: add an empty lower.
       const empty = path.join(request.mountsDir, '.empty');
-      await mkdir(empty, { recursive: true, mode: 0o755 });
+      mkdirSync(empty, { recursive: true, mode: 0o755 });
       lowers = [...lowers, empty];
     }
     const common = commonDir(lowers);
@@ -62,8 +64,8 @@ export async function mountOverlay(request: MountRequest): Promise<OverlayMount>
       workDir = `${request.upper}.work`;
       // A volatile mount that was never unmounted (a crash) marks its work dir, and overlay then
       // refuses to mount with it again; the work dir is overlay's scratch space, so start it afresh.
-      if (request.volatile) await rm(workDir, { recursive: true, force: true });
-      await mkdir(workDir, { recursive: true });
+      if (request.volatile) rmSync(workDir, { recursive: true, force: true });
+      mkdirSync(workDir, { recursive: true });
       opts.push(`upperdir=${request.upper}`, `workdir=${workDir}`);
       if (request.volatile) opts.push('volatile');
     }
@@ -74,8 +76,9 @@ export async function mountOverlay(request: MountRequest): Promise<OverlayMount>
     }
     await sys.mountOverlay(common, target, optionString);
   } catch (err) {
-    await rmdir(target).catch(() => undefined);
-    if (workDir) await rm(workDir, { recursive: true, force: true });
+    removeEmptyDir(target);
+    // The work dir holds nothing but overlay's scratch space: small.
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
     throw err;
   }
   let mounted = true;
@@ -84,8 +87,9 @@ export async function mountOverlay(request: MountRequest): Promise<OverlayMount>
     mounted = false;
     // Busy (a process still holds it): detached lazily, so nothing stays visible.
     await sys.unmount(target);
-    await rmdir(target).catch(() => undefined);
-    if (workDir) await rm(workDir, { recursive: true, force: true });
+    removeEmptyDir(target);
+    // The work dir holds nothing but overlay's scratch space: small.
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
   };
   return { target, unmount, [Symbol.asyncDispose]: unmount };
 }

@@ -8,7 +8,7 @@
 // fsync stays asynchronous (it waits on the disk, and under write load that can take long), and so
 // does anything sized by user data (layers, trees).
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fsync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +24,15 @@ export async function pathExists(p: string, options: { follow?: boolean } = {}):
   } catch (err) {
     if (errnoCode(err) === 'ENOTDIR') return false;
     throw err;
+  }
+}
+
+/** rmdir that leaves a directory that is missing or not empty alone. */
+export function removeEmptyDir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Gone already, or still holding something: not ours to force.
   }
 }
 

@@ -87,21 +87,21 @@ describe('per-network host rules', () => {
   });
 
   it('adds the rules of a new network at its first container and removes them with the network; --internal gets no NAT', async () => {
-    await t.ok(['network', 'create', '--subnet', '10.89.231.0/24', 'rules-nat']);
+    await t.ok(['network', 'create', '--subnet', '10.89.238.0/24', 'rules-nat']);
     await t.ok(['network', 'create', '--internal', '--subnet', '10.89.232.0/24', 'rules-int']);
-    expect(tagged('rules-nat', '10.89.231.0/24')).toHaveLength(0);
+    expect(tagged('rules-nat', '10.89.238.0/24')).toHaveLength(0);
     await t.ok(['run', '--rm', '--network', 'rules-nat', 'busybox-base', 'true']);
     await t.ok(['run', '--rm', '--network', 'rules-int', 'busybox-base', 'true']);
-    expect(tagged('rules-nat', '10.89.231.0/24')).toHaveLength(4);
+    expect(tagged('rules-nat', '10.89.238.0/24')).toHaveLength(4);
     const internal = tagged('rules-int', '10.89.232.0/24');
     expect(internal).toHaveLength(2);
     expect(internal.join('\n')).not.toContain('MASQUERADE');
     // A second container on it adds nothing.
     await t.ok(['run', '--rm', '--network', 'rules-nat', 'busybox-base', 'true']);
-    expect(tagged('rules-nat', '10.89.231.0/24')).toHaveLength(4);
+    expect(tagged('rules-nat', '10.89.238.0/24')).toHaveLength(4);
     await t.ok(['network', 'rm', 'rules-nat']);
     await t.ok(['network', 'rm', 'rules-int']);
-    expect(tagged('rules-nat', '10.89.231.0/24')).toHaveLength(0);
+    expect(tagged('rules-nat', '10.89.238.0/24')).toHaveLength(0);
     expect(tagged('rules-int', '10.89.232.0/24')).toHaveLength(0);
   });
 
