@@ -18,6 +18,8 @@ export interface ContainerPaths {
   exit: string;
   /** Present when the user stopped the container: the monitor must not restart it. */
   stopFlag: string;
+  /** The FIFO that holds a start until the network is up (start-gate.ts); only while starting. */
+  startGate: string;
   /** /etc/hosts, /etc/resolv.conf, /etc/hostname sources (written by host-files.ts). */
   hosts: string;
   resolvConf: string;
@@ -40,6 +42,7 @@ export function containerPaths(stores: Stores, id: string): ContainerPaths {
     monitorState: file('monitor.json'),
     exit: file('exit.json'),
     stopFlag: file('stop-requested'),
+    startGate: file('start-gate'),
     hosts: file('hosts'),
     resolvConf: file('resolv.conf'),
     hostname: file('hostname'),

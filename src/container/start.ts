@@ -7,11 +7,11 @@ import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import { checkExecutable, generateSpec, resolveUser, type ProcessUser, type SpecMount } from '../runtime/index.js';
 import type { ContainerResources } from '../runtime/resources.js';
-import { capabilitySet } from '../runtime/spec.js';
+import { capabilitySet, type SpecHook } from '../runtime/spec.js';
 import type { Stores } from '../store/root.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { settleAll } from '../util/settle.js';
-import { writeHostFiles } from './host-files.js';
+import { writeHostFiles, type HostFileOptions } from './host-files.js';
 import type { MonitorSpec, StartedMonitor } from './monitor.js';
 import { installRoot } from '../util/install-root.js';
 import { containerPaths } from './paths.js';
@@ -19,6 +19,7 @@ import { identify } from '../util/process-identity.js';
 import { durability, mutateRecord, readRecord, updateContainerRecord } from './records.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 import { runcDeleteForce } from './runc-control.js';
+import { createStartGate } from './start-gate.js';
 import { monitorAlive, settleFinished } from './settle.js';
 import { DEFAULT_LOG_MAX_BYTES, type ContainerRecord, type NetworkState } from './types.js';
 import { prepareWorkingDir } from './working-dir.js';
@@ -53,6 +54,8 @@ export async function startContainer(stores: Stores, id: string, options: StartO
       throw new TsbuildError('INVALID_ARGUMENT', `container "${record.name}" is a working container (tsbuild from); use "tsbuild wc run" to run commands in it`, { exitCode: 125 });
     }
     const undo: (() => Promise<unknown>)[] = [];
+    // What was started side by side: settled before undo, so undo sees everything that got done.
+    let inFlight: Promise<unknown> = Promise.resolve();
     try {
       // From here on the record says running, owned by this CLI until the monitor is known: a CLI
       // killed at any point leaves a container that settle.ts ends and releases (rootfs, netns,
@@ -78,19 +81,30 @@ export async function startContainer(stores: Stores, id: string, options: StartO
           prepareProcess(record, rootfs),
         ]),
       );
-      const networkReady = setUpNetwork(stores, record, undo);
-      const [rootfs, network, [volumeMounts, processSpec]] = await settleAll([rootfsReady, networkReady, inRootfs] as const);
+      // Bridge mode: runc starts once the namespace exists, and the start gate holds the
+      // container's process until the CNI ADD is done (start-gate.ts): runc's own start-up and the
+      // ADD run side by side. Other modes have their network at once.
+      let namespaceKnown: (namespace: string) => void = () => undefined;
+      const namespace = new Promise<string>((resolve) => (namespaceKnown = resolve));
+      const networkReady = setUpNetwork(stores, record, undo, namespaceKnown);
+      inFlight = Promise.allSettled([rootfsReady, inRootfs, networkReady]);
+      const gate = record.config.network.mode === 'bridge' ? await createStartGate(paths.startGate) : undefined;
 
-      const { specNetwork, state, hostFiles, networks, hostsContent } = network;
-      const running: ContainerRecord = { ...record, network: state };
       const hostname = record.config.hostname || record.id.slice(0, 12);
       const net = record.config.network;
-      const own = state?.attachments[0]?.ip;
-      const etcMounts = await (hostFiles ??
-        writeHostFiles(paths.dir, hostname, { addHosts: net.addHosts, dns: net.dns, dnsSearch: net.dnsSearch, dnsOptions: net.dnsOptions, selfIp: own, hostsContent }));
-      const spec = buildSpec(record, rootfs, hostname, specNetwork, [...etcMounts, ...volumeMounts], processSpec);
-      await writeJsonAtomic(path.join(paths.bundle, 'config.json'), spec, 0o600, durability(record));
-
+      const hostOptions = { addHosts: net.addHosts, dns: net.dns, dnsSearch: net.dnsSearch, dnsOptions: net.dnsOptions };
+      const hostsWith = (network: NetworkSetUp): HostFileOptions => ({ ...hostOptions, selfIp: network.state?.attachments[0]?.ip, hostsContent: network.hostsContent });
+      const writeSpec = async (rootfs: string, specNetwork: string, mounts: SpecMount[], processSpec: ProcessUser): Promise<void> => {
+        const spec = buildSpec(record, rootfs, hostname, specNetwork, mounts, processSpec, gate ? [gate.hook] : []);
+        await writeJsonAtomic(path.join(paths.bundle, 'config.json'), spec, 0o600, durability(record));
+      };
+      // Peers learn the new name before it runs (and it found theirs in hostsFor).
+      const announce = async (network: NetworkSetUp): Promise<void> => {
+        if (network.networks.length === 0) return;
+        await updateContainerRecord(stores, { ...record, network: network.state, state: 'running', ownerPid: process.pid, startedAt: new Date().toISOString() });
+        const { createNetworkManager } = await import('../network/index.js');
+        await createNetworkManager(stores).refreshHosts(network.networks).catch((err: unknown) => stores.logger.warn({ err }, 'cannot refresh hosts files'));
+      };
       const monitorSpec: MonitorSpec = {
         id: record.id,
         bundle: paths.bundle,
@@ -106,15 +120,45 @@ export async function startContainer(stores: Stores, id: string, options: StartO
         restart: record.config.restart,
         exitCommand: [process.execPath, path.join(installRoot(), 'bin', 'tsbuild'), '--root', stores.layout.root, '--log-level', 'warn', 'container', 'cleanup', record.id],
       };
-      // Peers learn the new name before it runs (and it found theirs in hostsFor above).
-      if (networks.length > 0) {
-        await updateContainerRecord(stores, { ...running, state: 'running', ownerPid: process.pid, startedAt: new Date().toISOString() });
-        const { createNetworkManager } = await import('../network/index.js');
-        await createNetworkManager(stores).refreshHosts(networks).catch((err: unknown) => stores.logger.warn({ err }, 'cannot refresh hosts files'));
-      }
-      undo.push(() => runcDeleteForce(stores, id));
       const { startMonitor } = await import('./monitor.js');
-      const monitor = await startMonitor(monitorSpec, { detached: !options.attached });
+
+      let network: NetworkSetUp;
+      let monitor: StartedMonitor;
+      if (gate) {
+        try {
+          // (In the order failures are reported: rootfs, network, process.)
+          const [rootfs, specNetwork, [volumeMounts, processSpec]] = await settleAll([rootfsReady, Promise.race([namespace, networkReady.then((n) => n.specNetwork)]), inRootfs] as const);
+          // Without its own address yet: written again, in place, once the network is up (the
+          // container's bind mount of the file sees the new content; its process has not started).
+          const etcMounts = await writeHostFiles(paths.dir, hostname, hostOptions);
+          await writeSpec(rootfs, specNetwork, [...etcMounts, ...volumeMounts], processSpec);
+          undo.push(() => runcDeleteForce(stores, id));
+          const started = startMonitor(monitorSpec, { detached: !options.attached });
+          started.catch(() => undefined);
+          try {
+            network = await networkReady;
+          } catch (err) {
+            gate.cancel();
+            await started.catch(() => undefined);
+            throw err;
+          }
+          await writeHostFiles(paths.dir, hostname, hostsWith(network));
+          await announce(network);
+          gate.open();
+          monitor = await started;
+        } finally {
+          gate.dispose();
+        }
+      } else {
+        const [rootfs, ready, [volumeMounts, processSpec]] = await settleAll([rootfsReady, networkReady, inRootfs] as const);
+        network = ready;
+        const etcMounts = await (network.hostFiles ?? writeHostFiles(paths.dir, hostname, hostsWith(network)));
+        await writeSpec(rootfs, network.specNetwork, [...etcMounts, ...volumeMounts], processSpec);
+        await announce(network);
+        undo.push(() => runcDeleteForce(stores, id));
+        monitor = await startMonitor(monitorSpec, { detached: !options.attached });
+      }
+      const running: ContainerRecord = { ...record, network: network.state };
       const identity = identify(monitor.monitorPid);
       const next: ContainerRecord = {
         ...running,
@@ -132,6 +176,7 @@ export async function startContainer(stores: Stores, id: string, options: StartO
       result = { record: next, monitor };
       return next;
     } catch (err) {
+      await inFlight;
       for (const step of undo.reverse()) await step().catch((e: unknown) => stores.logger.warn({ err: e, container: id }, 'undo after failed start incomplete'));
       failure = err;
       const failed: ContainerRecord = { ...record, error: err instanceof Error ? err.message : String(err) };
@@ -162,7 +207,8 @@ interface NetworkSetUp {
   hostsContent?: string;
 }
 
-async function setUpNetwork(stores: Stores, record: ContainerRecord, undo: (() => Promise<unknown>)[]): Promise<NetworkSetUp> {
+/** The container's network; bridge mode tells `onNamespace` its namespace as soon as it exists. */
+async function setUpNetwork(stores: Stores, record: ContainerRecord, undo: (() => Promise<unknown>)[], onNamespace: (path: string) => void): Promise<NetworkSetUp> {
   const net = record.config.network;
   switch (net.mode) {
     case 'host':
@@ -185,7 +231,7 @@ async function setUpNetwork(stores: Stores, record: ContainerRecord, undo: (() =
     case 'bridge': {
       const { createNetworkManager } = await import('../network/index.js');
       const manager = createNetworkManager(stores);
-      const state = await manager.setUp(record);
+      const state = await manager.setUp(record, { onNamespace });
       undo.push(() => manager.tearDown({ ...record, network: state }));
       const hostsContent = await manager.hostsFor(record, state);
       return { specNetwork: state.namespace, state, networks: state.attachments.map((a) => a.network), hostsContent };
@@ -209,7 +255,7 @@ async function prepareProcess(record: ContainerRecord, rootfs: string): Promise<
   return user;
 }
 
-function buildSpec(record: ContainerRecord, rootfs: string, hostname: string, network: string, mounts: SpecMount[], user: ProcessUser) {
+function buildSpec(record: ContainerRecord, rootfs: string, hostname: string, network: string, mounts: SpecMount[], user: ProcessUser, createRuntimeHooks: SpecHook[]) {
   const c = record.config;
   const resources: ContainerResources = {};
   if (c.memory !== undefined) resources.memory = c.memory;
@@ -232,5 +278,6 @@ function buildSpec(record: ContainerRecord, rootfs: string, hostname: string, ne
     capabilities: c.capAdd.length > 0 || c.capDrop.length > 0 ? capabilitySet(c.capAdd, c.capDrop) : undefined,
     init: c.init,
     resources: Object.keys(resources).length > 0 ? resources : undefined,
+    createRuntimeHooks,
   });
 }

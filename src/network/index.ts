@@ -37,6 +37,11 @@ export { DEFAULT_NETWORK } from './types.js';
 export { renderHosts, writeInPlace } from './hosts.js';
 export { netnsPath } from './netns.js';
 
+export interface SetUpOptions {
+  /** Bridge mode: told the namespace's path once it exists, while the CNI chain still runs (container/start-gate.ts). */
+  onNamespace?: (path: string) => void;
+}
+
 export interface NetworkManager {
   create(name: string, options?: NetworkCreateOptions): Promise<NetworkRecord>;
   list(): Promise<NetworkRecord[]>;
@@ -50,7 +55,7 @@ export interface NetworkManager {
    * requested network (CNI ADD: bridge + host-local + portmap); host/none/container return the
    * matching state. On failure everything done so far is undone and a TsbuildError (exit 125) thrown.
    */
-  setUp(record: ContainerRecord): Promise<NetworkState>;
+  setUp(record: ContainerRecord, options?: SetUpOptions): Promise<NetworkState>;
   /** CNI DEL of every attachment, then the namespace is deleted; idempotent and tolerant of missing parts. */
   tearDown(record: ContainerRecord): Promise<void>;
   connect(record: ContainerRecord, network: string, aliases: string[]): Promise<NetworkState>;
@@ -94,7 +99,7 @@ export function createNetworkManager(stores: Stores): NetworkManager {
 
   const release = (containerId: string): Promise<Error[]> => releaseAttachments(stores, containerId);
 
-  async function setUpBridge(record: ContainerRecord): Promise<NetworkState> {
+  async function setUpBridge(record: ContainerRecord, options: SetUpOptions): Promise<NetworkState> {
     const requested = requestedNetworks(record);
     const networks: NetworkRecord[] = [];
     for (const r of requested) {
@@ -109,6 +114,7 @@ export function createNetworkManager(stores: Stores): NetworkManager {
     const wanted = withPublishAll(record);
     const ports = wanted.length > 0 ? await resolvePorts(wanted, await readContainers(stores), record.id) : [];
     const namespace = await createNetns(record.id);
+    options.onNamespace?.(namespace);
     try {
       const attachments: NetworkAttachment[] = [];
       for (const [i, network] of networks.entries()) {
@@ -152,7 +158,7 @@ export function createNetworkManager(stores: Stores): NetworkManager {
       }
       return removed;
     },
-    async setUp(record) {
+    async setUp(record, options = {}) {
       const request = record.config.network;
       switch (request.mode) {
         case 'host':
@@ -168,7 +174,7 @@ export function createNetworkManager(stores: Stores): NetworkManager {
           return { namespace: other.network.namespace, attachments: [], ports: [] };
         }
         case 'bridge':
-          return setUpBridge(record);
+          return setUpBridge(record, options);
         default:
           throw new TsbuildError('INVALID_ARGUMENT', `network mode "${String(request.mode)}" is not supported`);
       }

@@ -61,6 +61,15 @@ export interface SpecOptions {
    * zombies and forwards signals to the command.
    */
   init?: boolean;
+  /** OCI createRuntime hooks: run by runc on the host once the container's namespaces exist, before its process starts. */
+  createRuntimeHooks?: SpecHook[];
+}
+
+export interface SpecHook {
+  path: string;
+  args: string[];
+  /** Seconds; runc kills the hook and fails the start beyond it. */
+  timeout?: number;
 }
 
 /** Where the host's static tini comes from, and where the container sees it. */
@@ -134,6 +143,7 @@ export interface RuntimeSpec {
     readonlyPaths: string[];
     seccomp?: LinuxSeccomp;
   };
+  hooks?: { createRuntime?: SpecHook[] };
 }
 
 /** buildah's default capability set (also Docker's, minus CAP_AUDIT_WRITE, CAP_MKNOD, CAP_NET_RAW). */
@@ -262,6 +272,7 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
   const seccomp = privileged || security.seccomp === 'unconfined' ? undefined : (security.seccomp?.profile ?? DEFAULT_PROFILE);
   if (seccomp) spec.linux.seccomp = buildSeccomp(seccomp, { capabilities: caps });
   if (options.resources) applyResources(spec, options.resources, `tsbuild-${options.hostname}`);
+  if (options.createRuntimeHooks?.length) spec.hooks = { createRuntime: options.createRuntimeHooks.map((h) => ({ ...h, args: [...h.args] })) };
   return spec;
 }
 

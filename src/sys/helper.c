@@ -25,11 +25,19 @@
  *                                     network namespace bound at DIR/NAME, its loopback up
  *   netns-delete DIR NAME             what `ip netns delete NAME` does: the bind mount detached and
  *                                     the file removed; a missing one is fine
+ *   mkfifo PATH                       a FIFO (mode 0600), for `wait-fifo` below
+ *
+ * `tsbuild-sys wait-fifo PATH` is the other way to run it: a runc createRuntime hook that holds a
+ * container's start until its network is up (container/start-gate.ts). It reads one line from the
+ * FIFO: "go" lets the start go on (exit 0); anything else, or the last writer closing without a
+ * line (tsbuild died), fails the hook and so the start. A FIFO that is gone lets it go on at once:
+ * a restart (restart policy) of a container that started before.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -182,6 +190,45 @@ static int netns_delete(const char *id, const char *dir, const char *name) {
   return 0;
 }
 
+static int make_fifo(const char *id, const char *path) {
+  if (mkfifo(path, 0600) < 0) {
+    answer(id, "error cannot create the FIFO %s: %s", path, strerror(errno));
+    return 1;
+  }
+  answer(id, "ok");
+  return 0;
+}
+
+static int wait_fifo(const char *path) {
+  /* Non-blocking open: no writer is needed to open it, and the FIFO may be gone (a restart). */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return 0;
+    fprintf(stderr, "tsbuild-sys: cannot open %s: %s\n", path, strerror(errno));
+    return 1;
+  }
+  char line[64];
+  size_t len = 0;
+  for (;;) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    ssize_t r = read(fd, line + len, sizeof line - 1 - len);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (r <= 0) break;
+    len += (size_t)r;
+    if (memchr(line, '\n', len) || len == sizeof line - 1) break;
+  }
+  close(fd);
+  line[len] = '\0';
+  if (strncmp(line, "go\n", 3) == 0) return 0;
+  if (len > 0 && line[len - 1] == '\n') line[len - 1] = '\0';
+  fprintf(stderr, "tsbuild-sys: the start was called off%s%s\n", len > 0 ? ": " : "", line);
+  return 1;
+}
+
 static int perform(char **f, int n) {
   const char *id = f[0], *op = n > 1 ? f[1] : "";
   if (strcmp(op, "mount-overlay") == 0 && n == 5) return mount_overlay(id, f[2], f[3], f[4]);
@@ -189,11 +236,17 @@ static int perform(char **f, int n) {
   if (strcmp(op, "detach") == 0 && n == 3) return detach(id, f[2]);
   if (strcmp(op, "netns-add") == 0 && n == 4) return netns_add(id, f[2], f[3]);
   if (strcmp(op, "netns-delete") == 0 && n == 4) return netns_delete(id, f[2], f[3]);
+  if (strcmp(op, "mkfifo") == 0 && n == 3) return make_fifo(id, f[2]);
   answer(id, "error unknown request \"%s\" with %d arguments", op, n - 2);
   return 2;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "wait-fifo") == 0) return wait_fifo(argv[2]);
+  if (argc != 1) {
+    fprintf(stderr, "usage: tsbuild-sys (requests on stdin) | tsbuild-sys wait-fifo PATH\n");
+    return 2;
+  }
   /* Children are never waited for: their answers say everything. */
   signal(SIGCHLD, SIG_IGN);
   /* A parent gone mid-request: the answer's write fails quietly. */

@@ -107,6 +107,16 @@ export function addNetns(dir: string, name: string): Promise<void> {
   return request(`create network namespace ${name}`, 'netns-add', dir, name);
 }
 
+/** mkfifo -m 0600 (Node has no mkfifo). */
+export function makeFifo(file: string): Promise<void> {
+  return request(`create the FIFO ${file}`, 'mkfifo', file);
+}
+
+/** The argv of `tsbuild-sys wait-fifo FILE`: waits for a "go" line on the FIFO (container/start-gate.ts). */
+export function waitFifoCommand(file: string): string[] {
+  return [sysHelperBinary(), 'wait-fifo', file];
+}
+
 /** `ip netns delete NAME`; a missing one is fine. */
 export function deleteNetns(dir: string, name: string): Promise<void> {
   return request(`delete network namespace ${name}`, 'netns-delete', dir, name);

@@ -2,7 +2,8 @@
 // fetched from 127.0.0.1, containers on a user network finding each other by name and alias, and
 // nothing left on the host (veth, netns, iptables rule, IP lease) after `rm -f`.
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +85,38 @@ describe('tsbuild run with networks', () => {
     await t.ok(['rm', '-f', 'web1']);
     await expectNoTrace(ip, namespace, 'tsbuild');
     expect(iptablesSave()).not.toContain(`--dport ${port} `);
+  });
+
+  it('starts the container only once its network is up: its own address is in its /etc/hosts', async () => {
+    // runc starts beside the CNI ADD and is held by the start gate (container/start-gate.ts) until
+    // the address is known and written into the container's /etc/hosts.
+    const out = (await t.ok(['run', '--rm', '--hostname', 'gated', IMAGE, 'sh', '-c', 'ip -4 -o addr show eth0; cat /etc/hosts'])).stdout;
+    const ip = /inet (10\.89\.0\.\d+)\//.exec(out)?.[1];
+    expect(ip).toBeDefined();
+    expect(out).toContain(`${ip}\tgated`);
+  });
+
+  it('never runs the command of a container whose network fails after its namespace exists, and leaves nothing', async () => {
+    // A bridge name longer than IFNAMSIZ: the bridge plugin refuses it, after runc has started.
+    await mkdir(path.join(t.root, 'networks'), { recursive: true });
+    await writeFile(path.join(t.root, 'networks', 'nettest-broken.json'), JSON.stringify({
+      name: 'nettest-broken', id: 'e'.repeat(64), driver: 'bridge', bridge: 'this-bridge-name-is-too-long', subnet: '10.89.239.0/24',
+      gateway: '10.89.239.1', internal: false, labels: {}, created: new Date().toISOString(),
+    }));
+    const out = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-gate-'));
+    try {
+      const run = await t.run(['run', '--rm', '--name', 'gated-broken', '--network', 'nettest-broken', '-v', `${out}:/out`, IMAGE, 'touch', '/out/ran']);
+      expect(run.code).toBe(125);
+      expect(run.stderr).toMatch(/^Error: .*CNI plugin bridge failed \(ADD on network "nettest-broken"\)/);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(existsSync(path.join(out, 'ran'))).toBe(false);
+      expect((await t.ok(['ps', '-a', '--format', '{{.Names}}'])).stdout).not.toContain('gated-broken');
+      expect((await readdir('/run/netns').catch(() => [])).filter((n) => n.startsWith('tsbuild-'))).toEqual([]);
+      expect(await readdir(path.join(t.root, 'runc')).catch(() => [])).toEqual([]);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+      await t.run(['network', 'rm', '-f', 'nettest-broken']);
+    }
   });
 
   it('lets containers on a user network reach each other by name and alias', async () => {
