@@ -6,6 +6,7 @@ import { globalOptions, wantsStack } from './global.js';
 import { VERSION } from './version.js';
 import { commandsFor } from './command-table.js';
 import { asksOnlyVersion, commandIndex, rewriteArgv } from './argv.js';
+import type { Argv } from 'yargs';
 
 // Commands whose own failures exit 125 (podman's "the container engine failed"), so they cannot be
 // mistaken for a container's exit code.
@@ -38,34 +39,39 @@ export async function main(rawArgv: string[]): Promise<void> {
     return;
   }
   try {
-    // Loaded here, after the --version answer above, which needs none of it.
-    const { default: yargs } = await import('yargs');
-    let cli = globalOptions(yargs(argv));
-    skipHelpCache(cli);
-    for (const c of await commandsFor(command >= 0 ? argv[command] : undefined)) cli = cli.command(c as never);
-    await cli
-      .scriptName('tsbuild')
-      // English, as every message of tsbuild's own; yargs would follow LANG for its part of the help.
-      .detectLocale(false)
-      .usage('$0 <command> [options]\n\nA daemonless OCI image builder and container runner.')
-      .example('$0 bud -t hello .', 'build the Containerfile in . as localhost/hello:latest')
-      .example('$0 run --rm hello', 'run it')
-      .example('$0 push hello registry.example.com/team/hello:1', 'push it to a registry')
-      .demandCommand(1, 'Error: a command is required (see --help)')
-      .recommendCommands()
-      .strict()
-      .version(VERSION)
-      .help()
-      .alias('h', 'help')
-      .wrap(Math.min(120, process.stdout.columns || 120))
-      .fail((message, err) => {
-        if (err) throw err;
-        process.stderr.write(`Error: ${message.replace(/^Error: /, '')}\n`);
-        process.stderr.write('See "tsbuild --help" or "tsbuild <command> --help".\n');
-        process.exit(defaultExit);
-      })
-      .parseAsync();
+    const cli = await cliFor(argv, command, (message, err) => {
+      if (err) throw err;
+      process.stderr.write(`Error: ${message.replace(/^Error: /, '')}\n`);
+      process.stderr.write('See "tsbuild --help" or "tsbuild <command> --help".\n');
+      process.exit(defaultExit);
+    });
+    await cli.parseAsync();
   } catch (err) {
     process.exitCode = reportError(err, wantsStack(argv), defaultExit);
   }
+}
+
+/** The yargs parser of `argv` with the commands it names (all of them when it names none). */
+export async function cliFor(argv: string[], command: number, fail: (message: string, err: Error | undefined) => void): Promise<Argv> {
+  // Loaded here, after the --version answer above, which needs none of it.
+  const { default: yargs } = await import('yargs');
+  let cli = globalOptions(yargs(argv));
+  skipHelpCache(cli);
+  for (const c of await commandsFor(command >= 0 ? argv[command] : undefined)) cli = cli.command(c as never);
+  return cli
+    .scriptName('tsbuild')
+    // English, as every message of tsbuild's own; yargs would follow LANG for its part of the help.
+    .detectLocale(false)
+    .usage('$0 <command> [options]\n\nA daemonless OCI image builder and container runner.')
+    .example('$0 bud -t hello .', 'build the Containerfile in . as localhost/hello:latest')
+    .example('$0 run --rm hello', 'run it')
+    .example('$0 push hello registry.example.com/team/hello:1', 'push it to a registry')
+    .demandCommand(1, 'Error: a command is required (see --help)')
+    .recommendCommands()
+    .strict()
+    .version(VERSION)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(120, process.stdout.columns || 120))
+    .fail(fail) as unknown as Argv;
 }

@@ -5,11 +5,12 @@
 // binary and is newer than the compiled sources. A command then skips finding, reading and
 // compiling some 200 module files.
 //
-// Only main's static imports are evaluated while the snapshot is built; the bundler turns the CLI's
-// lazy imports of its own modules into functions that evaluate them on first call, when a command
-// runs. Evaluating more up front measured no faster (a bigger heap to deserialize), and node 20
-// cannot put every built-in in a snapshot (node:tls, node:http). What is evaluated here must not
-// capture the moment of the build (environment, pid, terminal, time). import() of anything the
+// Evaluated while the snapshot is built: main's static imports, and the yargs and command modules
+// that warm-up.ts runs (the snapshot keeps the bytecode of what ran); the bundler turns the CLI's
+// other lazy imports into functions that evaluate them on first call, when a command runs.
+// Evaluating modules up front without running them measured no faster (a bigger heap to
+// deserialize), and node 20 cannot put every built-in in a snapshot (node:tls, node:http). What is
+// evaluated here must not capture the moment of the build (environment, pid, terminal, time). import() of anything the
 // bundle does not hold fails in code started from a snapshot, so built-ins are imported statically.
 // Built-ins that node 20's snapshot builder supports and that most commands load (the store hashes
 // with crypto; undici asserts): evaluated here, they are deserialized with the heap instead of
@@ -21,10 +22,16 @@ import path from 'node:path';
 import { startupSnapshot } from 'node:v8';
 import { setInstallRoot } from '../util/install-root.js';
 import { main } from './main.js';
+import { warmUp } from './warm-up.js';
 
 if (startupSnapshot.isBuildingSnapshot()) {
   // Used, so that the bundler keeps the two imports above.
   void [assert, createHash];
+  // The event loop runs dry before the heap is saved: the warm-up finishes first (warm-up.ts).
+  warmUp().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
   startupSnapshot.setDeserializeMainFunction(() => {
     // The launcher passes its own resolved path first: <root>/bin/tsbuild.
     const launcher = process.argv[1]!;
