@@ -3,7 +3,7 @@
 // prefix, "*.example.com" subdomain wildcards), prefix -> location rewriting, and short-name
 // resolution through [aliases] and unqualified-search-registries. Mirrors, credential helpers and
 // short-name-mode are accepted in the file but not used by tsbuild.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse, TomlError } from 'smol-toml';
@@ -76,14 +76,14 @@ export async function loadRegistriesConf(options: LoadRegistriesConfOptions = {}
     const home = options.home ?? env.HOME ?? os.homedir();
     const userFile = path.join(home, USER_REGISTRIES_CONF);
     const main = (await pathExists(userFile)) ? userFile : (options.systemPath ?? SYSTEM_REGISTRIES_CONF);
-    files.push(main, ...(await dropIns(path.join(path.dirname(main), 'registries.conf.d'))));
+    files.push(main, ...dropIns(path.join(path.dirname(main), 'registries.conf.d')));
   }
 
   let search: string[] = [];
   const registries = new Map<string, RegistryTable>();
   const aliases = new Map<string, string>();
   for (const file of files) {
-    const text = await readText(file);
+    const text = readText(file);
     if (text === undefined) continue;
     const fragment = parseRegistriesConf(file, text);
     if (fragment.search !== undefined) search = fragment.search;
@@ -93,9 +93,10 @@ export async function loadRegistriesConf(options: LoadRegistriesConfOptions = {}
   return createRegistriesConf(search, [...registries.values()], aliases);
 }
 
-async function readText(file: string): Promise<string | undefined> {
+// Read synchronously: a few small files, read by every pull and push (util/fs.ts says why).
+function readText(file: string): string | undefined {
   try {
-    return await readFile(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -103,10 +104,10 @@ async function readText(file: string): Promise<string | undefined> {
   }
 }
 
-async function dropIns(dir: string): Promise<string[]> {
+function dropIns(dir: string): string[] {
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = readdirSync(dir);
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return [];
