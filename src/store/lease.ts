@@ -11,7 +11,7 @@
 // after it (and the existence check that follows sees what the sweep left: a missing blob is written
 // again, a missing snapshot unpacked again, a missing base image is an error).
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { listNames, tempName } from '../util/fs.js';
@@ -45,7 +45,7 @@ export function gcLockPath(root: string): string {
 
 /** The collector's side: the exclusive lock held from reading the leases to the end of a sweep. */
 export async function acquireGcLock(root: string): Promise<Lock> {
-  await mkdir(path.dirname(gcLockPath(root)), { recursive: true, mode: 0o700 });
+  mkdirSync(path.dirname(gcLockPath(root)), { recursive: true, mode: 0o700 });
   return acquireLock(gcLockPath(root), LEASE_LOCK_WAIT_MS);
 }
 

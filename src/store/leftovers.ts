@@ -2,7 +2,7 @@
 // `.<kind>-<pid>-<rand>` (util/fs.ts tempName), in tmp/ and, for atomic record writes, beside the
 // record they replace; lock files hold their owner's pid. Shared by start-up recovery (which removes
 // them) and `system check` (which reports them), so the two never disagree about what is stale.
-import { readdir } from 'node:fs/promises';
+import { readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { lockHolder, processAlive } from './lock.js';
 import type { RootLayout } from './root.js';
@@ -41,9 +41,17 @@ export interface Leftover {
  * atomically (the temp file sits beside the record until it is renamed over it).
  */
 async function tempDirs({ root, runMounts }: Pick<RootLayout, 'root' | 'runMounts'>): Promise<string[]> {
-  const sub = async (dir: string): Promise<string[]> =>
-    (await readdir(path.join(root, dir), { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => path.join(root, dir, e.name));
-  const [records, containers, cache] = await Promise.all([sub('records'), sub('containers'), sub('cache')]);
+  // Listed synchronously: store open runs this for every command (util/fs.ts says why).
+  const sub = (dir: string): string[] => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(path.join(root, dir), { withFileTypes: true });
+    } catch {
+      return [];
+    }
+    return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => path.join(root, dir, e.name));
+  };
+  const [records, containers, cache] = [sub('records'), sub('containers'), sub('cache')];
   return [
     path.join(root, 'tmp'),
     path.join(root, 'locks'),
