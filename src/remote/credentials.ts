@@ -2,7 +2,8 @@
 // files in podman's order, and login/logout writes to the primary auth file (0600, atomic, other
 // entries and unknown keys kept). Credential helpers (credHelpers, credsStore) and identity tokens
 // are not supported: such entries are skipped. No error message ever contains a secret.
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { errnoCode, TsbuildError } from '../errors.js';
@@ -80,7 +81,8 @@ function isObject(value: unknown): value is JsonObject {
 async function readAuthDocument(file: string): Promise<JsonObject | undefined> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // Synchronously: small files, looked for in four places by every pull and push (util/fs.ts).
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;

@@ -5,7 +5,8 @@
 // The CAs of NODE_EXTRA_CA_CERTS are trusted too: bin/tsbuild moves that variable to
 // TSBUILD_EXTRA_CA_CERTS so node does not parse the bundle at every start-up, and they are read
 // here, only when a registry connection is made.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { errnoCode, TsbuildError } from '../errors.js';
@@ -30,7 +31,8 @@ export interface TlsMaterial {
 async function listDir(dir: string): Promise<string[]> {
   try {
     // Only files: the base directories hold one sub-directory per host, which are not certificates.
-    const entries = await readdir(dir, { withFileTypes: true });
+    // Synchronously: a few small directories, looked at by every connection (util/fs.ts).
+    const entries = readdirSync(dir, { withFileTypes: true });
     return entries.filter((e) => e.isFile() || e.isSymbolicLink()).map((e) => e.name).sort();
   } catch (err) {
     const code = errnoCode(err);
@@ -41,7 +43,7 @@ async function listDir(dir: string): Promise<string[]> {
 
 async function readText(file: string): Promise<string> {
   try {
-    return await readFile(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     throw new TsbuildError('IO', `cannot read certificate file ${file}: ${errnoCode(err) ?? String(err)}`, { cause: err });
   }
