@@ -122,7 +122,7 @@ export async function mutateRecord(
 
 /** Never half-deleted, even by a crash: the record would be gone and the rest left (see removeTree). */
 export async function removeContainerDir(stores: Stores, id: string): Promise<void> {
-  await removeTree(containerDir(stores, id), stores.layout.tmp);
+  await removeTree(containerDir(stores, id), stores.layout.tmp, { bulky: ['upper'] });
 }
 
 const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nifty', 'quiet', 'sharp', 'tender', 'vivid'];

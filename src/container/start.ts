@@ -2,7 +2,7 @@
 // runtime spec → bundle → monitor. The record says "running" only once the monitor runs the
 // container; any failure on the way undoes what was done (mounts, netns, CNI attachments) in
 // reverse order and leaves the record as it was, with the error.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import { checkExecutable, generateSpec, resolveUser, type ProcessUser, type SpecMount } from '../runtime/index.js';
@@ -60,11 +60,9 @@ export async function startContainer(stores: Stores, id: string, options: StartO
       // From here on the record says running, owned by this CLI until the monitor is known: a CLI
       // killed at any point leaves a container that settle.ts ends and releases (rootfs, netns,
       // CNI attachments, a runc container).
-      await Promise.all([
-        ...[paths.exit, paths.monitorState, paths.stopFlag].map((f) => rm(f, { force: true })),
-        updateContainerRecord(stores, { ...record, state: 'running', ownerPid: process.pid, startedAt: new Date().toISOString() }),
-        mkdir(paths.upper, { recursive: true, mode: 0o755 }),
-      ]);
+      for (const f of [paths.exit, paths.monitorState, paths.stopFlag]) rmSync(f, { force: true });
+      mkdirSync(paths.upper, { recursive: true, mode: 0o755 });
+      await updateContainerRecord(stores, { ...record, state: 'running', ownerPid: process.pid, startedAt: new Date().toISOString() });
       // The rootfs (with what needs it: volume mounts, the process's user and command) and the
       // network do not depend on each other, and the CNI chain is the slow part of a start: side by
       // side. Each registers its undo once done; a failure waits for the other to settle, so undo

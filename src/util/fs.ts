@@ -43,9 +43,11 @@ export function tempName(dir: string, prefix = 'tmp'): string {
 /**
  * Removes the tree at `target` so that no one, a crash included, sees it half-deleted: it is
  * renamed into `tmpDir` (same file system, a temp name that start-up recovery removes once this
- * process is dead) and deleted there. False when nothing was at `target`.
+ * process is dead) and deleted there. False when nothing was at `target`. `bulky` names entries
+ * of `target` that may hold any amount of data (a container's upper dir): they are deleted through
+ * the thread pool, and the rest, a few small files, synchronously (util/fs.ts says why).
  */
-export async function removeTree(target: string, tmpDir: string): Promise<boolean> {
+export async function removeTree(target: string, tmpDir: string, options: { bulky?: readonly string[] } = {}): Promise<boolean> {
   const doomed = tempName(tmpDir, 'rm');
   try {
     renameSync(target, doomed);
@@ -53,7 +55,12 @@ export async function removeTree(target: string, tmpDir: string): Promise<boolea
     if (errnoCode(err) === 'ENOENT') return false;
     throw err;
   }
-  await rm(doomed, { recursive: true, force: true });
+  if (options.bulky === undefined) {
+    await rm(doomed, { recursive: true, force: true });
+  } else {
+    for (const name of options.bulky) await rm(path.join(doomed, name), { recursive: true, force: true });
+    rmSync(doomed, { recursive: true, force: true });
+  }
   return true;
 }
 

@@ -111,8 +111,18 @@ describe('tsbuild run with networks', () => {
       expect(run.stderr.trim().split('\n')).toHaveLength(1);
       expect(existsSync(path.join(out, 'ran'))).toBe(false);
       expect((await t.ok(['ps', '-a', '--format', '{{.Names}}'])).stdout).not.toContain('gated-broken');
-      expect((await readdir('/run/netns').catch(() => [])).filter((n) => n.startsWith('tsbuild-'))).toEqual([]);
       expect(await readdir(path.join(t.root, 'runc')).catch(() => [])).toEqual([]);
+      expect(await readdir(path.join(t.root, 'networks', 'cache')).catch(() => [])).toEqual([]);
+      // The same through create + start (a detached start), where the record stays and names the namespace.
+      const id = (await t.ok(['create', '--name', 'gated-broken2', '--network', 'nettest-broken', '-v', `${out}:/out`, IMAGE, 'touch', '/out/ran'])).stdout.trim();
+      const start = await t.run(['start', 'gated-broken2']);
+      expect(start.code).toBe(125);
+      expect(start.stderr).toContain('CNI plugin bridge failed (ADD on network "nettest-broken")');
+      expect(existsSync(path.join(out, 'ran'))).toBe(false);
+      expect(existsSync(`/run/netns/tsbuild-${id.slice(0, 12)}`)).toBe(false);
+      expect(existsSync(path.join(t.root, 'networks', 'cache', id))).toBe(false);
+      expect(existsSync(path.join(t.root, 'runc', id))).toBe(false);
+      await t.ok(['rm', 'gated-broken2']);
     } finally {
       await rm(out, { recursive: true, force: true });
       await t.run(['network', 'rm', '-f', 'nettest-broken']);
