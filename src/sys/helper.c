@@ -85,13 +85,14 @@ static int mount_overlay(const char *id, const char *cwd, const char *target, co
   return 0;
 }
 
-static int unmount(const char *id, const char *target) {
-  if (umount2(target, 0) < 0) {
-    /* Busy (a process still holds it): detach lazily so nothing stays visible. */
-    if (errno != EBUSY || umount2(target, MNT_DETACH) < 0) {
-      answer(id, "error cannot unmount %s: %s", target, strerror(errno));
-      return 1;
-    }
+/* detach_now: MNT_DETACH at once; otherwise a plain unmount, detached only when busy (a process
+ * still holds it), so nothing stays visible. */
+static int unmount(const char *id, const char *target, int detach_now) {
+  int r = umount2(target, detach_now ? MNT_DETACH : 0);
+  if (r < 0 && !detach_now && errno == EBUSY) r = umount2(target, MNT_DETACH);
+  if (r < 0) {
+    answer(id, "error cannot unmount %s: %s", target, strerror(errno));
+    return 1;
   }
   answer(id, "ok");
   return 0;
@@ -122,15 +123,6 @@ static int share_netns_dir(const char *dir, char *msg, size_t size) {
   }
   close(lock);
   return ret;
-}
-
-static int detach(const char *id, const char *target) {
-  if (umount2(target, MNT_DETACH) < 0) {
-    answer(id, "error cannot unmount %s: %s", target, strerror(errno));
-    return 1;
-  }
-  answer(id, "ok");
-  return 0;
 }
 
 static int netns_add(const char *id, const char *dir, const char *name) {
@@ -232,8 +224,8 @@ static int wait_fifo(const char *path) {
 static int perform(char **f, int n) {
   const char *id = f[0], *op = n > 1 ? f[1] : "";
   if (strcmp(op, "mount-overlay") == 0 && n == 5) return mount_overlay(id, f[2], f[3], f[4]);
-  if (strcmp(op, "umount") == 0 && n == 3) return unmount(id, f[2]);
-  if (strcmp(op, "detach") == 0 && n == 3) return detach(id, f[2]);
+  if (strcmp(op, "umount") == 0 && n == 3) return unmount(id, f[2], 0);
+  if (strcmp(op, "detach") == 0 && n == 3) return unmount(id, f[2], 1);
   if (strcmp(op, "netns-add") == 0 && n == 4) return netns_add(id, f[2], f[3]);
   if (strcmp(op, "netns-delete") == 0 && n == 4) return netns_delete(id, f[2], f[3]);
   if (strcmp(op, "mkfifo") == 0 && n == 3) return make_fifo(id, f[2]);
