@@ -1,7 +1,9 @@
-// Starting a created (or exited) container: rootfs → network → volume mounts → /etc files →
-// runtime spec → bundle → monitor. The record says "running" only once the monitor runs the
-// container; any failure on the way undoes what was done (mounts, netns, CNI attachments) in
-// reverse order and leaves the record as it was, with the error.
+// Starting a created (or exited) container: rootfs and network side by side, volume mounts, /etc
+// files, runtime spec, bundle, monitor; on a bridge network the monitor starts once the namespace
+// exists and the start gate holds the container's process until the CNI ADD is done
+// (start-gate.ts). The record says "running" only once the monitor runs the container; any
+// failure on the way undoes what was done (mounts, netns, CNI attachments) in reverse order and
+// leaves the record as it was, with the error.
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
