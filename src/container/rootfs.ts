@@ -1,13 +1,11 @@
 // A container's root filesystem: the image's snapshots under the container's own upper dir, mounted
 // at containers/<id>/rootfs. The mount outlives the process that made it (a detached container's
 // CLI exits at once), so it is found again through /proc/self/mounts rather than held in memory.
-import { rmSync } from 'node:fs';
 import { TsbuildError } from '../errors.js';
 import { ensureSnapshots, loadImage, lowerDirs } from '../image/image.js';
-import { mountOverlay } from '../snapshot/mount.js';
+import { mountOverlay, overlayWorkDir, removeMountDirs } from '../snapshot/mount.js';
 import type { Stores } from '../store/root.js';
 import * as sys from '../sys/helper.js';
-import { removeEmptyDir } from '../util/fs.js';
 import { isMounted } from '../util/mounts.js';
 import { containerPaths } from './paths.js';
 import type { ContainerRecord } from './types.js';
@@ -31,7 +29,5 @@ export async function unmountRootfs(stores: Stores, record: ContainerRecord): Pr
   if (await isMounted(paths.rootfs)) {
     await sys.unmount(paths.rootfs);
   }
-  removeEmptyDir(paths.rootfs);
-  // overlay's scratch space: small.
-  rmSync(`${paths.upper}.work`, { recursive: true, force: true });
+  removeMountDirs(paths.rootfs, overlayWorkDir(paths.upper));
 }

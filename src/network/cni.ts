@@ -3,12 +3,12 @@
 // prevResult, DEL runs the chain in reverse with the final ADD result. Every attachment is cached
 // in <root>/networks/cache/<container id>/<network>.json *before* the first plugin runs, so a DEL is
 // always possible (after a crash mid-ADD, after a failed start, after the network record is gone).
-import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { TsbuildError } from '../errors.js';
 import type { Stores } from '../store/root.js';
 import { execFile } from '../util/exec.js';
-import { listNames, pathExists, readJson, readTextOrEmpty, writeJsonAtomic, type AtomicWriteOptions } from '../util/fs.js';
+import { listNames, pathExists, readJson, readTextOrEmpty, removeEmptyDir, writeJsonAtomic, type AtomicWriteOptions } from '../util/fs.js';
 import type { CniConflist } from './ipam.js';
 import { netnsPath } from './netns.js';
 import { ALLOCATION_FILE, IPAM_DIR, networksDir } from './records.js';
@@ -145,11 +145,8 @@ export async function cniDel(stores: Stores, attachment: CniAttachment): Promise
   }
   if (errors.length === 0) {
     rmSync(cacheFile(stores, attachment.containerId, attachment.network), { force: true });
-    try {
-      rmdirSync(cacheDir(stores, attachment.containerId));
-    } catch {
-      // Another network's entry is still there.
-    }
+    // Kept while another network's entry is still there.
+    removeEmptyDir(cacheDir(stores, attachment.containerId));
   }
   return errors;
 }

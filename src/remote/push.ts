@@ -103,12 +103,12 @@ async function pushToRegistry(stores: Stores, imageId: string, destination: stri
     const remembered = await Promise.all(
       image.layers.map((layer) => rememberedInRepository({ registry: target.registry, repository: repo, diffId: layer.diffId, blob: layer.blob, compression, mediaType, blobInfo })),
     );
-    if (remembered.every((d) => d !== undefined)) {
-      const { digest } = manifestOf(remembered as Descriptor[]);
+    if (remembered.every((d): d is Descriptor => d !== undefined)) {
+      const { digest } = manifestOf(remembered);
       // Any failure here leaves it to the full push below, which reports it if it persists.
       const there = await client.headManifest(repo, referenceString(target)).catch(() => undefined);
       if (there?.digest === digest && (target.digest === undefined || target.digest === digest)) {
-        for (const d of [{ digest: record.id, kind: 'config' }, ...remembered.map((l) => ({ digest: l!.digest, kind: 'blob' }))]) {
+        for (const d of [{ digest: record.id, kind: 'config' }, ...remembered.map((l) => ({ digest: l.digest, kind: 'blob' }))]) {
           progress.finish(`${d.kind} ${shortId(d.digest)}`, 'skipped: already exists');
         }
         options.logger.info({ ref: name, digest, uploaded: 0, layers: remembered.length }, 'pushed: the destination has the manifest already');

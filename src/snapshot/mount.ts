@@ -61,7 +61,7 @@ export async function mountOverlay(request: MountRequest): Promise<OverlayMount>
     const relLowers = lowers.map((l) => path.relative(common, l));
     const opts = [`lowerdir=${relLowers.join(':')}`];
     if (request.upper) {
-      workDir = `${request.upper}.work`;
+      workDir = overlayWorkDir(request.upper);
       // A volatile mount that was never unmounted (a crash) marks its work dir, and overlay then
       // refuses to mount with it again; the work dir is overlay's scratch space, so start it afresh.
       if (request.volatile) rmSync(workDir, { recursive: true, force: true });
@@ -76,9 +76,7 @@ export async function mountOverlay(request: MountRequest): Promise<OverlayMount>
     }
     await sys.mountOverlay(common, target, optionString);
   } catch (err) {
-    removeEmptyDir(target);
-    // The work dir holds nothing but overlay's scratch space: small.
-    if (workDir) rmSync(workDir, { recursive: true, force: true });
+    removeMountDirs(target, workDir);
     throw err;
   }
   let mounted = true;
@@ -87,11 +85,21 @@ export async function mountOverlay(request: MountRequest): Promise<OverlayMount>
     mounted = false;
     // Busy (a process still holds it): detached lazily, so nothing stays visible.
     await sys.unmount(target);
-    removeEmptyDir(target);
-    // The work dir holds nothing but overlay's scratch space: small.
-    if (workDir) rmSync(workDir, { recursive: true, force: true });
+    removeMountDirs(target, workDir);
   };
   return { target, unmount, [Symbol.asyncDispose]: unmount };
+}
+
+/** The work dir overlay gets beside an upper dir. */
+export function overlayWorkDir(upper: string): string {
+  return `${upper}.work`;
+}
+
+/** After an unmount (or a mount that failed): the empty mount point and the work dir go. */
+export function removeMountDirs(target: string, workDir: string | undefined): void {
+  removeEmptyDir(target);
+  // The work dir holds nothing but overlay's scratch space: small.
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
 }
 
 function commonDir(paths: readonly string[]): string {
